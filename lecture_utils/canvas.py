@@ -1,0 +1,106 @@
+"""A localization benchmark the course makes itself: CIFAR-10 has no boxes, so we paste CIFAR-10
+images (rescaled) at known places on larger canvases, over backgrounds made from scikit-image's
+textures or from other CIFAR images, and keep the ground truth: a box and a mask per canvas.
+
+Everything is deterministic: the same ``seed`` gives the same canvases, boxes and masks.
+The metrics that score attribution maps on it live in ``lecture_utils.localization``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .data import load_texture
+
+BACKGROUNDS = ("texture", "cifar", "mixed")
+
+
+@dataclass
+class CanvasSet:
+    """``images`` uint8 [N,3,S,S]; ``labels`` int64 [N] (class of the pasted image); ``boxes`` int64
+    [N,4] as (x0, y0, x1, y1) with x1, y1 exclusive; ``masks`` bool [N,S,S] (True on the pasted
+    image); ``source`` int64 [N] (index of the pasted image in the CIFAR split); ``background``
+    int64 [N] (0 = texture, 1 = another CIFAR image)."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    boxes: torch.Tensor
+    masks: torch.Tensor
+    source: torch.Tensor
+    background: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, idx) -> "CanvasSet":
+        return CanvasSet(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
+
+
+_TEXTURE_CACHE: dict = {}
+
+
+def _textures() -> list[np.ndarray]:
+    if not _TEXTURE_CACHE:
+        for name in ("brick", "grass", "gravel"):
+            _TEXTURE_CACHE[name] = load_texture(name).numpy()
+    return list(_TEXTURE_CACHE.values())
+
+
+def texture_background(rng: np.random.Generator, size: int) -> np.ndarray:
+    """A random size x size crop of a scikit-image texture, tinted with a random colour: [3,S,S]."""
+    tex = _textures()[rng.integers(3)]
+    y, x = rng.integers(0, tex.shape[0] - size), rng.integers(0, tex.shape[1] - size)
+    patch = tex[y:y + size, x:x + size].astype(np.float32) / 255.0
+    tint = rng.uniform(0.35, 1.0, size=3).astype(np.float32)
+    return np.clip(patch[None] * tint[:, None, None] * 255.0, 0, 255).astype(np.uint8)
+
+
+def _resize(image: torch.Tensor, size: int) -> torch.Tensor:
+    if image.shape[-1] == size:
+        return image
+    x = F.interpolate(image[None].float(), size=(size, size), mode="bilinear",
+                      align_corners=False, antialias=True)[0]
+    return x.round().clamp(0, 255).to(torch.uint8)
+
+
+def make_canvases(images: torch.Tensor, labels: torch.Tensor, n: int, size: int = 64,
+                  scale=(1.0, 1.5), background: str = "mixed", seed: int = 0) -> CanvasSet:
+    """``n`` canvases of ``size`` x ``size``, each with one image of ``images`` [M,3,32,32] pasted at a
+    random place, rescaled by a random factor in ``scale``.
+
+    ``background``: ``"texture"`` (scikit-image's brick, grass, gravel, tinted), ``"cifar"``
+    (another CIFAR image of a different class, blown up to the canvas) or ``"mixed"`` (half each).
+    """
+    if background not in BACKGROUNDS:
+        raise ValueError(f"background must be one of {BACKGROUNDS}, not {background!r}")
+    if images.dim() != 4 or images.dtype != torch.uint8:
+        raise ValueError(f"images must be uint8 [M,3,H,W], got {images.dtype} {tuple(images.shape)}")
+    side = images.shape[-1]
+    if int(round(side * scale[1])) > size:
+        raise ValueError(f"a {side}px image scaled by {scale[1]} does not fit a {size}px canvas")
+    rng = np.random.default_rng(seed)
+    out = torch.empty(n, 3, size, size, dtype=torch.uint8)
+    boxes = torch.empty(n, 4, dtype=torch.int64)
+    masks = torch.zeros(n, size, size, dtype=torch.bool)
+    source = torch.as_tensor(rng.choice(len(images), size=n, replace=n > len(images)))
+    kinds = {"texture": np.zeros(n, int), "cifar": np.ones(n, int),
+             "mixed": rng.integers(0, 2, size=n)}[background]
+    for i in range(n):
+        if kinds[i] == 0:
+            out[i] = torch.from_numpy(texture_background(rng, size))
+        else:   # another image, of another class, as clutter
+            while True:
+                j = int(rng.integers(len(images)))
+                if labels[j] != labels[source[i]]:
+                    break
+            out[i] = _resize(images[j], size)
+        s = int(round(side * rng.uniform(*scale)))
+        x0, y0 = int(rng.integers(0, size - s + 1)), int(rng.integers(0, size - s + 1))
+        out[i, :, y0:y0 + s, x0:x0 + s] = _resize(images[source[i]], s)
+        boxes[i] = torch.tensor([x0, y0, x0 + s, y0 + s])
+        masks[i, y0:y0 + s, x0:x0 + s] = True
+    return CanvasSet(out, labels[source].clone(), boxes, masks, source,
+                     torch.as_tensor(kinds, dtype=torch.int64))

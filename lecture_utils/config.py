@@ -1,0 +1,127 @@
+"""Where the course runs and at what scale.
+
+Three profiles pick every size in the suite (images, epochs, samples). The same code runs in all
+three; only the numbers change:
+
+* ``quick``  - CI on a 2-core CPU: seconds per notebook, checks that the code runs end to end.
+* ``laptop`` - a student's CPU: minutes per notebook, results that still mean something.
+* ``full``   - a GPU: the scale at which the papers' findings should show.
+
+Choose with the environment variable ``LECTURE_PROFILE``; the default is ``full`` when a GPU is
+found and ``laptop`` otherwise. ``LECTURE_DEVICE`` overrides the device (``cpu``, ``cuda``, ``mps``).
+``LECTURE_DATA`` is where datasets are looked for (never written to) and ``LECTURE_CACHE`` where
+decoded data and trained checkpoints go.
+"""
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+PROFILES = ("quick", "laptop", "full")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _has_mps() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def get_device() -> torch.device:
+    """CUDA, then Apple MPS, then CPU; ``LECTURE_DEVICE`` overrides the choice."""
+    name = os.environ.get("LECTURE_DEVICE", "").strip().lower()
+    if name:
+        if name.startswith("cuda") and not torch.cuda.is_available():
+            raise RuntimeError(f"LECTURE_DEVICE={name!r} but PyTorch sees no CUDA GPU; "
+                               "unset LECTURE_DEVICE or set it to 'cpu'.")
+        if name == "mps" and not _has_mps():
+            raise RuntimeError("LECTURE_DEVICE='mps' but Apple MPS is not available; use 'cpu'.")
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if _has_mps():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The scale the course runs at. Notebooks read their sizes from here (see ``choose``).
+
+    ``train_subset``/``eval_subset`` are the numbers of CIFAR-10 images a notebook trains or
+    evaluates on when it does so itself (``None`` = all); ``batch_size`` the usual batch.
+    """
+
+    name: str
+    train_subset: int | None
+    eval_subset: int | None
+    n_show: int
+    batch_size: int
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def rank(self) -> int:
+        """quick < laptop < full: a checkpoint trained at a higher rank serves lower ones."""
+        return PROFILES.index(self.name)
+
+    def choose(self, quick, laptop, full):
+        """Pick the value for this profile; writing all three keeps every scale visible.
+
+        >>> get_profile("quick").choose(quick=64, laptop=1000, full=10000)
+        64
+        """
+        return {"quick": quick, "laptop": laptop, "full": full}[self.name]
+
+    def __str__(self) -> str:
+        return f"{self.name} profile"
+
+
+_PROFILES = {
+    "quick": Profile("quick", train_subset=2_000, eval_subset=500, n_show=4, batch_size=128),
+    "laptop": Profile("laptop", train_subset=10_000, eval_subset=2_000, n_show=8, batch_size=256),
+    "full": Profile("full", train_subset=None, eval_subset=None, n_show=8, batch_size=512),
+}
+
+
+def get_profile(name: str | None = None) -> Profile:
+    """The profile named, else ``LECTURE_PROFILE``, else ``full`` on a GPU and ``laptop`` otherwise."""
+    name = name or os.environ.get("LECTURE_PROFILE", "").strip().lower()
+    if not name:
+        name = "full" if get_device().type == "cuda" else "laptop"
+    if name not in _PROFILES:
+        raise ValueError(f"Unknown profile {name!r}: LECTURE_PROFILE must be one of {PROFILES}.")
+    return _PROFILES[name]
+
+
+def data_dir() -> Path:
+    """Where datasets are looked for (``LECTURE_DATA``, default ``data/``); read-only is fine."""
+    return Path(os.environ.get("LECTURE_DATA", REPO_ROOT / "data")).expanduser()
+
+
+def cache_dir() -> Path:
+    """Where decoded data and trained checkpoints are written (``LECTURE_CACHE``)."""
+    path = Path(os.environ.get("LECTURE_CACHE", REPO_ROOT / "data" / "cache")).expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def seed_everything(seed: int = 0, deterministic: bool = False) -> int:
+    """Seed Python, NumPy and PyTorch (all devices). Returns the seed for printing."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds CUDA and MPS
+    if deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    return seed
+
+
+def describe() -> str:
+    """One line for the top of every notebook: device, profile and versions."""
+    dev = get_device()
+    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else dev.type
+    return (f"device: {name} | profile: {get_profile().name} | torch {torch.__version__} | "
+            f"threads: {torch.get_num_threads()}")

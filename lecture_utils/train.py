@@ -1,0 +1,175 @@
+"""One fast trainer for every network of the course.
+
+Speed-run habits (Keller Jordan's airbench, Page's DAWNBench ResNet): the data sit on the device
+as uint8 and are augmented there (``data.DeviceLoader``), channels-last memory layout, bf16
+autocast on CUDA, SGD with Nesterov momentum (or AdamW), label smoothing, a linear warm-up then a
+linear or cosine decay of the learning rate per step, and optional test-time flip augmentation.
+``fit`` returns a ``History`` (loss, accuracy and time per epoch) for learning curves.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from .config import get_device, seed_everything
+from .data import DeviceLoader, center_crop
+
+
+@dataclass
+class History:
+    """Per-epoch records. ``test_loss`` is the plain NLL (no label smoothing); ``seconds`` is the
+    cumulative training time, evaluation excluded."""
+
+    epoch: list = field(default_factory=list)
+    train_loss: list = field(default_factory=list)
+    train_acc: list = field(default_factory=list)
+    test_loss: list = field(default_factory=list)
+    test_acc: list = field(default_factory=list)
+    seconds: list = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "History":
+        return cls(**{k: list(v) for k, v in d.items() if k in cls.__dataclass_fields__})
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _autocast(device: torch.device):
+    return torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
+def lr_lambda(total_steps: int, warmup_steps: int, schedule: str):
+    """Multiplier of the peak learning rate at each step: linear warm-up, then decay to zero."""
+    if schedule not in ("linear", "cosine", "constant"):
+        raise ValueError(f"schedule must be 'linear', 'cosine' or 'constant', not {schedule!r}")
+
+    def f(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        if schedule == "constant":
+            return 1.0
+        t = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        return max(0.0, 1 - t) if schedule == "linear" else 0.5 * (1 + math.cos(math.pi * t))
+    return f
+
+
+def make_optimizer(model: nn.Module, optimizer: str, lr: float, weight_decay: float,
+                   momentum: float = 0.9):
+    """SGD with Nesterov momentum or AdamW; no weight decay on biases and normalisation weights."""
+    decay = [p for p in model.parameters() if p.requires_grad and p.dim() > 1]
+    no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() <= 1]
+    groups = [{"params": decay, "weight_decay": weight_decay},
+              {"params": no_decay, "weight_decay": 0.0}]
+    if optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=momentum > 0)
+    if optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.99))
+    raise ValueError(f"optimizer must be 'sgd' or 'adamw', not {optimizer!r}")
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, images: torch.Tensor, batch_size: int = 1024,
+                   tta: bool = False, crop: int | None = None, device=None) -> torch.Tensor:
+    """Logits [N, C] (float32, on the CPU) for uint8 or float images; ``tta`` averages the logits
+    of the image and its mirror image."""
+    device = torch.device(device) if device else next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    out = []
+    for i in range(0, len(images), batch_size):
+        x = images[i:i + batch_size].to(device)
+        x = x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
+        if crop:
+            x = center_crop(x, crop)
+        with _autocast(device):
+            logits = model(x).float()
+            if tta:
+                logits = 0.5 * (logits + model(x.flip(-1)).float())
+        out.append(logits.cpu())
+    model.train(was_training)
+    return torch.cat(out)
+
+
+def evaluate(model, images, labels, batch_size=1024, tta=False, crop=None) -> dict:
+    """``{"loss": NLL, "acc": accuracy}`` on a labelled set."""
+    logits = predict_logits(model, images, batch_size, tta, crop)
+    labels = labels.cpu()
+    return {"loss": F.cross_entropy(logits, labels).item(),
+            "acc": (logits.argmax(1) == labels).float().mean().item()}
+
+
+def fit(model: nn.Module, train, test=None, *, epochs: int = 10, lr: float = 0.1,
+        optimizer: str = "sgd", weight_decay: float = 5e-4, momentum: float = 0.9,
+        label_smoothing: float = 0.0, batch_size: int = 512, warmup: float = 0.2,
+        schedule: str = "linear", augment: bool = True, crop: int | None = None,
+        tta: bool = False, device=None, seed: int = 0, progress: bool = True,
+        callback=None) -> History:
+    """Train ``model`` on ``train = (uint8 images [N,3,H,W], labels [N])`` for ``epochs`` epochs.
+
+    ``warmup`` is the fraction of steps with a linearly rising learning rate; ``schedule`` the decay
+    after it. ``crop`` trains on random crops of that size (centre crops when testing).
+    ``callback(epoch, model, history)`` runs after each epoch (e.g. to save snapshots).
+    """
+    device = torch.device(device) if device else get_device()
+    seed_everything(seed)
+    model.to(device).to(memory_format=torch.channels_last)
+    loader = DeviceLoader(*train, batch_size=batch_size, shuffle=True, augment=augment, crop=crop,
+                          drop_last=len(train[1]) > batch_size, device=device, seed=seed)
+    opt = make_optimizer(model, optimizer, lr, weight_decay, momentum)
+    total = epochs * len(loader)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(total, int(warmup * total), schedule))
+    history, elapsed = History(), 0.0
+    bar = tqdm(total=total, desc=f"training {type(model).__name__}", disable=not progress,
+               unit="step", leave=True)
+    try:
+        for epoch in range(1, epochs + 1):
+            model.train()
+            _sync(device)
+            start = time.perf_counter()
+            loss_sum = torch.zeros((), device=device)
+            correct = torch.zeros((), device=device)
+            seen = 0
+            for x, y in loader:
+                x = x.contiguous(memory_format=torch.channels_last)
+                with _autocast(device):
+                    logits = model(x)
+                    loss = F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                loss_sum += loss.detach() * len(y)
+                correct += (logits.argmax(1) == y).sum()
+                seen += len(y)
+                bar.update(1)
+            _sync(device)
+            elapsed += time.perf_counter() - start
+            history.epoch.append(epoch)
+            history.train_loss.append(loss_sum.item() / seen)
+            history.train_acc.append(correct.item() / seen)
+            history.seconds.append(elapsed)
+            if test is not None:
+                res = evaluate(model, *test, tta=tta, crop=crop)
+                history.test_loss.append(res["loss"])
+                history.test_acc.append(res["acc"])
+            bar.set_postfix(epoch=epoch, train_acc=f"{history.train_acc[-1]:.3f}",
+                            **({"test_acc": f"{history.test_acc[-1]:.3f}"} if test else {}))
+            if callback is not None:
+                callback(epoch, model, history)
+    finally:
+        bar.close()
+        model.to(memory_format=torch.contiguous_format)
+        model.eval()
+    return history

@@ -1,0 +1,175 @@
+"""The plotting used everywhere, readable on a projector.
+
+Conventions: perceptually uniform colour maps (``viridis``/``magma``) for magnitudes, a diverging
+map centred on zero (``RdBu_r``) for signed attributions, a colour bar on every heat map, and every
+grid of images names the true and the predicted class.
+"""
+from __future__ import annotations
+
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.colors import TwoSlopeNorm
+
+from .data import CIFAR10_CLASSES
+
+MAGNITUDE_CMAP = "magma"
+SIGNED_CMAP = "RdBu_r"
+
+
+def use_style() -> None:
+    """Large fonts and a clean seaborn style for slides and projectors."""
+    import seaborn as sns
+    sns.set_theme(context="talk", style="white", font_scale=0.8)
+    plt.rcParams.update({"figure.dpi": 90, "savefig.dpi": 110, "axes.titlesize": "medium",
+                         "image.cmap": "viridis", "figure.constrained_layout.use": True})
+
+
+def to_numpy_image(image) -> np.ndarray:
+    """[3,H,W] or [H,W] tensor (uint8 or float in [0,1]) -> [H,W,3]/[H,W] float array for imshow."""
+    if isinstance(image, torch.Tensor):
+        image = image.detach().cpu()
+        image = image.float() / 255.0 if image.dtype == torch.uint8 else image.float()
+        image = image.numpy()
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim == 3 and image.shape[0] in (1, 3):
+        image = image.transpose(1, 2, 0)
+    if image.ndim == 3 and image.shape[-1] == 1:
+        image = image[..., 0]
+    return np.clip(image, 0, 1)
+
+
+def _grid(n: int, ncols: int | None, size: float):
+    ncols = ncols or min(n, 8)
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.3), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    return fig, axes.flat
+
+
+def _caption(i, labels, preds, classes):
+    parts = []
+    if labels is not None:
+        parts.append(f"true: {classes[int(labels[i])]}")
+    if preds is not None:
+        parts.append(f"pred: {classes[int(preds[i])]}")
+    return "\n".join(parts)
+
+
+def show_images(images, labels=None, preds=None, classes=CIFAR10_CLASSES, ncols=None, size=2.0,
+                title=None, titles=None):
+    """A grid of images [N,3,H,W] captioned with the true and predicted class (in red if wrong)."""
+    fig, axes = _grid(len(images), ncols, size)
+    for i, ax in zip(range(len(images)), axes):
+        ax.imshow(to_numpy_image(images[i]), interpolation="nearest")
+        ax.set_title(titles[i] if titles is not None else _caption(i, labels, preds, classes),
+                     fontsize="small",
+                     color="crimson" if (preds is not None and labels is not None
+                                         and int(preds[i]) != int(labels[i])) else "black")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def heatmap_norm(heat: np.ndarray, signed: bool):
+    if not signed:
+        return None
+    bound = float(np.abs(heat).max()) or 1.0
+    return TwoSlopeNorm(vcenter=0.0, vmin=-bound, vmax=bound)
+
+
+def show_heatmap(ax, heat, image=None, signed=False, alpha=0.55, cmap=None, colorbar=True,
+                 title=None, label=None):
+    """Draw a heat map [H,W] on ``ax`` (over ``image`` when given), with a colour bar.
+
+    Signed maps use a diverging colour map centred on zero; magnitudes a uniform one.
+    """
+    heat = heat.detach().cpu().float().numpy() if isinstance(heat, torch.Tensor) else np.asarray(heat)
+    cmap = cmap or (SIGNED_CMAP if signed else MAGNITUDE_CMAP)
+    extent = None
+    if image is not None:
+        img = to_numpy_image(image)
+        ax.imshow(img, cmap="gray" if img.ndim == 2 else None, interpolation="nearest")
+        extent = (-0.5, img.shape[1] - 0.5, img.shape[0] - 0.5, -0.5)
+    im = ax.imshow(heat, cmap=cmap, norm=heatmap_norm(heat, signed),
+                   alpha=alpha if image is not None else 1.0, extent=extent,
+                   interpolation="bilinear" if image is not None else "nearest")
+    ax.axis("off")
+    if title:
+        ax.set_title(title, fontsize="small")
+    if colorbar:
+        cb = ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.02)
+        cb.ax.tick_params(labelsize="x-small")
+        if label:
+            cb.set_label(label, fontsize="x-small")
+    return im
+
+
+def show_attributions(images, maps, titles=None, signed=False, overlay=True, size=2.6,
+                      row_titles=None, suptitle=None, label=None):
+    """Rows of images, each followed by its maps: ``maps`` is a list of [N,H,W] tensors (one per
+    method/column) and ``titles`` names the columns."""
+    maps = [m if isinstance(m, (list, tuple)) or hasattr(m, "__len__") else [m] for m in maps]
+    n, k = len(images), len(maps)
+    fig, axes = plt.subplots(n, k + 1, figsize=(size * (k + 1.3), size * n), squeeze=False)
+    for i in range(n):
+        axes[i, 0].imshow(to_numpy_image(images[i]), interpolation="nearest")
+        axes[i, 0].axis("off")
+        if row_titles is not None:
+            axes[i, 0].set_title(row_titles[i], fontsize="small")
+        for j in range(k):
+            show_heatmap(axes[i, j + 1], maps[j][i], images[i] if overlay else None, signed=signed,
+                         title=titles[j] if (titles is not None and i == 0) else None, label=label)
+    if suptitle:
+        fig.suptitle(suptitle)
+    return fig
+
+
+def plot_history(history, title=None, axes=None):
+    """Learning curves (loss and accuracy per epoch) from a ``train.History`` or its dict."""
+    h = history if isinstance(history, dict) else history.to_dict()
+    if axes is None:
+        fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    else:
+        fig = axes[0].figure
+    axes[0].plot(h["epoch"], h["train_loss"], "o-", label="train (training loss)")
+    if h.get("test_loss"):
+        axes[0].plot(h["epoch"], h["test_loss"], "s-", label="test NLL")
+    axes[0].set(xlabel="epoch", ylabel="loss", title="loss")
+    axes[1].plot(h["epoch"], [100 * a for a in h["train_acc"]], "o-", label="train")
+    if h.get("test_acc"):
+        axes[1].plot(h["epoch"], [100 * a for a in h["test_acc"]], "s-", label="test")
+    axes[1].set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
+    for ax in axes:
+        ax.legend(fontsize="small")
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def show_image_pairs(left, right, left_title, right_title, size=2.0, captions=None):
+    """Two rows: images and, under each, its counterpart (e.g. patches and their reconstructions)."""
+    n = len(left)
+    fig, axes = plt.subplots(2, n, figsize=(size * n, 2 * size + 0.6), squeeze=False)
+    for i in range(n):
+        for row, imgs in enumerate((left, right)):
+            axes[row, i].imshow(to_numpy_image(imgs[i]), interpolation="nearest")
+            axes[row, i].axis("off")
+        if captions is not None:
+            axes[0, i].set_title(captions[i], fontsize="x-small")
+    axes[0, 0].text(-0.15, 0.5, left_title, transform=axes[0, 0].transAxes, rotation=90,
+                    va="center", ha="right", fontsize="small")
+    axes[1, 0].text(-0.15, 0.5, right_title, transform=axes[1, 0].transAxes, rotation=90,
+                    va="center", ha="right", fontsize="small")
+    return fig
+
+
+def normalize_map(m: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
+    """Scale each map of [N,H,W] (or one [H,W]) to [0, 1] by its own min and max, for display."""
+    flat = m.reshape(m.shape[0], -1) if m.dim() == 3 else m.reshape(1, -1)
+    lo, hi = flat.min(1, keepdim=True).values, flat.max(1, keepdim=True).values
+    return ((flat - lo) / (hi - lo).clamp_min(eps)).reshape(m.shape)

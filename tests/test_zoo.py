@@ -1,0 +1,105 @@
+"""The zoo: committed checkpoints reach their manifest accuracy; bad files are reported and rebuilt."""
+import json
+
+import pytest
+import torch
+
+from lecture_utils import zoo
+from lecture_utils.io import atomic_write, sha256_file
+
+
+@pytest.fixture
+def empty_zoo(tmp_path, monkeypatch):
+    """No committed checkpoints and an empty cache: everything must be trained (quick recipe)."""
+    models_dir = tmp_path / "models"
+    models_dir.mkdir()
+    monkeypatch.setattr(zoo, "MODELS_DIR", models_dir)
+    monkeypatch.setattr(zoo, "MANIFEST", models_dir / "manifest.json")
+    monkeypatch.setenv("LECTURE_CACHE", str(tmp_path / "cache"))
+    return tmp_path
+
+
+def test_unknown_model_is_a_clear_error():
+    with pytest.raises(zoo.ZooError, match="the zoo has"):
+        zoo.load_model("resnet9000")
+
+
+def test_train_cache_and_reload(empty_zoo):
+    model = zoo.load_model("lenet", profile="quick", progress=False)
+    assert model.zoo_info["source"] == "trained now" and not model.training
+    again = zoo.load_model("lenet", profile="quick")
+    assert again.zoo_info["source"] == "cache"
+    x = torch.rand(2, 3, 32, 32)
+    assert torch.allclose(model(x), again(x), atol=1e-5)
+    assert len(zoo.history_of(again).test_acc) == zoo.RECIPES["lenet"]["quick"].epochs
+
+
+def test_corrupt_cached_checkpoint_is_reported_and_retrained(empty_zoo):
+    zoo.load_model("lenet", profile="quick", progress=False)
+    path = empty_zoo / "cache" / "models" / "lenet-quick.pt"
+    path.write_bytes(path.read_bytes()[:-100] + b"x" * 100)
+    with pytest.warns(UserWarning, match="checksum mismatch"):
+        model = zoo.load_model("lenet", profile="quick", progress=False)
+    assert model.zoo_info["source"] == "trained now"
+
+
+def test_pickled_code_is_never_loaded(empty_zoo):
+    """Checkpoints are loaded with weights_only=True: a file carrying code is refused, not run."""
+    zoo.load_model("lenet", profile="quick", progress=False)
+    info_path = empty_zoo / "cache" / "models" / "lenet-quick.json"
+    path = info_path.with_suffix(".pt")
+    torch.save({"payload": print}, path)              # a pickled callable, not tensors
+    info = json.loads(info_path.read_text())
+    info["sha256"] = sha256_file(path)
+    info_path.write_text(json.dumps(info))
+    with pytest.warns(UserWarning, match="cannot load"):
+        zoo.load_model("lenet", profile="quick", progress=False)
+
+
+def test_committed_checkpoint_with_bad_checksum_is_not_used(empty_zoo, monkeypatch):
+    model, info = zoo.train_model("lenet", "quick", progress=False, out_dir=zoo.MODELS_DIR)
+    manifest = zoo.read_manifest()
+    manifest["models"]["lenet"]["sha256"] = "0" * 64
+    zoo.MANIFEST.write_text(json.dumps(manifest))
+    with pytest.warns(UserWarning, match="checksum mismatch"):
+        again = zoo.load_model("lenet", profile="quick", progress=False)
+    assert again.zoo_info["source"] == "trained now"
+
+
+def test_snapshot_that_does_not_exist(empty_zoo):
+    zoo.load_model("lenet", profile="quick", progress=False)
+    with pytest.raises(zoo.ZooError, match="no snapshot"):
+        zoo.load_model("lenet", profile="quick", epoch=7)
+
+
+def test_atomic_write_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "ckpt.pt"
+
+    def broken(tmp):
+        tmp.write_bytes(b"half")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(target, broken)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_manifest_entries_are_complete():
+    manifest = zoo.read_manifest()["models"]
+    for name, info in manifest.items():
+        assert name in zoo.RECIPES
+        path = zoo.MODELS_DIR / info["file"]
+        assert path.exists() and path.stat().st_size < 10_000_000
+        assert sha256_file(path) == info["sha256"]
+        for key in ("recipe", "test_accuracy", "train_seconds", "device", "history", "profile"):
+            assert key in info, f"{name}: manifest lacks {key}"
+        for snap in info.get("snapshots", {}).values():
+            assert sha256_file(zoo.MODELS_DIR / snap["file"]) == snap["sha256"]
+
+
+@pytest.mark.slow
+def test_committed_checkpoints_reach_their_manifest_accuracy():
+    rows = zoo.verify(device="cpu")
+    assert rows, "no committed checkpoints"
+    bad = [r for r in rows if not r["ok"]]
+    assert not bad, f"checkpoints off their manifest accuracy by more than 0.5 points: {bad}"

@@ -1,0 +1,133 @@
+"""Execute, stamp and check the paired notebooks.
+
+    python tools/notebooks.py execute --profile laptop notebooks/05_*.ipynb
+    python tools/notebooks.py check                   # what tests/test_notebooks.py asserts
+
+Each notebook is a pair: ``X.ipynb`` (executed outputs, for readers) and ``X.py`` (jupytext percent
+script, for review). ``execute`` reads whichever side was edited last, runs it top to bottom in a
+kernel of this environment with ``LECTURE_PROFILE`` set, and writes both sides. It stamps the
+notebook's metadata (``lecture_suite``) with the profile, the device, the time it took and a hash of
+the cells' source, so a test can tell when outputs are older than the source.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import jupytext
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+STAMP = "lecture_suite"
+READER_PROFILES = ("laptop", "full")
+
+
+def cell_sources(nb) -> list[tuple[str, str]]:
+    return [(c.cell_type, c.source.strip()) for c in nb.cells]
+
+
+def source_hash(nb) -> str:
+    return hashlib.sha256(json.dumps(cell_sources(nb)).encode()).hexdigest()
+
+
+def pair_of(ipynb: Path) -> Path:
+    return ipynb.with_suffix(".py")
+
+
+def read_newest(ipynb: Path):
+    """The notebook, from the .py when it was edited after the .ipynb (keeping .ipynb metadata)."""
+    py = pair_of(ipynb)
+    if ipynb.exists() and (not py.exists() or ipynb.stat().st_mtime >= py.stat().st_mtime):
+        return jupytext.read(ipynb)
+    nb = jupytext.read(py)
+    if ipynb.exists():
+        old = nbformat.read(ipynb, as_version=4)
+        nb.metadata = {**old.metadata, **{k: v for k, v in nb.metadata.items() if k != STAMP}}
+    return nb
+
+
+def write_pair(nb, ipynb: Path) -> None:
+    nb.metadata.setdefault("jupytext", {})["formats"] = "ipynb,py:percent"
+    nb.metadata["kernelspec"] = {"name": "lecture-suite", "display_name": "Python (lecture suite)",
+                                 "language": "python"}
+    jupytext.write(nb, ipynb)
+    jupytext.write(nb, pair_of(ipynb), fmt="py:percent")
+
+
+def execute(ipynb: Path, profile: str, timeout: int = 3600) -> float:
+    from nbclient import NotebookClient
+    if profile not in READER_PROFILES:
+        raise SystemExit(f"Notebooks are committed with laptop or full outputs, not {profile!r}.")
+    nb = read_newest(ipynb)
+    os.environ["LECTURE_PROFILE"] = profile
+    start = time.perf_counter()
+    NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                   resources={"metadata": {"path": str(ipynb.parent)}}).execute()
+    seconds = time.perf_counter() - start
+    import torch
+    device = os.environ.get("LECTURE_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and torch.cuda.is_available():
+        device = torch.cuda.get_device_name()
+    nb.metadata[STAMP] = {"profile": profile, "device": device, "seconds": round(seconds, 1),
+                          "executed": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                          "source_sha256": source_hash(nb)}
+    write_pair(nb, ipynb)
+    return seconds
+
+
+def problems(ipynb: Path) -> list[str]:
+    """What is wrong with a committed notebook pair (empty when it is fine)."""
+    out, py = [], pair_of(ipynb)
+    nb = nbformat.read(ipynb, as_version=4)
+    if not py.exists():
+        return [f"{ipynb.name}: no paired {py.name}"]
+    if cell_sources(jupytext.read(py)) != cell_sources(nb):
+        out.append(f"{ipynb.name} and {py.name} are out of sync: run `jupytext --sync {ipynb}`")
+    stamp = nb.metadata.get(STAMP)
+    if not stamp:
+        out.append(f"{ipynb.name} has no execution stamp: run `make execute NB={ipynb}`")
+    else:
+        if stamp.get("source_sha256") != source_hash(nb):
+            out.append(f"{ipynb.name}: outputs are older than its source: run `make execute NB={ipynb}`")
+        if stamp.get("profile") not in READER_PROFILES:
+            out.append(f"{ipynb.name} was executed with the {stamp.get('profile')!r} profile; "
+                       "commit laptop or full outputs")
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        if cell.source.strip() and cell.execution_count is None:
+            out.append(f"{ipynb.name}: cell {i} was not executed")
+        if any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
+            out.append(f"{ipynb.name}: cell {i} has an error output")
+    return out
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    e = sub.add_parser("execute")
+    e.add_argument("--profile", default="laptop")
+    e.add_argument("notebooks", nargs="+", type=Path)
+    c = sub.add_parser("check")
+    c.add_argument("notebooks", nargs="*", type=Path)
+    args = p.parse_args(argv)
+    if args.cmd == "execute":
+        for path in args.notebooks:
+            print(f"executing {path} ({args.profile}) ...", flush=True)
+            print(f"  done in {execute(path, args.profile):.0f} s", flush=True)
+        return 0
+    paths = args.notebooks or sorted((ROOT / "notebooks").glob("*.ipynb"))
+    found = [msg for path in paths for msg in problems(path)]
+    print("\n".join(found) or f"{len(paths)} notebooks: paired, fresh and executed")
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
