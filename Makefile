@@ -11,6 +11,9 @@ KERNEL  := lecture-suite
 PROFILE ?= laptop
 NB      ?= notebooks/*.ipynb
 PYTEST_ARGS ?=
+# Tests run in parallel (pytest-xdist), one process per core (at most 4), one thread each:
+# on a 2-core CPU two single-threaded workers beat one two-threaded process.
+TEST_WORKERS ?= -n auto --maxprocesses 4
 
 .PHONY: help lab test unit nbval execute install install-test clean-cache
 
@@ -18,6 +21,9 @@ help:
 	@echo "make lab      start JupyterLab on notebooks/ (creates .venv the first time)"
 	@echo "make test     unit tests + every notebook with nbval, quick profile"
 	@echo "make execute  re-run notebooks in place and stamp them (PROFILE=laptop|full, NB=...)"
+	@echo "make slides   reveal.js decks + presenter's notes into build/slides/ (SLIDES_ARGS=--code hidden)"
+	@echo "make book     the static HTML book into build/book/ (open build/book/index.html)"
+	@echo "make student  student notebooks (no solutions) into build/student/, solutions into build/solutions/"
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed: run make PYTHON=python3.11 ...")'
@@ -42,14 +48,37 @@ lab: install
 test: install-test unit nbval
 
 unit: install-test
-	LECTURE_PROFILE=quick $(BIN)/python -m pytest tests $(PYTEST_ARGS)
+	LECTURE_PROFILE=quick OMP_NUM_THREADS=1 $(BIN)/python -m pytest tests $(TEST_WORKERS) $(PYTEST_ARGS)
 
 nbval: install-test
-	LECTURE_PROFILE=quick $(BIN)/python -m pytest --nbval-lax --nbval-current-env \
-		--nbval-cell-timeout=900 -p no:cacheprovider notebooks $(PYTEST_ARGS)
+	LECTURE_PROFILE=quick OMP_NUM_THREADS=1 $(BIN)/python -m pytest --nbval-lax --nbval-current-env \
+		--nbval-cell-timeout=900 -p no:cacheprovider $(TEST_WORKERS) --dist loadfile \
+		--durations=15 notebooks $(PYTEST_ARGS)
 
 execute: install-test
 	$(BIN)/python tools/notebooks.py execute --profile $(PROFILE) $(NB)
 
 clean-cache:
 	rm -rf data/cache
+
+# Classroom builds from the executed notebooks (tools/README.md). The first run fetches reveal.js
+# and MathJax once with npm (tools/web/package-lock.json) so the output works offline.
+.PHONY: slides book student classroom browser-deps
+SLIDES_ARGS ?=
+BOOK_ARGS ?=
+
+slides: install
+	$(BIN)/python tools/slides.py $(SLIDES_ARGS)
+
+book: install
+	$(BIN)/python tools/book.py $(BOOK_ARGS)
+
+student: install
+	$(BIN)/python tools/student.py
+
+classroom: slides book student
+
+# Debian's Chromium for the browser tests of the book and the slides (they skip without it).
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)

@@ -23,7 +23,7 @@ class CanvasSet:
     """``images`` uint8 [N,3,S,S]; ``labels`` int64 [N] (class of the pasted image); ``boxes`` int64
     [N,4] as (x0, y0, x1, y1) with x1, y1 exclusive; ``masks`` bool [N,S,S] (True on the pasted
     image); ``source`` int64 [N] (index of the pasted image in the CIFAR split); ``background``
-    int64 [N] (0 = texture, 1 = another CIFAR image)."""
+    int64 [N] (0 = texture, 1 = another CIFAR image, 2 = drawn by a function)."""
 
     images: torch.Tensor
     labels: torch.Tensor
@@ -72,10 +72,13 @@ def make_canvases(images: torch.Tensor, labels: torch.Tensor, n: int, size: int 
     random place, rescaled by a random factor in ``scale``.
 
     ``background``: ``"texture"`` (scikit-image's brick, grass, gravel, tinted), ``"cifar"``
-    (another CIFAR image of a different class, blown up to the canvas) or ``"mixed"`` (half each).
+    (another CIFAR image of a different class, blown up to the canvas), ``"mixed"`` (half each), or
+    a function ``f(rng, size) -> uint8 [3,S,S]`` that draws each background from the generator
+    (recorded as background kind 2; the concept scenes of ``lecture_utils.concepts`` use this).
     """
-    if background not in BACKGROUNDS:
-        raise ValueError(f"background must be one of {BACKGROUNDS}, not {background!r}")
+    custom = callable(background)
+    if not custom and background not in BACKGROUNDS:
+        raise ValueError(f"background must be one of {BACKGROUNDS} or a function, not {background!r}")
     if images.dim() != 4 or images.dtype != torch.uint8:
         raise ValueError(f"images must be uint8 [M,3,H,W], got {images.dtype} {tuple(images.shape)}")
     side = images.shape[-1]
@@ -86,10 +89,12 @@ def make_canvases(images: torch.Tensor, labels: torch.Tensor, n: int, size: int 
     boxes = torch.empty(n, 4, dtype=torch.int64)
     masks = torch.zeros(n, size, size, dtype=torch.bool)
     source = torch.as_tensor(rng.choice(len(images), size=n, replace=n > len(images)))
-    kinds = {"texture": np.zeros(n, int), "cifar": np.ones(n, int),
-             "mixed": rng.integers(0, 2, size=n)}[background]
+    kinds = np.full(n, 2) if custom else {"texture": np.zeros(n, int), "cifar": np.ones(n, int),
+                                          "mixed": rng.integers(0, 2, size=n)}[background]
     for i in range(n):
-        if kinds[i] == 0:
+        if custom:
+            out[i] = torch.as_tensor(background(rng, size), dtype=torch.uint8)
+        elif kinds[i] == 0:
             out[i] = torch.from_numpy(texture_background(rng, size))
         else:   # another image, of another class, as clutter
             while True:

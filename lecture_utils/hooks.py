@@ -107,3 +107,16 @@ def capture(layer: nn.Module, gradient: bool = False, detach: bool = True):
         yield rec
     finally:
         handle.remove()
+
+
+@contextmanager
+def eval_mode(model: nn.Module):
+    """Put every module of ``model`` in eval mode inside the block and give each back its own
+    mode afterwards (``model.train(was_training)`` would set one mode for the whole tree)."""
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for m, mode in modes:
+            m.training = mode

@@ -25,6 +25,9 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
     os.close(fd)
     try:
         write(Path(tmp))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)        # mkstemp makes files private; use the usual mode
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

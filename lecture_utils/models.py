@@ -184,17 +184,17 @@ def model_c(variant: str = "all_cnn_c", width: float = 1.0, num_classes: int = 1
 # The networks of Zhang et al. (2017): small Inception, small AlexNet, MLPs (28x28 crops)
 # --------------------------------------------------------------------------------------------
 class ConvModule(nn.Sequential):
-    def __init__(self, cin, cout, kernel, stride=1, padding=None):
-        super().__init__(OrderedDict(conv_bn_relu(cin, cout, kernel, stride, padding)))
+    def __init__(self, cin, cout, kernel, stride=1, padding=None, batch_norm=True):
+        super().__init__(OrderedDict(conv_bn_relu(cin, cout, kernel, stride, padding, batch_norm)))
 
 
 class InceptionModule(nn.Module):
     """Two branches, 1x1 conv (c1) and 3x3 conv (c3), concatenated (Zhang et al., Fig. 3)."""
 
-    def __init__(self, cin, c1, c3):
+    def __init__(self, cin, c1, c3, batch_norm=True):
         super().__init__()
-        self.branch1 = ConvModule(cin, c1, 1)
-        self.branch3 = ConvModule(cin, c3, 3)
+        self.branch1 = ConvModule(cin, c1, 1, batch_norm=batch_norm)
+        self.branch3 = ConvModule(cin, c3, 3, batch_norm=batch_norm)
 
     def forward(self, x):
         return torch.cat([self.branch1(x), self.branch3(x)], dim=1)
@@ -203,29 +203,31 @@ class InceptionModule(nn.Module):
 class DownsampleModule(nn.Module):
     """3x3 conv with stride 2 (c3 channels) beside 3x3 max-pool with stride 2, concatenated."""
 
-    def __init__(self, cin, c3):
+    def __init__(self, cin, c3, batch_norm=True):
         super().__init__()
-        self.conv = ConvModule(cin, c3, 3, stride=2, padding=0)
+        self.conv = ConvModule(cin, c3, 3, stride=2, padding=0, batch_norm=batch_norm)
         self.pool = nn.MaxPool2d(3, stride=2)
 
     def forward(self, x):
         return torch.cat([self.conv(x), self.pool(x)], dim=1)
 
 
-def small_inception(width: float = 1.0, num_classes: int = 10):
+def small_inception(width: float = 1.0, num_classes: int = 10, batch_norm: bool = True):
     """The small Inception of Zhang et al. (Appendix A). At width 1 it has 1,651,114 parameters; the
     paper's 1,649,402 is 1,712 fewer (one per conv channel) because its batch norm learns only a shift,
-    where ours also learns a scale."""
+    where ours also learns a scale. ``batch_norm=False`` is the table's "Inception w/o BatchNorm"
+    (each conv then has a bias instead)."""
     w = lambda c: _ch(c * width)  # noqa: E731
     spec = [("i", 32, 32), ("i", 32, 48), ("d", 80), ("i", 112, 48), ("i", 96, 64), ("i", 80, 80),
             ("i", 48, 96), ("d", 96), ("i", 176, 160), ("i", 176, 160)]
-    layers, cin = [("normalize", Normalize()), ("conv1", ConvModule(3, w(96), 3))], w(96)
+    bn = batch_norm
+    layers, cin = [("normalize", Normalize()), ("conv1", ConvModule(3, w(96), 3, batch_norm=bn))], w(96)
     for i, s in enumerate(spec, start=1):
         if s[0] == "i":
-            layers.append((f"inception{i}", InceptionModule(cin, w(s[1]), w(s[2]))))
+            layers.append((f"inception{i}", InceptionModule(cin, w(s[1]), w(s[2]), batch_norm=bn)))
             cin = w(s[1]) + w(s[2])
         else:
-            layers.append((f"downsample{i}", DownsampleModule(cin, w(s[1]))))
+            layers.append((f"downsample{i}", DownsampleModule(cin, w(s[1]), batch_norm=bn)))
             cin = w(s[1]) + cin
     layers += [("gap", nn.AdaptiveAvgPool2d(1)), ("flatten", nn.Flatten()),
                ("fc", nn.Linear(cin, num_classes))]
@@ -349,6 +351,16 @@ class ViT(nn.Module):
 def vit(dim=192, depth=6, heads=3, mlp_ratio=2.0, patch=4, image_size=32, num_classes=10,
         skip=True):
     return ViT(dim, depth, heads, mlp_ratio, patch, image_size, num_classes, skip)
+
+
+def relus_not_inplace(model: nn.Module) -> nn.Module:
+    """Turn off ``inplace`` on every ``nn.ReLU`` (torchvision's VGG16 and AlexNet use in-place
+    rectifiers, which the backward rules of ``lecture_utils.hooks`` cannot see through).
+    A ReLU module that is *reused* (torchvision's ResNet blocks) cannot be fixed this way."""
+    for m in model.modules():
+        if isinstance(m, nn.ReLU):
+            m.inplace = False
+    return model
 
 
 ARCHITECTURES = {"vgg": vgg, "resnet_gap": resnet_gap, "model_c": model_c,

@@ -20,6 +20,7 @@ import argparse
 import json
 import platform
 import warnings
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -95,25 +96,35 @@ RECIPES: dict[str, dict[str, Recipe]] = {
     # The Model C family of Springenberg et al., with augmentation; All-CNN-C also without.
     **{v: _scaled(Recipe("model_c", {"variant": v, "width": 1.0}, epochs=10, lr=0.1),
                   dict(_Q, arch_kwargs={"width": 0.125}),
-                  dict(epochs=8, arch_kwargs={"width": 0.25}),
+                  dict(epochs=5, arch_kwargs={"width": 0.25}),
                   dict(epochs=40, batch_size=512))
        for v in models.MODEL_C_VARIANTS},
     "all_cnn_c_noaug": _scaled(Recipe("model_c", {"variant": "all_cnn_c", "width": 1.0},
                                       epochs=10, lr=0.1, augment=False),
                                dict(_Q, arch_kwargs={"width": 0.125}),
-                               dict(epochs=8, arch_kwargs={"width": 0.25}),
+                               dict(epochs=5, arch_kwargs={"width": 0.25}),
                                dict(epochs=40, batch_size=512)),
     # A small ViT (patch 4) for Raghu et al.
     "vit": _scaled(Recipe("vit", {"dim": 192, "depth": 6, "heads": 3}, epochs=10, lr=1e-3,
                           optimizer="adamw", weight_decay=0.05, label_smoothing=0.1,
                           schedule="cosine", warmup=0.1),
                    dict(_Q, arch_kwargs={"dim": 32, "depth": 2, "heads": 2}),
-                   dict(epochs=10, arch_kwargs={"dim": 96}),
+                   dict(epochs=6, arch_kwargs={"dim": 96}),
                    dict(epochs=60, batch_size=512)),
     # LeNet-5: the small network that Guo et al. find well calibrated.
     "lenet": _scaled(Recipe("lenet", {}, epochs=20, lr=0.05, weight_decay=5e-4),
                      dict(_Q), dict(epochs=20), dict(epochs=40)),
 }
+
+# ResNet-GAP fine-tuned on 64x64 canvases (the localization benchmark of notebooks 5 and 7): the
+# CIFAR-10 resnet_gap learns to classify the pasted image and ignore the clutter around it. It
+# keeps the architecture of the resnet_gap checkpoint it starts from (see train_model).
+RECIPES["resnet_gap_canvas"] = _scaled(
+    Recipe("resnet_gap", {"width": 64}, epochs=5, lr=0.05, weight_decay=5e-5, warmup=0.1,
+           dataset="canvas64", init_from="resnet_gap"),
+    dict(epochs=1, train_subset=1000, batch_size=128, arch_kwargs={"width": 8, "blocks": (1, 1, 1)}),
+    dict(epochs=2, train_subset=8000, batch_size=128, arch_kwargs={"width": 16}),
+    dict(epochs=8, batch_size=512))
 
 
 # --------------------------------------------------------------------------------------------
@@ -124,7 +135,46 @@ def _cifar10(recipe: Recipe):
     return train, data_mod.load_cifar10("test")
 
 
+def _canvas64(recipe: Recipe):
+    """64x64 canvases (``localization.benchmark_canvases``): training canvases from CIFAR-10
+    training images, test canvases from test images, each split with its own fixed seed."""
+    from .localization import benchmark_canvases
+    train, test = benchmark_canvases("train", recipe.train_subset), benchmark_canvases("test")
+    return (train.images, train.labels), (test.images, test.labels)
+
+
 DATASETS = {"cifar10": _cifar10}
+DATASETS["canvas64"] = _canvas64
+
+
+# scikit-learn's 8x8 digits, for Deep SHAP's "8 versus 3" (Lundberg & Lee, Fig. 5; notebook 08).
+def _digits(recipe: Recipe | None = None):
+    """A fixed 80/20 split of ``data.load_digits()`` as uint8 [N, 1, 8, 8] (1437 / 360 images)."""
+    x, y = data_mod.load_digits()
+    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))
+    x, y = (x[order] * 255).round().to(torch.uint8), y[order]
+    n = int(0.8 * len(y))
+    return (x[:n], y[:n]), (x[n:], y[n:])
+
+
+DATASETS["digits"] = _digits
+# An MLP on the 64 grey pixels (no CIFAR normalisation, no max-pooling: Deep SHAP's rescale rule is
+# exact on it); seconds to train on a CPU, so the same recipe serves every profile.
+RECIPES["digits_mlp"] = _scaled(
+    Recipe("mlp", {"in_features": 64, "hidden": (128, 64), "normalize": False}, epochs=40,
+           lr=0.05, batch_size=64, warmup=0.1, augment=False, dataset="digits"),
+    dict(epochs=10), dict(), dict())
+
+
+# A ViT trained without any skip connection (every block drops both residual paths), for Raghu et
+# al.'s "skip connections in ViT are even more influential than in ResNets" (notebook 11). The
+# laptop recipe is short (about 10 CPU minutes): 4 epochs on 10,000 images.
+RECIPES["vit_noskip"] = _scaled(
+    Recipe("vit", {"dim": 192, "depth": 6, "heads": 3, "skip": False}, epochs=10, lr=1e-3,
+           optimizer="adamw", weight_decay=0.05, label_smoothing=0.1, schedule="cosine", warmup=0.1),
+    dict(_Q, arch_kwargs={"dim": 32, "depth": 2, "heads": 2}),
+    dict(epochs=4, train_subset=10_000, arch_kwargs={"dim": 96}),
+    dict(epochs=60, batch_size=512))
 
 
 def dataset_for(recipe: Recipe):
@@ -171,6 +221,22 @@ def _write_json(path: Path, obj: dict) -> None:
     atomic_write(path, lambda tmp: tmp.write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n"))
 
 
+@contextmanager
+def _manifest_lock():
+    try:
+        import fcntl
+    except ImportError:     # Windows: no file locks; trainings there run one at a time anyway
+        yield
+        return
+    MODELS_DIR.mkdir(parents=True, exist_ok=True)
+    with open(MODELS_DIR / ".manifest.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def _recipe_from(info: dict) -> Recipe:
     d = dict(info["recipe"])
     d["snapshots"] = tuple(d.get("snapshots", ()))
@@ -211,9 +277,14 @@ def train_model(name: str, profile: str | None = None, device=None, progress: bo
     device = torch.device(device) if device else get_device()
     out_dir = Path(out_dir) if out_dir else cache_dir() / "models"
     stem = name if out_dir == MODELS_DIR else f"{name}-{prof}"
-    model = _build(recipe)
-    if recipe.init_from:
-        model.load_state_dict(load_model(recipe.init_from, profile=prof).state_dict())
+    if recipe.init_from:    # fine-tuning keeps the architecture of the checkpoint it starts from
+        init = load_model(recipe.init_from, profile=prof)
+        base = _recipe_from(init.zoo_info)
+        recipe = replace(recipe, arch=base.arch, arch_kwargs=base.arch_kwargs)
+        model = _build(recipe)
+        model.load_state_dict(init.state_dict())
+    else:
+        model = _build(recipe)
     train, test = dataset_for(recipe)
     snapshots = {}
 
@@ -237,12 +308,14 @@ def train_model(name: str, profile: str | None = None, device=None, progress: bo
             "test_nll": round(res["loss"], 4),
             "test_accuracy_tta": round(evaluate(model, *test, tta=True, crop=recipe.crop)["acc"], 4),
             "train_seconds": round(history.seconds[-1], 1), "device": dev,
-            "data": f"{recipe.dataset} ({data_mod.cifar10_source()})", "trained": str(date.today()),
+            "data": (f"{recipe.dataset} ({data_mod.cifar10_source()} CIFAR-10)"
+                     if recipe.dataset in ("cifar10", "canvas64") else recipe.dataset), "trained": str(date.today()),
             "torch": torch.__version__, "history": history.to_dict(), "snapshots": snapshots}
     if out_dir == MODELS_DIR:
-        manifest = read_manifest()
-        manifest["models"][name] = info
-        _write_json(MANIFEST, manifest)
+        with _manifest_lock():          # two trainings may finish at the same time
+            manifest = read_manifest()
+            manifest["models"][name] = info
+            _write_json(MANIFEST, manifest)
     else:
         _write_json(out_dir / f"{stem}.json", info)
     model.eval()
@@ -302,11 +375,25 @@ def verify(names=None, device=None) -> list[dict]:
             rows.append({"name": name, "ok": False, "reason": "missing or checksum mismatch"})
             continue
         recipe = _recipe_from(info)
-        _, test = dataset_for(replace(recipe, train_subset=0 or None))
+        _, test = dataset_for(replace(recipe, train_subset=1))   # only the test split is used
         acc = evaluate(model.to(device or get_device()), *test, crop=recipe.crop)["acc"]
         rows.append({"name": name, "ok": abs(acc - info["test_accuracy"]) <= 0.005,
                      "measured": round(acc, 4), "manifest": info["test_accuracy"]})
     return rows
+
+
+def markdown_table() -> str:
+    """The committed checkpoints (manifest.json) as a Markdown table: one row per model."""
+    lines = ["| model | architecture | data | epochs | parameters | test acc. | training | trained on |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, m in read_manifest()["models"].items():
+        r = m["recipe"]
+        arch = r["arch"] + "".join(f", {k}={v}" for k, v in r.get("arch_kwargs", {}).items())
+        n = r.get("train_subset") or "all"
+        lines.append(f"| `{name}` | {arch} | {m['data']}, {n} train | {r['epochs']} | "
+                     f"{m['parameters']:,} | {100 * m['test_accuracy']:.1f}% | "
+                     f"{m['train_seconds'] / 60:.0f} min | {m['device']} ({m['profile']} recipe) |")
+    return "\n".join(lines)
 
 
 def main(argv=None):
@@ -320,6 +407,7 @@ def main(argv=None):
     t.add_argument("--commit", action="store_true",
                    help="write to data/models/ and the manifest (to be committed)")
     sub.add_parser("verify", help="re-measure committed checkpoints' test accuracy")
+    sub.add_parser("table", help="the committed checkpoints as a Markdown table (for the README)")
     args = parser.parse_args(argv)
     if args.cmd == "list":
         manifest = read_manifest()["models"]
@@ -332,6 +420,8 @@ def main(argv=None):
             _, info = train_model(name, args.profile, out_dir=MODELS_DIR if args.commit else None)
             print(f"{name}: test accuracy {info['test_accuracy']:.4f} "
                   f"in {info['train_seconds']:.0f} s on {info['device']}")
+    elif args.cmd == "table":
+        print(markdown_table())
     else:
         rows = verify()
         for r in rows:

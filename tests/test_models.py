@@ -62,3 +62,8 @@ def test_resnet_cam_layers():
 def test_unknown_architecture():
     with pytest.raises(ValueError, match="Unknown architecture"):
         models.build("alexnet_v9")
+
+
+def test_relus_not_inplace():
+    net = nn.Sequential(nn.Linear(2, 2), nn.ReLU(inplace=True))
+    assert not models.relus_not_inplace(net)[1].inplace
