@@ -1,0 +1,367 @@
+"""Zeiler & Fergus (2014), Visualizing and Understanding Convolutional Networks: project one unit of
+one layer down to pixel space, find the images and patches that excite a unit most.
+
+The deconvnet inverts each layer on the way down (the lecture's notation; R_n is the
+reconstruction at the input of layer n):
+
+* unpooling with the switches:  R_n(s) = R_{n+1}(p) 1(s = argmax_{q in Omega(p)} X_n(q)),
+* rectification:                R_n = R_{n+1} 1(R_{n+1} > 0),
+* filtering with the flipped filters:  R_n = R_{n+1} * K^_n   (``flipped_kernel_convolution``).
+
+Unpooling and filtering are exactly the backward pass of max-pooling and of the convolution, so the
+projection is ``torch.autograd.grad`` with the ReLU rule of ``hooks.relu_backward_rule``
+(``rule="deconvnet"``; ``"gradient"`` and ``"guided"`` give the other two pictures of Simonyan et al.
+and Springenberg et al.). Batch norm in eval mode is a per-channel affine map and passes the
+signal by its scale.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .data import to_float
+from .hooks import capture, relu_backward_rule
+from .validate import check_images, check_layer, model_device
+
+
+# --------------------------------------------------------------------------------------------
+# Filtering: the transposed convolution is the convolution with the flipped kernel
+# --------------------------------------------------------------------------------------------
+def flip_kernel(weight: torch.Tensor) -> torch.Tensor:
+    """K^: the kernel [C_out, C_in, k, k] flipped vertically and horizontally, with its input and
+    output channels swapped -> [C_in, C_out, k, k], so that it maps C_out channels back to C_in."""
+    return weight.flip(-2, -1).transpose(0, 1)
+
+
+def flipped_kernel_convolution(r: torch.Tensor, weight: torch.Tensor, stride: int = 1,
+                               padding: int = 0, output_padding: int = 0) -> torch.Tensor:
+    """R_n = R_{n+1} * K^_n written as an ordinary convolution: for a layer X_{n+1} = X_n * K_n with
+    the given stride and padding, insert (stride - 1) zeros between the entries of R_{n+1}
+    [N,C_out,h,w], pad by k - 1 - padding and convolve with the flipped kernel.
+
+    Equals ``F.conv_transpose2d(r, weight, stride=stride, padding=padding)`` (the transposed
+    convolution) and the gradient of the convolution with respect to its input.
+    """
+    k = weight.shape[-1]
+    if weight.shape[-2] != k:
+        raise ValueError("flipped_kernel_convolution expects square kernels.")
+    if k - 1 - padding < 0:
+        raise ValueError(f"padding {padding} is larger than kernel_size - 1 = {k - 1}.")
+    n, c, h, w = r.shape
+    if stride > 1:                                     # zero insertion ("fractional striding")
+        up = r.new_zeros(n, c, (h - 1) * stride + 1, (w - 1) * stride + 1)
+        up[..., ::stride, ::stride] = r
+        r = up
+    q = k - 1 - padding
+    r = F.pad(r, (q, q + output_padding, q, q + output_padding))
+    return F.conv2d(r, flip_kernel(weight))
+
+
+# --------------------------------------------------------------------------------------------
+# Activations of one layer, computed only up to that layer
+# --------------------------------------------------------------------------------------------
+class _StopForward(Exception):
+    pass
+
+
+@contextmanager
+def _stop_after(layer: nn.Module):
+    def stop(module, args, output):
+        raise _StopForward
+    handle = layer.register_forward_hook(stop)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
+def forward_to_layer(model: nn.Module, x: torch.Tensor, layer: nn.Module, detach: bool = True):
+    """The output of ``layer`` for input x; the rest of the network is not run."""
+    with capture(layer, detach=detach) as rec, _stop_after(layer):
+        try:
+            model(x)
+        except _StopForward:
+            pass
+    if rec.activation is None:
+        raise RuntimeError("The layer was not called in the forward pass; pick a layer on the path "
+                           "from the input to the output.")
+    return rec.activation
+
+
+@torch.no_grad()
+def layer_activations(model: nn.Module, images: torch.Tensor, layer, batch_size: int = 256,
+                      reduce: str | None = None) -> torch.Tensor:
+    """Activations of ``layer`` for every image of ``images`` (uint8 or float [N,3,H,W]), run in
+    batches on the model's device and returned on the CPU: [N,C,h,w], or with ``reduce="max"`` the
+    strongest activation of each feature map, [N,C]."""
+    if reduce not in (None, "max"):
+        raise ValueError(f"reduce must be None or 'max', not {reduce!r}.")
+    layer = check_layer(model, layer)
+    device = model_device(model)
+    was_training = model.training
+    model.eval()
+    out = []
+    try:
+        for i in range(0, len(images), batch_size):
+            x = images[i:i + batch_size].to(device)
+            x = to_float(x) if x.dtype == torch.uint8 else x
+            act = forward_to_layer(model, x, layer)
+            out.append((act.flatten(2).amax(2) if reduce == "max" else act).cpu())
+    finally:
+        model.train(was_training)
+    return torch.cat(out)
+
+
+@dataclass
+class TopActivations:
+    """The k images that excite each unit most. ``index`` [U,k] image indices, ``position`` [U,k,2]
+    the (row, column) of the strongest activation in the unit's feature map, ``value`` [U,k] that
+    activation; ``units`` [U] the feature maps (channels) of ``layer``."""
+
+    layer: str
+    units: torch.Tensor
+    index: torch.Tensor
+    position: torch.Tensor
+    value: torch.Tensor
+    map_size: tuple
+
+
+def top_activations(model: nn.Module, images: torch.Tensor, layer: str, units, k: int = 9,
+                    batch_size: int = 256) -> TopActivations:
+    """For each unit (channel) of ``layer``, the ``k`` images of ``images`` [N,3,H,W] whose feature
+    map has the largest maximum, and where that maximum is (Zeiler & Fergus, Fig. 2: "the top 9
+    activations ... across the validation data")."""
+    layer_module = check_layer(model, layer)
+    units = torch.as_tensor(units, dtype=torch.long).reshape(-1)
+    device = model_device(model)
+    best_val = best_idx = best_pos = None
+    size = None
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            for i in range(0, len(images), batch_size):
+                x = images[i:i + batch_size].to(device)
+                x = to_float(x) if x.dtype == torch.uint8 else x
+                act = forward_to_layer(model, x, layer_module)
+                if units.max() >= act.shape[1] or units.min() < 0:
+                    raise IndexError(f"unit index out of range: layer {layer!r} has {act.shape[1]} "
+                                     "feature maps.")
+                size = tuple(act.shape[-2:])
+                flat = act[:, units.to(device)].flatten(2)            # [B,U,h*w]
+                val, where = flat.max(2)                              # [B,U]
+                idx = torch.arange(i, i + len(x), device=device)[:, None].expand_as(val)
+                cand_val = val.T if best_val is None else torch.cat([best_val, val.T], 1)
+                cand_idx = idx.T if best_idx is None else torch.cat([best_idx, idx.T], 1)
+                cand_pos = where.T if best_pos is None else torch.cat([best_pos, where.T], 1)
+                top = cand_val.topk(min(k, cand_val.shape[1]), dim=1).indices
+                best_val, best_idx = cand_val.gather(1, top), cand_idx.gather(1, top)
+                best_pos = cand_pos.gather(1, top)
+    finally:
+        model.train(was_training)
+    pos = torch.stack([best_pos // size[1], best_pos % size[1]], -1)
+    return TopActivations(layer, units, best_idx.cpu(), pos.cpu(), best_val.cpu(), size)
+
+
+# --------------------------------------------------------------------------------------------
+# Projection of one unit to pixel space
+# --------------------------------------------------------------------------------------------
+def project_unit(model: nn.Module, x: torch.Tensor, layer, unit, position="max",
+                 rule: str = "deconvnet", signal: str = "activation") -> torch.Tensor:
+    """Project unit ``unit`` (a channel) of ``layer`` down to pixel space for each image of x
+    [N,3,H,W]; returns R_0 shaped like x.
+
+    As Zeiler & Fergus do, all other activations of the layer are set to zero and the kept ones are
+    passed down: ``position="max"`` keeps the strongest activation of the feature map (per image),
+    ``"all"`` the whole feature map, a (row, col) pair or a LongTensor [N,2] that position.
+    ``unit``: an int or a LongTensor [N] (one unit per image). ``signal="activation"`` starts from
+    the activation's value, ``"one"`` from 1 (the reconstruction then does not depend on the
+    activation's size). ``rule``: ``"deconvnet"`` (Zeiler & Fergus), ``"guided"`` (Springenberg
+    et al.) or ``"gradient"`` (Simonyan et al.) at every rectifier below the layer; the layer's own
+    rectifier, if it is one, passes the seed where X > 0, which is where an activation seed is
+    non-zero (so the three rules agree there).
+    """
+    check_images(x)
+    layer = check_layer(model, layer)
+    if signal not in ("activation", "one"):
+        raise ValueError(f"signal must be 'activation' or 'one', not {signal!r}.")
+    was_training = model.training
+    model.eval()
+    x = x.detach().clone().requires_grad_(True)
+    try:
+        with relu_backward_rule(model, rule), torch.enable_grad():
+            act = forward_to_layer(model, x, layer, detach=False)
+            seed = _seed(act, unit, position, signal)
+            (grad,) = torch.autograd.grad(act, x, seed)
+    finally:
+        model.train(was_training)
+    return grad.detach()
+
+
+def _seed(act: torch.Tensor, unit, position, signal: str) -> torch.Tensor:
+    n, c = act.shape[:2]
+    units = torch.as_tensor(unit, dtype=torch.long, device=act.device).reshape(-1)
+    units = units.expand(n) if len(units) == 1 else units
+    if len(units) != n:
+        raise ValueError(f"unit has {len(units)} entries for a batch of {n} images.")
+    if units.min() < 0 or units.max() >= c:
+        raise IndexError(f"unit {units.max().item()} is out of range: the layer has {c} feature maps "
+                         f"(valid 0..{c - 1}).")
+    rows = torch.arange(n, device=act.device)
+    fmap = act.detach()[rows, units]                              # [N,h,w]
+    keep = torch.zeros_like(fmap, dtype=torch.bool)
+    if isinstance(position, str) and position == "all":
+        keep[:] = True
+    elif isinstance(position, str) and position == "max":
+        where = fmap.flatten(1).argmax(1)
+        keep.view(n, -1)[rows, where] = True
+    else:
+        pos = torch.as_tensor(position, dtype=torch.long, device=act.device).reshape(-1, 2).expand(n, 2)
+        keep[rows, pos[:, 0], pos[:, 1]] = True
+    value = fmap if signal == "activation" else torch.ones_like(fmap)
+    seed = torch.zeros_like(act)
+    seed[rows, units] = torch.where(keep, value, torch.zeros_like(value))
+    return seed
+
+
+def project_top_activations(model: nn.Module, images: torch.Tensor, top: TopActivations,
+                            rule: str = "deconvnet", signal: str = "activation") -> torch.Tensor:
+    """The projections of the top activations found by ``top_activations``: [U,k,3,H,W], each at
+    the position of its strongest activation."""
+    device = model_device(model)
+    u, k = top.index.shape
+    x = images[top.index.reshape(-1)].to(device)
+    x = to_float(x) if x.dtype == torch.uint8 else x
+    out = project_unit(model, x, top.layer, top.units.repeat_interleave(k).to(device),
+                       top.position.reshape(-1, 2).to(device), rule=rule, signal=signal)
+    return out.cpu().reshape(u, k, *x.shape[1:])
+
+
+# --------------------------------------------------------------------------------------------
+# Receptive fields and patches
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ReceptiveField:
+    """Unit (i, j) of the layer sees the input rows start + stride * i + [0, size) (same for
+    columns); ``start`` may be negative (the field reaches into the padding)."""
+
+    size: int
+    stride: int
+    start: int
+
+    def box(self, i: int, j: int) -> tuple:
+        """(x0, y0, x1, y1), exclusive ends, in input pixels (may extend past the image)."""
+        y0, x0 = self.start + self.stride * int(i), self.start + self.stride * int(j)
+        return (x0, y0, x0 + self.size, y0 + self.size)
+
+
+def _pair(v):
+    return v if isinstance(v, int) else v[0]
+
+
+def receptive_field(model: nn.Module, layer, input_size: int = 32, channels: int = 3) -> ReceptiveField:
+    """The receptive field of the units of ``layer``: size, stride (jump) and start, from the chain of
+    convolutions and poolings run before it (r <- r + (k - 1) j, start <- start - p j, j <- j s).
+
+    Exact for chain networks (the VGG net, Model C, torchvision's VGG16 and AlexNet); for networks
+    with branches it follows the order in which the modules run.
+    """
+    layer = check_layer(model, layer)
+    ops, handles = [], []
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)):
+            handles.append(m.register_forward_hook(lambda mod, a, o: ops.append(mod)))
+    try:
+        x = torch.zeros(1, channels, input_size, input_size, device=model_device(model))
+        with torch.no_grad():
+            forward_to_layer(model, x, layer)
+    finally:
+        for h in handles:
+            h.remove()
+    size, jump, start = 1, 1, 0
+    for m in ops:
+        k, s = _pair(m.kernel_size), _pair(m.stride)
+        p, d = _pair(m.padding), _pair(getattr(m, "dilation", 1))
+        size += (k - 1) * d * jump
+        start -= p * jump
+        jump *= s
+    return ReceptiveField(size, jump, start)
+
+
+def crop_patches(images: torch.Tensor, boxes, fill: float = 0.5) -> torch.Tensor:
+    """Crop boxes (x0, y0, x1, y1), all of one size, from images [M,C,H,W] (uint8 or float);
+    parts outside the image are filled with grey ``fill`` (float) -> [M,C,h,w] float."""
+    boxes = torch.as_tensor(boxes, dtype=torch.long).reshape(-1, 4)
+    x = to_float(images) if images.dtype == torch.uint8 else images.float()
+    w, h = int(boxes[0, 2] - boxes[0, 0]), int(boxes[0, 3] - boxes[0, 1])
+    pad = max(0, int(-boxes[:, :2].min()), int((boxes[:, 2] - x.shape[-1]).max()),
+              int((boxes[:, 3] - x.shape[-2]).max()))
+    padded = F.pad(x, (pad, pad, pad, pad), value=fill)
+    return torch.stack([padded[i, :, y0 + pad:y0 + pad + h, x0 + pad:x0 + pad + w]
+                        for i, (x0, y0, x1, y1) in enumerate(boxes.tolist())])
+
+
+def clip_box(box, height: int, width: int) -> tuple:
+    """Move a box inside an image of the given size, shrinking it to the image where it is larger
+    (a deep unit's receptive field can exceed the whole image)."""
+    x0, y0, x1, y1 = box
+    w, h = min(x1 - x0, width), min(y1 - y0, height)
+    x0, y0 = min(max(x0, 0), width - w), min(max(y0, 0), height - h)
+    return (x0, y0, x0 + w, y0 + h)
+
+
+def top_patches(model: nn.Module, images: torch.Tensor, top: TopActivations,
+                projections: torch.Tensor | None = None, input_size: int | None = None,
+                clip: bool = True):
+    """Image patches under the receptive field of each top activation: [U,k,3,r,r]; with
+    ``projections`` [U,k,3,H,W] also their crops, from the same boxes. ``clip=True`` moves each box
+    inside the image (and shrinks it to the image when the field is larger), so patches hold only
+    pixels; ``clip=False`` keeps the exact field, grey where it reaches past the border."""
+    input_size = input_size or images.shape[-1]
+    rf = receptive_field(model, top.layer, input_size)
+    u, k = top.index.shape
+    boxes = [rf.box(i, j) for i, j in top.position.reshape(-1, 2).tolist()]
+    if clip:
+        boxes = [clip_box(b, images.shape[-2], images.shape[-1]) for b in boxes]
+    patches = crop_patches(images[top.index.reshape(-1)], boxes)
+    patches = patches.reshape(u, k, *patches.shape[1:])
+    if projections is None:
+        return patches
+    proj = crop_patches(projections.reshape(u * k, *projections.shape[2:]), boxes, fill=0.0)
+    return patches, proj.reshape(u, k, *proj.shape[1:])
+
+
+def reconstruction_to_image(r: torch.Tensor) -> torch.Tensor:
+    """A signed reconstruction [...,3,H,W] shown as an image: 0.5 + 0.5 r / max|r| per image, so
+    zero is mid-grey and each image uses the full range."""
+    flat = r.reshape(-1, *r.shape[-3:])
+    scale = flat.abs().flatten(1).amax(1).clamp_min(1e-12).reshape(-1, 1, 1, 1)
+    return (0.5 + 0.5 * flat / scale).reshape(r.shape)
+
+
+def show_top_activations(model: nn.Module, images: torch.Tensor, layer: str, units, k: int = 9,
+                         rule: str = "deconvnet", title: str | None = None, size: float = 2.6):
+    """Zeiler & Fergus' Fig. 2 for some ``units`` of ``layer``: for each unit, the projections of its
+    top-``k`` activations over ``images`` (a mosaic, zero shown as mid-grey, each scaled to its own
+    range) above the image patches under their receptive fields. Returns ``(figure, top)``."""
+    import math
+
+    from torchvision.utils import make_grid
+
+    from .viz import show_image_pairs
+    units = torch.as_tensor(units, dtype=torch.long).reshape(-1)
+    top = top_activations(model, images, layer, units, k=k)
+    proj = project_top_activations(model, images, top, rule=rule)
+    patches, crops = top_patches(model, images, top, proj)
+    nrow = math.ceil(math.sqrt(k))
+    mosaic = lambda tiles: make_grid(tiles, nrow=nrow, padding=1, pad_value=1.0)  # noqa: E731
+    left = [mosaic(reconstruction_to_image(crops[u])) for u in range(len(units))]
+    right = [mosaic(patches[u]) for u in range(len(units))]
+    fig = show_image_pairs(left, right, f"projections ({rule})", "image patches", size=size,
+                           captions=[f"unit {int(u)}" for u in units])
+    fig.suptitle(title or f"{layer}: top-{k} activations")
+    return fig, top
