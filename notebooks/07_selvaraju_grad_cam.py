@@ -1,0 +1,467 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: slideshow,tags,-all
+#     formats: ipynb,py:percent
+#     notebook_metadata_filter: kernelspec,jupytext,-all
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python (lecture suite)
+#     language: python
+#     name: lecture-suite
+# ---
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# # 07 · Grad-CAM: gradient-weighted class activation maps
+#
+# **Paper:** R. R. Selvaraju, M. Cogswell, A. Das, R. Vedantam, D. Parikh, D. Batra. *Grad-CAM:
+# Visual Explanations from Deep Networks via Gradient-based Localization.* ICCV 2017.
+# [arXiv:1610.02391](https://arxiv.org/abs/1610.02391)
+#
+# **Why it matters:** Grad-CAM takes the weights of the feature maps from the **gradients**, so
+# it explains any convolutional network, at any layer, for any differentiable score, where CAM
+# ([notebook 05](05_zhou_cam.ipynb)) needs a network that ends in global average pooling and one
+# linear layer; on such a network it gives back CAM.
+
+# %% [markdown] slideshow={"slide_type": "notes"} tags=["presenter"]
+# **Presenter's note.**
+# *Before class:* `python -m lecture_utils.zoo list` must show `resnet_gap`, `resnet_gap_canvas`
+# and `vgg` (all committed). Run [notebook 05](05_zhou_cam.ipynb) first, or this one once: the
+# benchmark canvases are built into `data/cache/canvases/` on first use.
+# *Run live:* the resolution table, the check Grad-CAM = ReLU(CAM)/Z (the slide "Grad-CAM as a
+# generalization to CAM" in one assert), and the cat-and-dog canvas: guided backprop's two maps
+# look alike, Grad-CAM's do not (the correlation table says it in numbers).
+# *Takes long on a laptop:* the localization benchmark (six methods on 2,000 canvases, several
+# minutes) and the layer table; show the committed outputs.
+# *Show, don't run:* the VGG cells and "Beyond classification" (captioning and VQA are named, not
+# built).
+# *Exercises:* do 1 (Grad-CAM by hand) together; 3 and 4 are "predict, then run" questions.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ## What you will learn
+#
+# 1. The Grad-CAM weights $\alpha_k^c$ as **global-average-pooled gradients**, the **ReLU**, and
+#    why the map is **coarse** (the resolution of each of our networks).
+# 2. To **derive and check** that on a GAP + linear head Grad-CAM $= \mathrm{ReLU}(\text{CAM})/Z$.
+# 3. To use Grad-CAM **at several layers** and on a network **without a GAP head** (our VGG).
+# 4. Why **guided Grad-CAM** is class-discriminative where guided backpropagation is not (the
+#    "cat" and "dog" maps of one image), and what **negative gradients** (counterfactuals) show.
+# 5. To **compare** CAM, Grad-CAM, guided Grad-CAM, saliency, guided backprop and a random map on
+#    the localization benchmark.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Set-up
+
+# %% tags=["colab", "remove-cell"]
+# Google Colab only: fetch the course's code and trained models (nothing happens elsewhere).
+import sys
+
+if "google.colab" in sys.modules:
+    import os
+    import subprocess
+
+    if not os.path.isdir("/content/lecture-suite"):
+        subprocess.run(["git", "clone", "--quiet", "--depth", "1", "--branch", "main",
+                        "https://github.com/ORG/REPO", "/content/lecture-suite"], check=True)
+    sys.path.insert(0, "/content/lecture-suite")
+
+# %% slideshow={"slide_type": "fragment"}
+import inspect
+from functools import partial
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+
+from lecture_utils import backprop, cam, canvas, checks, config, data, localization, viz, zoo
+
+viz.use_style()
+config.seed_everything(0)
+P = config.get_profile()
+device = config.get_device()
+print(config.describe())
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## The math
+#
+# Take the feature maps $A^k$ ($k = 1..K$, each $u \times v$) of a convolutional layer and the
+# score $y^c$ of class $c$ **before the softmax**. Grad-CAM weighs each map by the global average of
+# its gradient (the importance weights), sums, and keeps the positive part:
+#
+# $$\alpha_k^c = \underbrace{\frac{1}{Z} \sum_i \sum_j}_{\text{global average pooling}}
+#   \underbrace{\frac{\partial y^c}{\partial A_{ij}^k}}_{\text{gradients via backprop}},
+#   \qquad
+#   L_{\text{Grad-CAM}}^c = \mathrm{ReLU}\Big(\sum_k \alpha_k^c A^k\Big) \in \mathbb{R}^{u \times v},$$
+#
+# with $Z = u \cdot v$. The ReLU keeps the features with a **positive influence** on the class: the
+# negative ones belong to other classes. The map lives at the layer's resolution (the slide's
+# example: 14×14 for VGG-16 on 224×224 images), so it is a **coarse** localization map.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# The implementation: one forward pass that records $A$ (`hooks.capture`), and one backward pass
+# from $y^c$ that **stops at the layer** (`torch.autograd.grad` with respect to $A$ only):
+
+# %%
+print(inspect.getsource(cam.grad_cam_weights).split('"""')[-1])
+src = inspect.getsource(cam.grad_cam)
+print(src[src.index("    alpha, a ="):])
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **How coarse?** The map has the resolution of the layer. For the course's networks:
+
+# %%
+resnet = zoo.load_model("resnet_gap", device=device)
+canvas_net = zoo.load_model("resnet_gap_canvas", device=device)
+vgg = zoo.load_model("vgg", device=device)
+x32, x64 = torch.rand(1, 3, 32, 32, device=device), torch.rand(1, 3, 64, 64, device=device)
+rows = [("ResNet-GAP", "layer3", "32x32 (CIFAR-10)", resnet, x32),
+        ("ResNet-GAP", "layer3", "64x64 (canvas)", canvas_net, x64),
+        ("ResNet-GAP", "layer2", "64x64 (canvas)", canvas_net, x64),
+        ("VGG", "conv4_2", "32x32 (CIFAR-10)", vgg, x32),
+        ("VGG", "conv3_2", "32x32 (CIFAR-10)", vgg, x32)]
+res = pd.DataFrame([{"network": n, "layer": l, "input": i,
+                     "Grad-CAM map": "x".join(map(str, cam.grad_cam(m, x, 0, l).shape[1:]))}
+                    for n, l, i, m, x in rows])
+assert list(res["Grad-CAM map"]) == ["8x8", "16x16", "32x32", "4x4", "8x8"]
+res
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Grad-CAM as a generalization of CAM
+#
+# On a GAP + linear head (the slide): $S^c = \sum_k w_k^c \frac{1}{Z}\sum_i\sum_j A_{ij}^k$ (plus a
+# bias). Then
+#
+# $$\frac{\partial S^c}{\partial A^k_{ij}} = \frac{w_k^c}{Z}
+#   \;\Rightarrow\; \alpha_k^c = \frac{1}{Z}\sum_{i,j}\frac{w_k^c}{Z} = \frac{w_k^c}{Z}
+#   \;\Rightarrow\; L^c_{\text{Grad-CAM}} = \mathrm{ReLU}\Big(\frac{1}{Z}\sum_k w_k^c A^k\Big)
+#   = \frac{\mathrm{ReLU}(M_c)}{Z}.$$
+#
+# Grad-CAM on a GAP network is CAM with its negative part cut off, divided by the number of
+# positions. Both are computed by independent code below (CAM from the weights of `fc`, Grad-CAM
+# from autograd).
+
+# %%
+x_test, y_test = data.load_cifar10("test")
+x_eval, y_eval = data.subset(x_test, y_test, P.choose(quick=32, laptop=200, full=2000))
+n_bench = P.choose(quick=64, laptop=localization.N_TEST, full=localization.N_TEST)
+canvases = localization.benchmark_canvases("test")[:n_bench]
+for name, net, images in (("resnet_gap on CIFAR-10", resnet, x_eval),
+                          ("resnet_gap_canvas on canvases", canvas_net,
+                           canvases.images[:P.choose(quick=32, laptop=200, full=2000)])):
+    x = data.to_float(images).to(device)
+    for c in range(10):
+        m = cam.class_activation_map(net, x, c, "layer3", "fc")
+        g = cam.grad_cam(net, x, c, "layer3")
+        Z = m.shape[-1] * m.shape[-2]
+        err = (g - m.clamp(min=0) / Z).abs().max().item()
+        assert err <= 1e-5 * m.abs().max().item() / Z + 1e-7, (name, c, err)
+    print(f"{name}: Grad-CAM = ReLU(CAM)/Z for all 10 classes on {len(x)} images "
+          f"(Z = {Z}, last max error {err:.1e})")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Experiments
+#
+# ### Grad-CAM at several layers
+#
+# Deeper layers are coarser and more class-specific; earlier layers are sharper but see less of the
+# class. The fine-tuned canvas network, for the true class:
+
+# %%
+show = torch.arange(4)
+xs = data.to_float(canvases.images[show]).to(device)
+ts = canvases.labels[show].to(device)
+layers = ["layer1", "layer2", "layer3"]
+maps = [cam.upsample(cam.grad_cam(canvas_net, xs, ts, l), 64).cpu() for l in layers]
+shapes = [f"{l} ({cam.grad_cam(canvas_net, xs[:1], ts[:1], l).shape[-1]}x"
+          f"{cam.grad_cam(canvas_net, xs[:1], ts[:1], l).shape[-1]})" for l in layers]
+fig = viz.show_attributions(canvases.images[show], maps, titles=shapes,
+                            row_titles=[data.CIFAR10_CLASSES[c] for c in canvases.labels[show]],
+                            suptitle="Grad-CAM of the true class at three depths", label="$L^c$")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ### A network without a GAP head
+#
+# Our VGG ends in max-pooling, a flatten and two fully connected layers. CAM refuses it, with the
+# reason; Grad-CAM does not care what follows the layer.
+
+# %%
+xv = data.to_float(x_eval[:4]).to(device)
+try:
+    cam.class_activation_map(vgg, xv, 0, "conv4_2", "fc2")
+except ValueError as err:
+    print("CAM:", err)
+
+# %%
+pred_v = vgg(xv).argmax(1)
+maps = [cam.upsample(cam.grad_cam(vgg, xv, pred_v, l), 32).cpu() for l in ("conv3_2", "conv4_2")]
+fig = viz.show_attributions(x_eval[:4], maps, titles=["conv3_2 (8x8)", "conv4_2 (4x4)"],
+                            row_titles=[f"true {data.CIFAR10_CLASSES[t]}\npred "
+                                        f"{data.CIFAR10_CLASSES[p]}" for t, p in zip(y_eval[:4], pred_v)],
+                            suptitle="Grad-CAM on the VGG (no GAP head), predicted class")
+
+# %% [markdown]
+# At `conv4_2` a map cell covers 8×8 pixels of a 32×32 image: too coarse to follow these objects,
+# and in this run the maps often sit beside them. One stage earlier, `conv3_2` (8×8) follows the
+# object better. Where the map lands is what the gradients at that layer say, not a fault of the
+# method: the resolution is the price of a deep layer.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ### Class discriminativeness: a cat and a dog on one canvas
+#
+# The paper's Fig. 1: guided backpropagation draws fine detail but hardly changes with the class
+# asked for; Grad-CAM is coarse but class-discriminative; their product, **guided Grad-CAM**, is
+# both. We paste a cat (left) and a dog (right), each classified correctly on its own, on a texture.
+
+# %%
+cat, dog = data.CIFAR10_CLASSES.index("cat"), data.CIFAR10_CLASSES.index("dog")
+p_alone = canvas_net(data.to_float(x_test[:500]).to(device)).softmax(1).cpu()
+i_cat = int(torch.nonzero(y_test[:500] == cat)[p_alone[y_test[:500] == cat, cat].argmax(), 0])
+i_dog = int(torch.nonzero(y_test[:500] == dog)[p_alone[y_test[:500] == dog, dog].argmax(), 0])
+both = torch.from_numpy(canvas.texture_background(np.random.default_rng(3), 64)).clone()
+both[:, 16:48, 0:32], both[:, 16:48, 32:64] = x_test[i_cat], x_test[i_dog]
+xb = data.to_float(both[None]).to(device)
+pb = canvas_net(xb).softmax(1)[0].cpu()
+print(f"p(cat) = {pb[cat]:.2f}, p(dog) = {pb[dog]:.2f}, top class: "
+      f"{data.CIFAR10_CLASSES[pb.argmax()]}")
+
+# %%
+cols = {}
+for c in (cat, dog):
+    name = data.CIFAR10_CLASSES[c]
+    cols[f"guided backprop '{name}'"] = backprop.input_gradient(canvas_net, xb, c, rule="guided")
+    cols[f"Grad-CAM '{name}'"] = cam.upsample(cam.grad_cam(canvas_net, xb, c, "layer3"), 64)
+    cols[f"guided Grad-CAM '{name}'"] = cam.guided_grad_cam(canvas_net, xb, c, "layer3")
+heat = {k: localization.heatmap(v, 64)[0].cpu() for k, v in cols.items()}
+fig, axes = plt.subplots(2, 3, figsize=(13, 8.4))
+for ax, (k, h) in zip(axes.flat, heat.items()):       # row 1: "cat", row 2: "dog"
+    viz.show_heatmap(ax, h, None if "guided" in k else both, title=k)
+fig.suptitle("Guided backprop barely changes between classes; Grad-CAM and guided Grad-CAM do");
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **Measured.** The share of each map's mass on the cat's half of the canvas, and how similar the
+# "cat" and "dog" maps of one method are (correlation of the two maps):
+
+# %%
+left = torch.zeros(64, 64, dtype=torch.bool)
+left[:, :32] = True
+rows = []
+for method in ("guided backprop", "Grad-CAM", "guided Grad-CAM"):
+    hc, hd = heat[f"{method} 'cat'"], heat[f"{method} 'dog'"]
+    rows.append({"method": method,
+                 "'cat' map on the cat half (%)": 100 * float(localization.energy_in_box(hc[None], left[None])),
+                 "'dog' map on the cat half (%)": 100 * float(localization.energy_in_box(hd[None], left[None])),
+                 "corr('cat' map, 'dog' map)": float(np.corrcoef(hc.flatten(), hd.flatten())[0, 1])})
+disc = pd.DataFrame(rows).set_index("method")
+disc.round(2)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ### Counterfactual explanations: negative gradients
+#
+# Negating the gradients, $\alpha_k^c = \frac{1}{Z}\sum_{i,j} -\frac{\partial y^c}{\partial A^k_{ij}}$,
+# gives the regions whose evidence *lowers* the score of class $c$: removing them would make the
+# network more confident in $c$. For "cat" on our canvas that should be the dog.
+
+# %%
+cf = {f"counterfactual '{data.CIFAR10_CLASSES[c]}'":
+      cam.upsample(cam.grad_cam(canvas_net, xb, c, "layer3", counterfactual=True), 64)[0].cpu()
+      for c in (cat, dog)}
+fig, axes = plt.subplots(1, 2, figsize=(9, 4.2))
+for ax, (k, h) in zip(axes, cf.items()):
+    viz.show_heatmap(ax, h, both, title=k)
+share = {k: 100 * float(localization.energy_in_box(h[None], left[None])) for k, h in cf.items()}
+print({k: f"{v:.0f}% on the cat half" for k, v in share.items()})
+
+# %% [markdown]
+# For "cat", most of the counterfactual map lies on the dog, as in the paper's Fig. 1. For "dog"
+# it does not move to the cat: the evidence *against* "dog" sits mostly inside the dog itself (parts
+# that look like other classes). A counterfactual map shows negative evidence for the class asked
+# for, not "the other object".
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ### The localization benchmark
+#
+# Every method of the course on the same canvases (`localization.course_methods`), scored as in
+# notebook 05: top-1 and GT-known localization error (box from the map thresholded at 20% of its
+# maximum, IoU ≥ 0.5), the pointing game (is the map's maximum on the object?) and the share of the
+# map's positive mass inside the box. Input-space methods (saliency, guided backprop, guided
+# Grad-CAM) are reduced to one map by $\max_c |\cdot|$ over colour channels, as in Simonyan et al.
+# The random map is uniform noise at the canvas's resolution; `seconds` is the time each method
+# took for its maps on this machine.
+
+# %%
+methods = localization.course_methods(layer="layer3", fc="fc")
+table, results = localization.benchmark(methods, canvas_net, canvases)
+table.drop(columns=["empty maps (%)"]).round(1).assign(**{"mean IoU": table["mean IoU"].round(2)})
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **Beside the paper.** Selvaraju et al. (Table 1) report top-1 localization errors on the ILSVRC-15
+# validation set with VGG-16: Grad-CAM 56.51%, CAM 57.20% (on VGG-16 with a GAP head, which costs
+# classification accuracy) and Backprop (saliency) 61.12%. They threshold Grad-CAM at
+# 15% of its maximum; we keep CAM's 20% for every row so that the rows compare.
+
+# %%
+paper = {"Grad-CAM": 56.51, "CAM": 57.20, "saliency": 61.12}
+pd.DataFrame({"paper: ILSVRC-15, VGG-16": pd.Series(paper),
+              f"ours: {len(canvases)} canvases, ResNet-GAP": table["top-1 loc. error (%)"]}
+             ).loc[["CAM", "Grad-CAM", "guided Grad-CAM", "saliency", "guided backprop",
+                    "random map"]].round(1)
+
+# %% [markdown]
+# On a GAP network Grad-CAM's box is nearly CAM's box: the ReLU removes only the negative part,
+# which the 20% threshold of a positive maximum removes anyway, and dividing by $Z$ changes no
+# threshold; the two differ only where bilinear upsampling mixes negative cells into positive
+# ones.
+#
+# The random map is a floor for the pointing game and the energy, **not for the box**: almost every
+# pixel of uniform noise exceeds 20% of its maximum, so its box is the whole canvas, which still
+# overlaps the largest objects with IoU ≥ 0.5.
+#
+# The input-space methods box poorly because their maps are sparse: the largest
+# connected component above 20% of the maximum is a small fragment of the object (guided Grad-CAM,
+# the sparsest, almost never reaches IoU 0.5). They still put most of their mass on the object:
+# guided Grad-CAM has the highest energy in the box, because Grad-CAM's coarse mask removes the
+# background detail that guided backpropagation keeps. The pointing game barely separates the
+# methods on this benchmark (notebook 05: the canvas centre lies on the object almost always); only
+# the random map fails it. Guided Grad-CAM boxes worse than the random map: a metric built for
+# coarse maps, not a verdict on the method.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **Which layer?** The paper takes the last convolutional layer: the best compromise between
+# high-level semantics and spatial detail. The same benchmark at the three stages of the ResNet
+# (on a 64×64 canvas: `layer1` gives 64×64 maps, `layer2` 32×32, `layer3` 16×16):
+
+# %%
+by_layer = {f"Grad-CAM {l}": localization.evaluate_method(
+    partial(cam.grad_cam, layer=l), canvas_net, canvases, name=l,
+    correct=results["Grad-CAM"].correct) for l in ("layer1", "layer2")}
+by_layer["Grad-CAM layer3"] = results["Grad-CAM"]
+layer_table = pd.DataFrame([r.summary() for r in by_layer.values()], index=list(by_layer)).drop(
+    columns=["method", "seconds", "empty maps (%)", "mean IoU"])
+layer_table.round(1)
+
+# %% [markdown]
+# Earlier layers respond to edges and textures all over the canvas, the background included, and
+# their averaged gradients are less specific to the class: a sharper map is not a better one if it
+# no longer says "this class". The resolution is the price of depth, the semantics its reward.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ### Beyond classification
+#
+# Because Grad-CAM needs only a differentiable score and a convolutional layer, the paper also
+# applies it to **image captioning** (the gradient of a caption's log-probability with respect to the
+# CNN's last feature maps shows which regions support the caption) and to **visual question
+# answering** (the gradient of the answer's score shows where the model looked to answer). We name
+# these applications here and do not build them: the course's models are image classifiers.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## What we saw
+#
+# The numbers of this run (printed by the cell below, so they follow the profile):
+
+# %% tags=["hide-input"]
+r = {k: results[k] for k in table.index}
+best_box = table["GT-known loc. error (%)"].idxmin()
+lines = [
+    "resolution: " + ", ".join(f"{n} {l} on {i.split()[0]}: {m}" for n, l, i, m in res.values),
+    "Grad-CAM = ReLU(CAM)/Z on both ResNets, all 10 classes (asserted above)",
+    "cat-and-dog canvas, corr('cat' map, 'dog' map): " + ", ".join(
+        f"{m} {v:.2f}" for m, v in disc["corr('cat' map, 'dog' map)"].items()),
+    "counterfactual maps on the cat half: " + ", ".join(f"{k.split()[1]} {v:.0f}%" for k, v in share.items()),
+    "benchmark, GT-known loc. error: " + ", ".join(
+        f"{k} {v.gt_known_loc_error:.1%}" for k, v in r.items()) + f" (lowest: {best_box})",
+    "benchmark, top-1 loc. error: " + ", ".join(f"{k} {v.top1_loc_error:.1%}" for k, v in r.items()),
+    "benchmark, pointing game: " + ", ".join(f"{k} {v.pointing_accuracy:.1%}" for k, v in r.items()),
+    "benchmark, energy in the box: " + ", ".join(f"{k} {v.mean_energy:.1%}" for k, v in r.items()),
+    "Grad-CAM by layer, GT-known loc. error: " + ", ".join(
+        f"{k.split()[-1]} {v.gt_known_loc_error:.1%}" for k, v in by_layer.items()),
+    "paper (ILSVRC-15 val, VGG-16, top-1 loc. error): Grad-CAM 56.51%, CAM 57.20%, backprop 61.12%",
+]
+print("\n".join("* " + line for line in lines))
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# * Grad-CAM weighs each feature map by its average gradient; on a GAP + linear head it equals
+#   $\mathrm{ReLU}(M_c)/Z$, which we checked on both ResNets for all classes: CAM and Grad-CAM
+#   agree up to the scale $1/Z$ and the ReLU, so their boxes are almost the same.
+# * Its resolution is the layer's (coarse at the last layer). It works without a GAP head (the
+#   VGG), where CAM cannot be computed.
+# * Guided backprop hardly changes between "cat" and "dog" (its two maps correlate strongly);
+#   Grad-CAM and guided Grad-CAM move to the animal asked for: the class discriminativeness of
+#   the paper's Fig. 1. Counterfactual maps show evidence *against* a class, which need not be
+#   the other object.
+# * On the benchmark, the coarse class maps (CAM, Grad-CAM) give the best boxes; saliency, guided
+#   backprop and guided Grad-CAM have sparse maps whose largest component above 20% of the maximum
+#   is a fragment, so they box poorly, even though guided Grad-CAM keeps much of its energy in the
+#   box (it boxes worse than a random map, whose box is the whole canvas); the random map is the
+#   floor of the pointing game and the energy. The pointing game is nearly saturated by our canvases'
+#   geometry (the centre lies on the object).
+# * What did not reproduce: the paper's ranking of Grad-CAM over CAM comes from comparing two
+#   networks (VGG-16 against VGG-16 retrained with a GAP head); on one GAP network the two
+#   coincide. That our top-1 errors land near the paper's is a coincidence of two very different
+#   tasks.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Exercises
+#
+# 1. **Grad-CAM by hand.** Write `my_grad_cam(A, grads)` that takes the activations $A$ and the
+#    gradients $\partial y^c / \partial A$ (both `[N, K, h, w]`) and returns
+#    $L^c$ `[N, h, w]`. Check it with `checks.check_grad_cam(my_grad_cam)`.
+# 2. **The pointing game.** Write `my_pointing_game(heat, masks)` returning, per map, whether its
+#    maximum lies inside the mask. Check it with `checks.check_pointing_game(my_pointing_game)`.
+# 3. **Predict, then run.** The paper thresholds Grad-CAM at 15% of its maximum, not 20%. Will
+#    its GT-known error on our benchmark go up or down? Compute the maps once with
+#    `localization.heatmaps` and score them at both thresholds with `localization.score`.
+# 4. **Without the ReLU.** On a GAP network, what does Grad-CAM become without its ReLU? Does the
+#    box from the 20% threshold change? Does the energy in the box?
+# 5. **Counterfactual "dog".** Which half of the cat-and-dog canvas does the counterfactual map of
+#    "dog" highlight, and why? Try it on a canvas with two cats.
+
+# %% tags=["solution"]
+def my_grad_cam(A, grads):
+    ### BEGIN SOLUTION
+    alpha = grads.mean(dim=(2, 3))                               # [N, K]
+    return torch.relu((alpha[:, :, None, None] * A).sum(1))
+    ### END SOLUTION
+
+
+checks.check_grad_cam(my_grad_cam);
+
+# %% tags=["solution"]
+def my_pointing_game(heat, masks):
+    ### BEGIN SOLUTION
+    n, h, w = heat.shape
+    idx = heat.reshape(n, -1).argmax(1)
+    return masks[torch.arange(n), idx // w, idx % w]
+    ### END SOLUTION
+
+
+checks.check_pointing_game(my_pointing_game);
+
+# %% tags=["solution"]
+### BEGIN SOLUTION
+heat_gc = localization.heatmaps(partial(cam.grad_cam, layer="layer3"), canvas_net, canvases)
+at = {t: localization.score(heat_gc, canvases, results["Grad-CAM"].correct, f"Grad-CAM at {t:.0%}",
+                            threshold=t) for t in (0.15, 0.2)}
+pd.DataFrame([v.summary() for v in at.values()]).set_index("method").drop(columns="seconds").round(1)
+# A lower threshold grows the box; our CAM boxes are smaller than the objects (notebook 05), so
+# the error goes down.
+### END SOLUTION
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## References
+#
+# * R. R. Selvaraju et al. *Grad-CAM: Visual Explanations from Deep Networks via Gradient-based
+#   Localization.* ICCV 2017. <https://arxiv.org/abs/1610.02391>
+# * B. Zhou et al. *Learning Deep Features for Discriminative Localization.* CVPR 2016 (CAM,
+#   notebook 05).
+# * J. T. Springenberg et al. *Striving for Simplicity: The All Convolutional Net.* ICLR 2015
+#   workshop (guided backpropagation, notebook 03).
+# * K. Simonyan, A. Vedaldi, A. Zisserman. *Deep Inside Convolutional Networks.* ICLR 2014 workshop
+#   (saliency, notebook 02).
+# * J. Zhang et al. *Top-down Neural Attention by Excitation Backprop.* ECCV 2016 (the pointing game,
+#   c-MWP).
+# * H. Wang et al. *Score-CAM.* CVPR workshops 2020 (energy-based pointing game).
