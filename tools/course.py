@@ -1,0 +1,340 @@
+"""What the classroom builds share: the notebooks in lecture order, their title cells, the cell
+tags, the repository links (Colab, Binder) and the offline web assets (reveal.js, MathJax).
+
+Used by ``tools/book.py`` (``make book``), ``tools/slides.py`` (``make slides``) and
+``tools/student.py`` (``make student``); ``tools/README.md`` gives the conventions a notebook
+follows.
+
+Cell tags (``# %% tags=["..."]`` in the percent script):
+
+==================  =====================================================================
+``solution``        an exercise's reference solution: the code between ``### BEGIN SOLUTION``
+                    and ``### END SOLUTION`` becomes ``raise NotImplementedError(...)`` in the
+                    student version; the book folds the cell under "Solution"; slides drop it
+``presenter``       the presenter's note (a markdown cell, ``slide_type`` "notes"): speaker notes
+                    in the deck and the instructors' page ``build/slides/index.html``; dropped
+                    from the book and the student version
+``hide-input``      book: the code is folded under "Show code"; slides: the code is not shown
+``remove-input``    book and slides show the output only
+``remove-output``   book and slides show the code only
+``remove-cell``     book and slides leave the cell out (the student version keeps it)
+``show-input``      slides built with ``--code hidden`` still show this cell's code
+``colab``           the Colab install cell (``tools/colab.py``); left out of book and slides
+==================  =====================================================================
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import html
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parent.parent
+# COURSE_NOTEBOOKS=folder builds from other executed notebooks (previews, tests).
+NOTEBOOKS = Path(os.environ.get("COURSE_NOTEBOOKS", ROOT / "notebooks"))
+BUILD = ROOT / "build"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+WEB = Path(__file__).resolve().parent / "web"          # package.json + lock of the web assets
+
+# The one place that names the public repository: the Colab and Binder links of the book and the
+# Colab cell (tools/colab.py) are made from it. Set it once the course is on GitHub, or override it
+# for a build with COURSE_REPO=owner/name.
+REPO = os.environ.get("COURSE_REPO", "ORG/REPO")
+BRANCH = os.environ.get("COURSE_BRANCH", "main")
+
+SOLUTION, PRESENTER, COLAB = "solution", "presenter", "colab"
+HIDE_INPUT, REMOVE_INPUT, REMOVE_OUTPUT, REMOVE_CELL, SHOW_INPUT = (
+    "hide-input", "remove-input", "remove-output", "remove-cell", "show-input")
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+
+
+# ---------------------------------------------------------------------------------------------
+# Notebooks and their title cells
+
+
+def notebook_paths(folder: Path | None = None) -> list[Path]:
+    """The executed notebooks (``NN_name.ipynb``) in lecture order (the order of their names)."""
+    return sorted(Path(folder or NOTEBOOKS).glob("[0-9]*.ipynb"))
+
+
+def tags(cell) -> set[str]:
+    return set(cell.get("metadata", {}).get("tags", []) or [])
+
+
+def slide_type(cell) -> str:
+    return (cell.get("metadata", {}).get("slideshow", {}) or {}).get("slide_type", "-") or "-"
+
+
+@dataclass
+class Info:
+    """What the index shows of a notebook, read from its title cell (see ``parse_title_cell``)."""
+    path: Path
+    number: str        # "05"
+    title: str         # "Class Activation Mapping"
+    citation: str      # markdown
+    summary: str       # markdown, one sentence
+    stamp: dict        # the execution stamp of tools/notebooks.py (profile, device, seconds, ...)
+
+    @property
+    def stem(self) -> str:
+        return self.path.stem
+
+    @property
+    def html(self) -> str:
+        return f"{self.stem}.html"
+
+    @property
+    def heading(self) -> str:
+        return f"{self.number} · {self.title}" if self.number else self.title
+
+
+_HEADING = re.compile(r"^#\s+(?:(\d+)\s*[·.:\-–—]\s*)?(.+?)\s*$")
+_CITATION_KEYS = ("**paper:**", "**paper**:", "**citation:**", "**reference:**")
+_SUMMARY_KEYS = ("**why it matters:**", "**why it matters**:", "**in one line:**", "**summary:**")
+
+
+def _paragraphs(text: str) -> list[str]:
+    return [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
+
+
+def _strip_key(par: str, keys) -> str | None:
+    low = par.lower()
+    for key in keys:
+        if low.startswith(key):
+            return par[len(key):].strip()
+    return None
+
+
+def first_sentence(text: str, at_least: int = 90) -> str:
+    """The first sentence of a paragraph, or the first two when the first is shorter than
+    ``at_least`` characters (a short lead-in such as "The earlier notebooks asked X.")."""
+    text = " ".join(text.split())
+    ends = [m.start() for m in re.finditer(r"(?<=[.!?])\s+(?=[A-Z*_(\[`])", text)]
+    if not ends or ends[0] >= at_least:
+        return text[:ends[0]] if ends else text
+    return text[:ends[1]] if len(ends) > 1 else text
+
+
+def parse_title_cell(source: str, fallback_number: str = "") -> tuple[str, str, str, str]:
+    """(number, title, citation, summary) of a notebook's first markdown cell.
+
+    The cell starts with ``# NN · Title``. The citation is the paragraph that starts with
+    ``**Paper:**`` (else the first paragraph after the heading); the one-line summary is the
+    paragraph that starts with ``**Why it matters:**`` (else ``first_sentence`` of the paragraph
+    after the citation).
+    """
+    lines = source.strip().splitlines()
+    if not lines or not _HEADING.match(lines[0]):
+        raise ValueError("the first markdown cell must start with a heading '# NN · Title', "
+                         f"found {lines[0][:60] if lines else 'an empty cell'!r}")
+    number, title = _HEADING.match(lines[0]).groups()
+    pars = _paragraphs("\n".join(lines[1:]))
+    citation = next((c for c in (_strip_key(p, _CITATION_KEYS) for p in pars) if c), None)
+    summary = next((s for s in (_strip_key(p, _SUMMARY_KEYS) for p in pars) if s), None)
+    rest = [p for p in pars if _strip_key(p, _CITATION_KEYS + _SUMMARY_KEYS) is None]
+    if citation is None:
+        citation = rest.pop(0) if rest else ""
+    if summary is None:
+        summary = first_sentence(rest[0]) if rest else ""
+    return number or fallback_number, title.strip(), " ".join(citation.split()), " ".join(
+        summary.split())
+
+
+def read_info(path: Path, nb=None) -> Info:
+    nb = nb if nb is not None else nbformat.read(path, as_version=4)
+    first = next((c for c in nb.cells if c.cell_type == "markdown"), None)
+    if first is None:
+        raise ValueError(f"{path.name}: no markdown cell, so no title")
+    m = re.match(r"(\d+)", path.stem)
+    try:
+        number, title, citation, summary = parse_title_cell(first.source, m.group(1) if m else "")
+    except ValueError as err:
+        raise ValueError(f"{path.name}: {err}") from None
+    return Info(path, number, title, citation, summary, dict(nb.metadata.get("lecture_suite", {})))
+
+
+# ---------------------------------------------------------------------------------------------
+# Links
+
+
+def colab_url(stem: str) -> str:
+    return f"https://colab.research.google.com/github/{REPO}/blob/{BRANCH}/notebooks/{stem}.ipynb"
+
+
+def binder_url(stem: str) -> str:
+    return f"https://mybinder.org/v2/gh/{REPO}/{BRANCH}?labpath=notebooks%2F{stem}.ipynb"
+
+
+_IPYNB_HREF = re.compile(r'href="(?:\./)?([^"#?/:]+)\.ipynb((?:#[^"]*)?)"')
+
+
+def rewrite_ipynb_links(html: str, suffix: str = ".html") -> str:
+    """``href="05_zhou_cam.ipynb#sec"`` -> ``href="05_zhou_cam.html#sec"``: links between the
+    notebooks (a file name in the same folder); links with a folder or a scheme stay."""
+    return _IPYNB_HREF.sub(lambda m: f'href="{m.group(1)}{suffix}{m.group(2)}"', html)
+
+
+# ---------------------------------------------------------------------------------------------
+# Notebook transformations shared by the builds
+
+
+def image_outputs(cell) -> int:
+    """How many figures a code cell shows (PNG, JPEG or SVG outputs)."""
+    if cell.cell_type != "code":
+        return 0
+    kinds = ("image/png", "image/jpeg", "image/svg+xml")
+    return sum(1 for o in cell.get("outputs", [])
+               if o.get("output_type") in ("display_data", "execute_result")
+               and any(k in o.get("data", {}) for k in kinds))
+
+
+def drop_cells(nb, drop):
+    """A copy of ``nb`` without the cells for which ``drop(cell)`` is true."""
+    out = copy.deepcopy(nb)
+    out.cells = [c for c in out.cells if not drop(c)]
+    return out
+
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+
+
+WIDGET_NOTE = ('<p class="cb-widget-note"><em>An interactive widget: run the notebook (Colab, '
+               'Binder or <code>make lab</code>) to use it.</em></p>')
+
+
+def _render_widget(model_id: str, state: dict, depth: int = 0) -> str | None:
+    """Static HTML for the widgets a progress bar is made of (tqdm.auto: an HBox of HTML,
+    FloatProgress and HTML); None for any other widget."""
+    model = state.get(model_id.removeprefix("IPY_MODEL_"))
+    if model is None or depth > 4:
+        return None
+    name, s = model.get("model_name", ""), model.get("state", {})
+    if name in ("HBoxModel", "VBoxModel"):
+        parts = [_render_widget(c, state, depth + 1) for c in s.get("children", [])]
+        if any(p is None for p in parts):
+            return None
+        direction = "row" if name == "HBoxModel" else "column"
+        return (f'<div class="cb-widget" style="display:flex;flex-direction:{direction};'
+                f'gap:.5em;align-items:center">{"".join(parts)}</div>')
+    if name in ("HTMLModel", "LabelModel"):
+        value = str(s.get("value", ""))
+        return f"<span>{value if name == 'HTMLModel' else html.escape(value)}</span>"
+    if name in ("FloatProgressModel", "IntProgressModel"):
+        return (f'<progress value="{s.get("value", 0)}" max="{s.get("max", 100)}" '
+                'style="flex: 0 0 12em; width: 12em"></progress>')
+    return None
+
+
+def static_widgets(nb):
+    """Replace widget outputs by static HTML: progress bars in their last state (as the kernel
+    saved it), any other widget by a note to run the notebook (the static figure that follows an
+    explorer shows its result); drop the saved widget state. Pages then need no widget manager
+    from a CDN."""
+    state = (nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}) or {}).get("state", {})
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if WIDGET_VIEW not in data:
+                continue
+            rendered = _render_widget(data[WIDGET_VIEW].get("model_id", ""), state)
+            del data[WIDGET_VIEW]
+            data["text/html"] = rendered or WIDGET_NOTE
+    nb.metadata.pop("widgets", None)
+    return nb
+
+
+def remove_source(cell) -> None:
+    """Hide a cell's input in nbconvert's templates (the output stays)."""
+    cell.metadata.setdefault("transient", {})["remove_source"] = True
+
+
+# ---------------------------------------------------------------------------------------------
+# Offline web assets (reveal.js, MathJax, playwright-core) from the npm registry, pinned by
+# tools/web/package-lock.json and installed once into build/web/node_modules.
+
+
+class AssetsUnavailable(RuntimeError):
+    pass
+
+
+def web_modules(build: Path = BUILD) -> Path:
+    """``build/web-<hash of the lock>/node_modules`` with the pinned packages; the first call runs
+    ``npm ci`` (about 10 s) in a temporary folder and renames it, so parallel builds don't race."""
+    lock = (WEB / "package-lock.json").read_bytes()
+    digest = hashlib.sha256(lock + (WEB / "package.json").read_bytes()).hexdigest()[:12]
+    web = build / f"web-{digest}"
+    if (web / "node_modules").is_dir():
+        return web / "node_modules"
+    npm = shutil.which("npm")
+    if npm is None:
+        raise AssetsUnavailable("npm (Node.js) is needed once to fetch reveal.js and MathJax for "
+                                "offline use: install Node.js, or build with --cdn")
+    build.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".web-", dir=build))
+    try:
+        for name in ("package.json", "package-lock.json"):
+            shutil.copy2(WEB / name, tmp / name)
+        run = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=tmp,
+                             capture_output=True, text=True)
+        if run.returncode != 0:
+            raise AssetsUnavailable(f"`npm ci` failed (is the npm registry reachable?); build with "
+                                    f"--cdn to use a CDN instead:\n{run.stderr[-2000:]}")
+        try:
+            tmp.rename(web)
+        except OSError:          # another process finished first
+            if not (web / "node_modules").is_dir():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return web / "node_modules"
+
+
+def copy_mathjax(static: Path, build: Path = BUILD) -> str:
+    """Copy MathJax 3 (the TeX-to-HTML component and its fonts, ~2 MB) under ``static``; returns
+    the script's path relative to the site's root."""
+    src = web_modules(build) / "mathjax" / "es5"
+    dst = static / "mathjax"
+    (dst / "output" / "chtml").mkdir(parents=True, exist_ok=True)
+    shutil.copy2(src / "tex-chtml-full.js", dst / "tex-chtml-full.js")
+    shutil.copytree(src / "output" / "chtml" / "fonts", dst / "output" / "chtml" / "fonts",
+                    dirs_exist_ok=True)
+    return f"{static.name}/mathjax/tex-chtml-full.js"
+
+
+def copy_reveal(static: Path, build: Path = BUILD) -> str:
+    """Copy reveal.js (dist without source maps, and the speaker-notes plugin) under ``static``;
+    returns the folder relative to the site's root (nbconvert's ``reveal_url_prefix``)."""
+    src = web_modules(build) / "reveal.js"
+    dst = static / "reveal.js"
+    shutil.copytree(src / "dist", dst / "dist", dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("*.map", "*.esm.js"))
+    shutil.copytree(src / "plugin" / "notes", dst / "plugin" / "notes", dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("*.map", "*.esm.js"))
+    return f"{static.name}/reveal.js"
+
+
+MATHJAX_CDN = "https://cdn.jsdelivr.net/npm/mathjax@3.2.2/es5/tex-chtml-full.js"
+REVEAL_CDN = "https://cdn.jsdelivr.net/npm/reveal.js@5.2.1"
+
+
+def mathjax_config(script: str) -> str:
+    """The ``<script>`` tags that load MathJax 3 with the notebooks' delimiters."""
+    return """<script>
+window.MathJax = {
+  tex: {inlineMath: [['$', '$'], ['\\\\(', '\\\\)']],
+        displayMath: [['$$', '$$'], ['\\\\[', '\\\\]']],
+        processEscapes: true, processEnvironments: true, tags: 'ams'},
+  options: {ignoreHtmlClass: 'tex2jax_ignore', processHtmlClass: 'tex2jax_process'},
+  startup: {typeset: true}
+};
+</script>
+<script defer src="%s"></script>""" % script
