@@ -31,7 +31,7 @@ from .attribution import maps_for
 from .data import CIFAR10_CLASSES, to_float
 from .representations import layer_activations
 from .validate import check_layer
-from .viz import show_heatmap, to_numpy_image
+from .viz import image_caption, show_heatmap, to_numpy_image
 
 
 # --------------------------------------------------------------------------------------------
@@ -101,15 +101,6 @@ def _options(classes, n):
     return [(f"{i}: {c}", i) for i, c in enumerate(classes[:n])]
 
 
-def _caption(label, pred, classes):
-    parts = []
-    if label is not None:
-        parts.append(f"true: {classes[int(label)]}")
-    if pred is not None:
-        parts.append(f"pred: {classes[int(pred)]}")
-    return "\n".join(parts)
-
-
 @torch.no_grad()
 def _predict(model, x):
     from .validate import model_device
@@ -164,7 +155,7 @@ def attribution_grid(model, images, targets, methods: dict, labels=None, classes
     fig, axes = plt.subplots(n, k + 1, figsize=(2.5 * (k + 1.4), 2.6 * n + 0.4), squeeze=False)
     for i in range(n):
         maps = attribution_maps(model, images[i], int(targets[i]), methods)
-        cap = _caption(labels[i] if labels is not None else None, preds[i], classes)
+        cap = image_caption(i, labels, preds, classes)
         plot_attribution_row(images[i], maps, axes[i], f"{cap}\nmap of: {classes[int(targets[i])]}",
                              overlay)
         if i > 0:
@@ -185,7 +176,7 @@ def attribution_explorer(model, images, methods: dict, labels=None, classes=CIFA
         key = (image, target)
         if key not in cache:
             cache[key] = attribution_maps(model, images[image], target, methods)
-        cap = _caption(labels[image] if labels is not None else None, preds[image], classes)
+        cap = image_caption(image, labels, preds, classes)
         fig = plot_attribution_row(images[image], cache[key],
                                    title=f"{cap}\nmap of: {classes[target]}")
         return fig
@@ -231,7 +222,7 @@ def gradcam_layer_grid(model, images, targets, layers, labels=None, classes=CIFA
     fig, axes = plt.subplots(n, len(layers) + 1, figsize=(2.6 * (len(layers) + 1.3), 2.6 * n + 0.4),
                              squeeze=False)
     for i in range(n):
-        cap = _caption(labels[i] if labels is not None else None, preds[i], classes)
+        cap = image_caption(i, labels, preds, classes)
         axes[i, 0].imshow(to_numpy_image(images[i]), interpolation="nearest")
         axes[i, 0].axis("off")
         axes[i, 0].set_title(f"{cap}\nmap of: {classes[int(targets[i])]}", fontsize="small")
@@ -251,7 +242,7 @@ def gradcam_layer_explorer(model, images, layers, labels=None, classes=CIFAR10_C
         m = grad_cam_layers(model, images[image], target, [layer])[layer][0]
         h, w = native_resolution(model, images[image], layer)
         fig, ax = plt.subplots(1, 2, figsize=(6.4, 3.1))
-        cap = _caption(labels[image] if labels is not None else None, preds[image], classes)
+        cap = image_caption(image, labels, preds, classes)
         ax[0].imshow(to_numpy_image(images[image]), interpolation="nearest")
         ax[0].axis("off")
         ax[0].set_title(cap, fontsize="small")

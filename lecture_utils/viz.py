@@ -50,7 +50,8 @@ def _grid(n: int, ncols: int | None, size: float):
     return fig, axes.flat
 
 
-def _caption(i, labels, preds, classes):
+def image_caption(i, labels, preds, classes):
+    """The title of image ``i`` in a grid: "true: cat / pred: dog" (either part may be missing)."""
     parts = []
     if labels is not None:
         parts.append(f"true: {classes[int(labels[i])]}")
@@ -65,7 +66,7 @@ def show_images(images, labels=None, preds=None, classes=CIFAR10_CLASSES, ncols=
     fig, axes = _grid(len(images), ncols, size)
     for i, ax in zip(range(len(images)), axes):
         ax.imshow(to_numpy_image(images[i]), interpolation="nearest")
-        ax.set_title(titles[i] if titles is not None else _caption(i, labels, preds, classes),
+        ax.set_title(titles[i] if titles is not None else image_caption(i, labels, preds, classes),
                      fontsize="small",
                      color="crimson" if (preds is not None and labels is not None
                                          and int(preds[i]) != int(labels[i])) else "black")
