@@ -33,8 +33,9 @@ def available(name: str) -> bool:
 
 
 def skip_message(name: str) -> str:
+    where = str(weights_path(name)).replace(str(Path.home()), "~", 1)
     return (f"Skipped: the ImageNet weights of torchvision's {name} are not in the torch cache "
-            f"({weights_path(name)}). To enable this part, download them once on a machine with a "
+            f"({where}). To enable this part, download them once on a machine with a "
             f"network:\n    python -c \"import torchvision; torchvision.models.{name}(weights='IMAGENET1K_V1')\"\n"
             f"(or copy {WEIGHT_FILES[name]} into that folder) and re-run the notebook.")
 

@@ -221,16 +221,7 @@ def main(argv=None) -> int:
     p.add_argument("--no-strict", dest="strict", action="store_false",
                    help="report broken links without failing")
     args = p.parse_args(argv)
-    paths = args.notebooks or course.notebook_paths()
-    if not paths:
-        print("no executed notebooks (notebooks/NN_*.ipynb) yet: nothing to build")
-        return 0
-    try:
-        build(paths, args.out, cdn=args.cdn, strict=args.strict)
-    except course.AssetsUnavailable as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    return 0
+    return course.run_build(build, args.notebooks, args.out, cdn=args.cdn, strict=args.strict)
 
 
 if __name__ == "__main__":

@@ -266,6 +266,24 @@ class AssetsUnavailable(RuntimeError):
     pass
 
 
+def run_build(build, paths, *args, errors=(), nothing="no executed notebooks (notebooks/NN_*.ipynb) "
+              "yet: nothing to build", **kwargs) -> int:
+    """The command-line end of every build (book, slides, student): ``build(paths, *args,
+    **kwargs)`` on the given notebooks, else on all executed ones; an error the user can fix
+    (``AssetsUnavailable`` or one of ``errors``) is printed in one line and gives exit status 1."""
+    import sys
+    paths = paths or notebook_paths()
+    if not paths:
+        print(nothing)
+        return 0
+    try:
+        build(paths, *args, **kwargs)
+    except (AssetsUnavailable, *errors) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def web_modules(build: Path = BUILD) -> Path:
     """``build/web-<hash of the lock>/node_modules`` with the pinned packages; the first call runs
     ``npm ci`` (about 10 s) in a temporary folder and renames it, so parallel builds don't race."""

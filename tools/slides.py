@@ -197,16 +197,7 @@ def main(argv=None) -> int:
     p.add_argument("--code", choices=("tags", "hidden"), default="tags")
     p.add_argument("--cdn", action="store_true", help="reveal.js and MathJax from a CDN")
     args = p.parse_args(argv)
-    paths = args.notebooks or course.notebook_paths()
-    if not paths:
-        print("no executed notebooks (notebooks/NN_*.ipynb) yet: nothing to build")
-        return 0
-    try:
-        build(paths, args.out, code=args.code, cdn=args.cdn)
-    except course.AssetsUnavailable as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    return 0
+    return course.run_build(build, args.notebooks, args.out, code=args.code, cdn=args.cdn)
 
 
 if __name__ == "__main__":

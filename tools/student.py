@@ -146,17 +146,12 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, default=course.BUILD / "student")
     p.add_argument("--solutions", type=Path, default=course.BUILD / "solutions")
     args = p.parse_args(argv)
-    paths = args.notebooks or course.notebook_paths()
-    if not paths:
-        print("no executed notebooks (notebooks/NN_*.ipynb) yet")
-        return 0
-    try:
-        build(paths, args.out, args.solutions)
-    except SolutionMarkupError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    print(f"student notebooks in {args.out}, solutions in {args.solutions}")
-    return 0
+    status = course.run_build(build, args.notebooks, args.out, args.solutions,
+                              errors=(SolutionMarkupError,),
+                              nothing="no executed notebooks (notebooks/NN_*.ipynb) yet")
+    if status == 0 and (args.notebooks or course.notebook_paths()):
+        print(f"student notebooks in {args.out}, solutions in {args.solutions}")
+    return status
 
 
 if __name__ == "__main__":
