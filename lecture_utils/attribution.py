@@ -27,6 +27,7 @@ import torch.nn.functional as F
 
 from . import backprop, cam, lime, occlusion, shapley
 from .backprop import input_mean
+from .hooks import eval_mode
 from .localization import random_map
 from .validate import check_target, model_device
 
@@ -45,13 +46,8 @@ def occlusion_map(model, x, target, window: int | None = None, stride: int | Non
     window = window or max(2, side // 8)
     stride = stride or max(1, side // 16)
     device = model_device(model)
-    with torch.no_grad():
-        was = model.training
-        model.eval()
-        try:
-            probs = model(x.to(device)).softmax(1)
-        finally:
-            model.train(was)
+    with torch.no_grad(), eval_mode(model):
+        probs = model(x.to(device)).softmax(1)
     t = check_target(target, len(x), probs.shape[1]).to(device)
     p = probs.gather(1, t[:, None])[:, 0].cpu()
     occluded = occlusion.occlusion_sensitivity(model, x, t, window=window, stride=stride,
@@ -61,13 +57,8 @@ def occlusion_map(model, x, target, window: int | None = None, stride: int | Non
 
 def _targets(model, x, target) -> torch.Tensor:
     """The target of each image as a LongTensor [N], checked against the model's classes."""
-    with torch.no_grad():
-        was = model.training
-        model.eval()
-        try:
-            num_classes = model(x[:1].to(model_device(model))).shape[1]
-        finally:
-            model.train(was)
+    with torch.no_grad(), eval_mode(model):
+        num_classes = model(x[:1].to(model_device(model))).shape[1]
     return check_target(target, len(x), num_classes).cpu()
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .hooks import relu_backward_rule
+from .hooks import eval_mode, relu_backward_rule
 from .validate import check_images, check_target
 
 
@@ -33,15 +33,11 @@ def input_gradient(model: nn.Module, x: torch.Tensor, target, rule: str = "gradi
     removed on every exit path and the parameters' ``.grad`` are left untouched.
     """
     check_images(x)
-    was_training = model.training
-    model.eval()
     x = x.detach().clone().requires_grad_(True)
-    try:
+    with eval_mode(model):
         with relu_backward_rule(model, rule), torch.enable_grad():
             # autograd.grad: only the input's gradient is computed; parameters' .grad untouched.
             (grad,) = torch.autograd.grad(class_scores(model, x, target).sum(), x)
-    finally:
-        model.train(was_training)
     return grad.detach()
 
 
@@ -105,15 +101,13 @@ def class_model_visualization(model: nn.Module, target, image_size=(32, 32), *, 
         raise ValueError(f"weight_decay has {len(lam)} values for {b} images.")
     lam = lam.to(device)
     mean = (input_mean(model, channels) if mean is None else mean.reshape(1, channels, 1, 1)).to(device)
-    was_training = model.training
-    model.eval()
     params = [p for p in model.parameters() if p.requires_grad]
     for p in params:                      # only the image is optimised
         p.requires_grad_(False)
     image = torch.zeros(b, channels, h, w, device=device, requires_grad=True)
     opt = (torch.optim.Adam if optimizer == "adam" else torch.optim.SGD)([image], lr=lr)
     try:
-        with torch.enable_grad():
+        with torch.enable_grad(), eval_mode(model):
             for step in range(steps + 1):
                 logits = model(mean + image)
                 t = check_target(target, b, logits.shape[1]).to(device)
@@ -134,7 +128,6 @@ def class_model_visualization(model: nn.Module, target, image_size=(32, 32), *, 
     finally:
         for p in params:
             p.requires_grad_(True)
-        model.train(was_training)
     out = (mean + image).detach()
     if clamp:
         out = out.clamp(0, 1)
@@ -157,16 +150,12 @@ def backward_signals(model: nn.Sequential, x: torch.Tensor, target, rule: str = 
         raise TypeError("backward_signals walks the layers of an nn.Sequential chain model.")
     check_images(x)
     layers = list(model.named_children())
-    was_training = model.training
-    model.eval()
     x = x.detach().clone().requires_grad_(True)
-    try:
+    with eval_mode(model):
         with ExitStack() as stack, torch.enable_grad():
             stack.enter_context(relu_backward_rule(model, rule))
             recs = [stack.enter_context(capture(m, gradient=True)) for _, m in layers]
             (r0,) = torch.autograd.grad(class_scores(model, x, target).sum(), x)
-    finally:
-        model.train(was_training)
     xs = [x.detach()] + [r.activation for r in recs]
     rs = [r0] + [r.gradient for r in recs]
     return [(name, m, xs[i], xs[i + 1], rs[i], rs[i + 1]) for i, (name, m) in enumerate(layers)]

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .backprop import input_gradient
-from .hooks import capture
+from .hooks import capture, eval_mode
 from .validate import check_images, check_layer, check_target
 from .viz import MAGNITUDE_CMAP, normalize_map
 
@@ -53,19 +53,6 @@ def _name(layer) -> str:
     return repr(layer) if isinstance(layer, str) else type(layer).__name__
 
 
-class _EvalMode:
-    """Run the model in eval mode (batch norm with running statistics) and restore its mode."""
-
-    def __init__(self, model: nn.Module):
-        self.model, self.was_training = model, model.training
-
-    def __enter__(self):
-        self.model.eval()
-
-    def __exit__(self, *exc):
-        self.model.train(self.was_training)
-
-
 @torch.no_grad()
 def class_activation_map(model: nn.Module, x: torch.Tensor, target, layer, fc,
                          check_head: bool = True) -> torch.Tensor:
@@ -84,7 +71,7 @@ def class_activation_map(model: nn.Module, x: torch.Tensor, target, layer, fc,
         raise TypeError(f"fc must be the nn.Linear layer after global average pooling (it holds "
                         f"w_k^c); got {type(fc_mod).__name__}. A network without a GAP + linear head "
                         "has no CAM: use grad_cam, which works with any head.")
-    with _EvalMode(model), capture(layer_mod) as rec:
+    with eval_mode(model), capture(layer_mod) as rec:
         scores = model(x)
     f = _feature_maps(rec, _name(layer))
     if f.shape[1] != fc_mod.in_features:
@@ -113,7 +100,7 @@ def grad_cam_weights(model: nn.Module, x: torch.Tensor, target, layer):
     check_images(x)
     layer_mod = check_layer(model, layer)
     x = x.detach().requires_grad_(True)     # so that A carries a graph even for a frozen model
-    with _EvalMode(model), torch.enable_grad(), capture(layer_mod, detach=False) as rec:
+    with eval_mode(model), torch.enable_grad(), capture(layer_mod, detach=False) as rec:
         scores = model(x)
         if scores.dim() != 2:
             raise ValueError(f"The model outputs shape {tuple(scores.shape)}; Grad-CAM needs class "

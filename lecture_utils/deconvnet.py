@@ -16,7 +16,6 @@ signal by its scale.
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -24,7 +23,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import to_float
-from .hooks import capture, relu_backward_rule
+from . import representations
+from .hooks import StopForward, capture, eval_mode, relu_backward_rule, stop_after
 from .validate import check_images, check_layer, model_device
 
 
@@ -64,27 +64,12 @@ def flipped_kernel_convolution(r: torch.Tensor, weight: torch.Tensor, stride: in
 # --------------------------------------------------------------------------------------------
 # Activations of one layer, computed only up to that layer
 # --------------------------------------------------------------------------------------------
-class _StopForward(Exception):
-    pass
-
-
-@contextmanager
-def _stop_after(layer: nn.Module):
-    def stop(module, args, output):
-        raise _StopForward
-    handle = layer.register_forward_hook(stop)
-    try:
-        yield
-    finally:
-        handle.remove()
-
-
 def forward_to_layer(model: nn.Module, x: torch.Tensor, layer: nn.Module, detach: bool = True):
     """The output of ``layer`` for input x; the rest of the network is not run."""
-    with capture(layer, detach=detach) as rec, _stop_after(layer):
+    with capture(layer, detach=detach) as rec, stop_after(layer):
         try:
             model(x)
-        except _StopForward:
+        except StopForward:
             pass
     if rec.activation is None:
         raise RuntimeError("The layer was not called in the forward pass; pick a layer on the path "
@@ -92,7 +77,6 @@ def forward_to_layer(model: nn.Module, x: torch.Tensor, layer: nn.Module, detach
     return rec.activation
 
 
-@torch.no_grad()
 def layer_activations(model: nn.Module, images: torch.Tensor, layer, batch_size: int = 256,
                       reduce: str | None = None) -> torch.Tensor:
     """Activations of ``layer`` for every image of ``images`` (uint8 or float [N,3,H,W]), run in
@@ -100,20 +84,8 @@ def layer_activations(model: nn.Module, images: torch.Tensor, layer, batch_size:
     strongest activation of each feature map, [N,C]."""
     if reduce not in (None, "max"):
         raise ValueError(f"reduce must be None or 'max', not {reduce!r}.")
-    layer = check_layer(model, layer)
-    device = model_device(model)
-    was_training = model.training
-    model.eval()
-    out = []
-    try:
-        for i in range(0, len(images), batch_size):
-            x = images[i:i + batch_size].to(device)
-            x = to_float(x) if x.dtype == torch.uint8 else x
-            act = forward_to_layer(model, x, layer)
-            out.append((act.flatten(2).amax(2) if reduce == "max" else act).cpu())
-    finally:
-        model.train(was_training)
-    return torch.cat(out)
+    (act,) = representations.layer_activations(model, [layer], images, batch_size).values()
+    return act.flatten(2).amax(2) if reduce == "max" else act
 
 
 @dataclass
@@ -140,9 +112,7 @@ def top_activations(model: nn.Module, images: torch.Tensor, layer: str, units, k
     device = model_device(model)
     best_val = best_idx = best_pos = None
     size = None
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         with torch.no_grad():
             for i in range(0, len(images), batch_size):
                 x = images[i:i + batch_size].to(device)
@@ -161,8 +131,6 @@ def top_activations(model: nn.Module, images: torch.Tensor, layer: str, units, k
                 top = cand_val.topk(min(k, cand_val.shape[1]), dim=1).indices
                 best_val, best_idx = cand_val.gather(1, top), cand_idx.gather(1, top)
                 best_pos = cand_pos.gather(1, top)
-    finally:
-        model.train(was_training)
     pos = torch.stack([best_pos // size[1], best_pos % size[1]], -1)
     return TopActivations(layer, units, best_idx.cpu(), pos.cpu(), best_val.cpu(), size)
 
@@ -189,16 +157,12 @@ def project_unit(model: nn.Module, x: torch.Tensor, layer, unit, position="max",
     layer = check_layer(model, layer)
     if signal not in ("activation", "one"):
         raise ValueError(f"signal must be 'activation' or 'one', not {signal!r}.")
-    was_training = model.training
-    model.eval()
     x = x.detach().clone().requires_grad_(True)
-    try:
+    with eval_mode(model):
         with relu_backward_rule(model, rule), torch.enable_grad():
             act = forward_to_layer(model, x, layer, detach=False)
             seed = _seed(act, unit, position, signal)
             (grad,) = torch.autograd.grad(act, x, seed)
-    finally:
-        model.train(was_training)
     return grad.detach()
 
 

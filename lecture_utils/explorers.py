@@ -29,6 +29,7 @@ import torch
 from . import calibration, cam, dissection, lime, shapley
 from .attribution import maps_for
 from .data import CIFAR10_CLASSES, to_float
+from .hooks import eval_mode
 from .representations import layer_activations
 from .validate import check_layer
 from .viz import image_caption, show_heatmap, to_numpy_image
@@ -104,12 +105,8 @@ def _options(classes, n):
 @torch.no_grad()
 def _predict(model, x):
     from .validate import model_device
-    was = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         return model(to_float(x).to(model_device(model))).argmax(1).cpu()
-    finally:
-        model.train(was)
 
 
 def _heat(ax, heat, image, title, overlay=True):

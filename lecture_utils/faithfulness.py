@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .backprop import input_mean
+from .hooks import eval_mode
 from .localization import heatmap
 from .validate import check_images, check_target, model_device
 
@@ -146,9 +147,7 @@ def perturbation_curves(model: nn.Module, x: torch.Tensor, saliency: torch.Tenso
     # rank[i, p]: the position of pixel p in image i's order; pixel p is switched at step k iff
     # rank < counts[k]. All (image, step) pairs are built and scored in batches.
     rank = torch.empty_like(order).scatter_(1, order, torch.arange(h * w, device=device).expand(n, -1))
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         with torch.no_grad():
             num_classes = model(x[:1]).shape[1]
         t = check_target(target, n, num_classes).to(device)
@@ -163,8 +162,6 @@ def perturbation_curves(model: nn.Module, x: torch.Tensor, saliency: torch.Tenso
             out = _output(model, xs, t[idx], output).float().cpu()
             for (i, k), v in zip(chunk, out):
                 values[i, k] = v
-    finally:
-        model.train(was_training)
     return values
 
 

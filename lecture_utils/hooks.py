@@ -120,3 +120,30 @@ def eval_mode(model: nn.Module):
     finally:
         for m, mode in modes:
             m.training = mode
+
+
+class StopForward(Exception):
+    """Raised by ``stop_after`` once the layers it waits for have run (ends the forward pass)."""
+
+
+@contextmanager
+def stop_after(*layers: nn.Module):
+    """Inside the block, a forward pass raises ``StopForward`` as soon as every one of ``layers``
+    has produced its output, so nothing above them is computed (and a trunk can be read on inputs
+    its classifier head would reject). Catch it around the call: ``try: model(x) except
+    StopForward: pass``. The hooks are removed on every exit path."""
+    waiting = {id(m) for m in layers}
+    seen: set = set()
+
+    def hook(module, args, output):
+        seen.add(id(module))
+        if seen >= waiting:
+            seen.clear()
+            raise StopForward
+
+    handles = [m.register_forward_hook(hook) for m in {id(m): m for m in layers}.values()]
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()

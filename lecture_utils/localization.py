@@ -53,6 +53,7 @@ from . import canvas as canvas_module
 from .canvas import CanvasSet, make_canvases
 from .config import cache_dir
 from .data import cifar10_source, load_cifar10, to_float
+from .hooks import eval_mode
 from .io import atomic_write
 from .validate import model_device
 
@@ -224,17 +225,13 @@ def heatmaps(method, model, canvases: CanvasSet, batch_size: int = 250, device=N
     """Run ``method(model, x, target)`` on ``canvases`` for each canvas's true class, batch by batch:
     the maps reduced and upsampled by ``heatmap``, [N, S, S] on the CPU."""
     device = torch.device(device) if device else model_device(model)
-    was_training = model.training
-    model.eval()
     size = canvases.images.shape[-2:]
     heat = []
-    try:
+    with eval_mode(model):
         for i in range(0, len(canvases), batch_size):
             x = to_float(canvases.images[i:i + batch_size]).to(device)
             y = canvases.labels[i:i + batch_size].to(device)
             heat.append(heatmap(method(model, x, y), size).cpu())
-    finally:
-        model.train(was_training)
     return torch.cat(heat)
 
 
@@ -242,13 +239,9 @@ def heatmaps(method, model, canvases: CanvasSet, batch_size: int = 250, device=N
 def correct_predictions(model, canvases: CanvasSet, batch_size: int = 250, device=None) -> np.ndarray:
     """bool [N]: is the model's top-1 class the canvas's true class? (for the top-1 error)"""
     device = torch.device(device) if device else model_device(model)
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         preds = [model(to_float(canvases.images[i:i + batch_size]).to(device)).argmax(1).cpu()
                  for i in range(0, len(canvases), batch_size)]
-    finally:
-        model.train(was_training)
     return (torch.cat(preds) == canvases.labels).numpy()
 
 

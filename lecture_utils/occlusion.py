@@ -12,6 +12,7 @@ from torch import nn
 
 from .backprop import input_mean
 from .deconvnet import forward_to_layer
+from .hooks import eval_mode
 from .validate import check_images, check_layer, check_target, model_device
 
 
@@ -56,10 +57,8 @@ def occlusion_sensitivity(model: nn.Module, x: torch.Tensor, target, window: int
     else:
         fill_t = torch.as_tensor(fill, dtype=x.dtype, device=device).reshape(1, -1, 1, 1)
     layer_module = check_layer(model, layer) if layer is not None else None
-    was_training = model.training
-    model.eval()
     maps, tops = [], []
-    try:
+    with eval_mode(model):
         t = None
         for i in range(n):
             img = x[i:i + 1].to(device)
@@ -79,8 +78,6 @@ def occlusion_sensitivity(model: nn.Module, x: torch.Tensor, target, window: int
             maps.append(torch.cat(vals).reshape(hp, wp))
             if top:
                 tops.append(torch.cat(top).reshape(hp, wp))
-    finally:
-        model.train(was_training)
     out = torch.stack(maps).cpu()
     if return_top_class:
         if not tops:

@@ -23,14 +23,10 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .hooks import capture, eval_mode
+from .hooks import StopForward, capture, eval_mode, stop_after
 from .validate import check_images, check_layer, model_device
 
 POOLS = ("flatten", "mean", "cls")
-
-
-class _Stop(Exception):
-    """Raised by a hook once every requested layer has been recorded (ends the forward pass)."""
 
 
 def as_float_images(x: torch.Tensor, device=None) -> torch.Tensor:
@@ -71,27 +67,18 @@ def iter_layer_activations(model: nn.Module, layers, x: torch.Tensor, batch_size
     names = layer_names(model, layers)
     modules = [check_layer(model, layer) for layer in layers]
     device = torch.device(device) if device else model_device(model)
-    seen: set = set()
-
-    def stopper(module, args, output):
-        seen.add(id(module))
-        if stop_early and len(seen) == len({id(m) for m in modules}):
-            raise _Stop
-
     # Grad mode is thread-global: it is switched off around each forward pass only, never across
     # a ``yield`` (the caller's code between batches runs with its own grad mode).
     with ExitStack() as stack:
         stack.enter_context(eval_mode(model))
         recs = [stack.enter_context(capture(m)) for m in modules]
-        for m in {id(m): m for m in modules}.values():
-            handle = m.register_forward_hook(stopper)
-            stack.callback(handle.remove)
+        if stop_early:
+            stack.enter_context(stop_after(*modules))
         for i in range(0, len(x), batch_size):
-            seen.clear()
             try:
                 with torch.no_grad():
                     model(as_float_images(x[i:i + batch_size], device))
-            except _Stop:
+            except StopForward:
                 pass
             out = {}
             for name, rec in zip(names, recs):

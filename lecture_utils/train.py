@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from .config import get_device, seed_everything
 from .data import DeviceLoader, center_crop
+from .hooks import eval_mode
 
 
 @dataclass
@@ -85,20 +86,18 @@ def predict_logits(model: nn.Module, images: torch.Tensor, batch_size: int = 102
     """Logits [N, C] (float32, on the CPU) for uint8 or float images; ``tta`` averages the logits
     of the image and its mirror image."""
     device = torch.device(device) if device else next(model.parameters()).device
-    was_training = model.training
-    model.eval()
     out = []
-    for i in range(0, len(images), batch_size):
-        x = images[i:i + batch_size].to(device)
-        x = x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
-        if crop:
-            x = center_crop(x, crop)
-        with _autocast(device):
-            logits = model(x).float()
-            if tta:
-                logits = 0.5 * (logits + model(x.flip(-1)).float())
-        out.append(logits.cpu())
-    model.train(was_training)
+    with eval_mode(model):   # restored even if a batch fails
+        for i in range(0, len(images), batch_size):
+            x = images[i:i + batch_size].to(device)
+            x = x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
+            if crop:
+                x = center_crop(x, crop)
+            with _autocast(device):
+                logits = model(x).float()
+                if tta:
+                    logits = 0.5 * (logits + model(x.flip(-1)).float())
+            out.append(logits.cpu())
     return torch.cat(out)
 
 

@@ -99,3 +99,20 @@ def test_validation_messages():
         validate.check_layer(model, "layer9")
     with pytest.raises(ValueError, match="not a module of this model"):
         validate.check_layer(model, nn.ReLU())
+
+
+def test_stop_after_ends_the_forward_pass_and_cleans_up():
+    """stop_after(a, b) raises StopForward once both layers ran; nothing above them runs, and no
+    hook is left behind (even when the block is left by the exception)."""
+    from lecture_utils.hooks import StopForward, stop_after
+    calls = []
+    net = nn.Sequential(nn.Linear(3, 3), nn.ReLU(), nn.Linear(3, 3), nn.ReLU())
+    net[3].register_forward_hook(lambda *a: calls.append("top"))
+    with stop_after(net[0], net[2]):
+        with pytest.raises(StopForward):
+            net(torch.randn(2, 3))
+        with pytest.raises(StopForward):              # and again on the next pass
+            net(torch.randn(2, 3))
+    assert calls == [] and not net[0]._forward_hooks and not net[2]._forward_hooks
+    net(torch.randn(2, 3))
+    assert calls == ["top"]
