@@ -294,8 +294,8 @@ def random_crop(x: torch.Tensor, size: int, pad: int = 0, generator=None) -> tor
     if pad:
         x = F.pad(x, (pad, pad, pad, pad))
     n, _, h, w = x.shape
-    dy = torch.randint(0, h - size + 1, (n,), generator=generator).to(x.device)
-    dx = torch.randint(0, w - size + 1, (n,), generator=generator).to(x.device)
+    dy = torch.randint(0, h - size + 1, (n,), generator=generator, device=x.device)
+    dx = torch.randint(0, w - size + 1, (n,), generator=generator, device=x.device)
     steps = torch.arange(size, device=x.device)
     rows, cols = dy[:, None] + steps, dx[:, None] + steps                  # [N, size]
     batch = torch.arange(n, device=x.device)[:, None, None]
@@ -304,7 +304,7 @@ def random_crop(x: torch.Tensor, size: int, pad: int = 0, generator=None) -> tor
 
 def random_flip(x: torch.Tensor, generator=None) -> torch.Tensor:
     """Flip each image of x [N,C,H,W] left-right with probability 1/2."""
-    flip = (torch.rand(len(x), generator=generator) < 0.5).to(x.device)
+    flip = torch.rand(len(x), generator=generator, device=x.device) < 0.5
     return torch.where(flip[:, None, None, None], x.flip(-1), x)
 
 
@@ -332,7 +332,8 @@ class DeviceLoader:
         self.labels = labels.to(device)
         self.batch_size, self.shuffle, self.augment = batch_size, shuffle, augment
         self.pad, self.crop, self.drop_last = pad, crop or images.shape[-1], drop_last
-        self.generator = torch.Generator().manual_seed(seed)
+        # drawn on the device: no host-device copy (and no synchronisation) per step
+        self.generator = torch.Generator(device=self.images.device).manual_seed(seed)
 
     def __len__(self) -> int:
         n = len(self.labels)
@@ -340,8 +341,9 @@ class DeviceLoader:
 
     def __iter__(self):
         n = len(self.labels)
-        order = (torch.randperm(n, generator=self.generator) if self.shuffle
-                 else torch.arange(n)).to(self.images.device)
+        device = self.images.device
+        order = (torch.randperm(n, generator=self.generator, device=device) if self.shuffle
+                 else torch.arange(n, device=device))
         for i in range(len(self)):
             idx = order[i * self.batch_size:(i + 1) * self.batch_size]
             x = self.images[idx].float().div_(255.0)

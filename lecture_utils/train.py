@@ -1,16 +1,20 @@
 """One fast trainer for every network of the course.
 
 Speed-run habits (Keller Jordan's airbench, Page's DAWNBench ResNet): the data sit on the device
-as uint8 and are augmented there (``data.DeviceLoader``), channels-last memory layout, bf16
-autocast on CUDA, SGD with Nesterov momentum (or AdamW), label smoothing, a linear warm-up then a
-linear or cosine decay of the learning rate per step, and optional test-time flip augmentation.
-``fit`` returns a ``History`` (loss, accuracy and time per epoch) for learning curves.
+as uint8 and are augmented there (``data.DeviceLoader``), channels-last memory layout, the course's
+precision policy (``lecture_utils.precision``: bf16 autocast where the hardware has it, CPUs
+included, fp16 with a gradient scaler on older GPUs), SGD with Nesterov momentum (or AdamW), label
+smoothing, a linear warm-up then a linear or cosine decay of the learning rate per step, and
+optional test-time flip augmentation. ``fit`` returns a ``History`` (loss, accuracy and time per
+epoch) for learning curves; with ``state_path`` it keeps the last epoch's state there so that an
+interrupted run can ``resume``.
 """
 from __future__ import annotations
 
 import math
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -20,6 +24,8 @@ from tqdm.auto import tqdm
 from .config import get_device, seed_everything
 from .data import DeviceLoader, center_crop
 from .hooks import eval_mode
+from .io import atomic_write
+from .precision import autocast, grad_scaler, precision_for
 
 
 @dataclass
@@ -45,10 +51,6 @@ class History:
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-
-
-def _autocast(device: torch.device):
-    return torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
 
 
 def lr_lambda(total_steps: int, warmup_steps: int, schedule: str):
@@ -84,7 +86,8 @@ def make_optimizer(model: nn.Module, optimizer: str, lr: float, weight_decay: fl
 def predict_logits(model: nn.Module, images: torch.Tensor, batch_size: int = 1024,
                    tta: bool = False, crop: int | None = None, device=None) -> torch.Tensor:
     """Logits [N, C] (float32, on the CPU) for uint8 or float images; ``tta`` averages the logits
-    of the image and its mirror image."""
+    of the image and its mirror image. The forward passes follow the precision policy
+    (``lecture_utils.precision``); the logits come back in float32."""
     device = torch.device(device) if device else next(model.parameters()).device
     out = []
     with eval_mode(model):   # restored even if a batch fails
@@ -93,7 +96,7 @@ def predict_logits(model: nn.Module, images: torch.Tensor, batch_size: int = 102
             x = x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
             if crop:
                 x = center_crop(x, crop)
-            with _autocast(device):
+            with autocast(device):
                 logits = model(x).float()
                 if tta:
                     logits = 0.5 * (logits + model(x.flip(-1)).float())
@@ -109,19 +112,46 @@ def evaluate(model, images, labels, batch_size=1024, tta=False, crop=None) -> di
             "acc": (logits.argmax(1) == labels).float().mean().item()}
 
 
+def _save_training_state(path: Path, epoch, model, opt, sched, scaler, loader, history,
+                         elapsed) -> None:
+    """Everything needed to continue after ``epoch``: weights, optimizer, schedule, scaler, RNGs."""
+    state = {"epoch": epoch, "elapsed": elapsed, "model": model.state_dict(),
+             "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+             "scaler": scaler.state_dict(), "loader_rng": loader.generator.get_state(),
+             "torch_rng": torch.get_rng_state(), "history": history.to_dict()}
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
+
+
+def _load_training_state(path: Path, model, opt, sched, scaler, loader):
+    """Restore what ``_save_training_state`` wrote; returns ``(epoch, elapsed, history)``."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    sched.load_state_dict(state["scheduler"])
+    scaler.load_state_dict(state["scaler"])
+    loader.generator.set_state(state["loader_rng"])
+    torch.set_rng_state(state["torch_rng"])
+    return state["epoch"], state["elapsed"], History.from_dict(state["history"])
+
+
 def fit(model: nn.Module, train, test=None, *, epochs: int = 10, lr: float = 0.1,
         optimizer: str = "sgd", weight_decay: float = 5e-4, momentum: float = 0.9,
         label_smoothing: float = 0.0, batch_size: int = 512, warmup: float = 0.2,
         schedule: str = "linear", augment: bool = True, crop: int | None = None,
         tta: bool = False, device=None, seed: int = 0, progress: bool = True,
-        callback=None) -> History:
+        callback=None, state_path: str | Path | None = None, resume: bool = False) -> History:
     """Train ``model`` on ``train = (uint8 images [N,3,H,W], labels [N])`` for ``epochs`` epochs.
 
     ``warmup`` is the fraction of steps with a linearly rising learning rate; ``schedule`` the decay
     after it. ``crop`` trains on random crops of that size (centre crops when testing).
     ``callback(epoch, model, history)`` runs after each epoch (e.g. to save snapshots).
+    ``state_path``: after every epoch the full training state (weights, optimizer, schedule,
+    gradient scaler, random generators, history) is written there atomically; with ``resume=True``
+    a state found there is loaded and training continues after its epoch, so an interrupted run
+    ends with the same weights as an uninterrupted one. The file is removed when training ends.
     """
     device = torch.device(device) if device else get_device()
+    precision = precision_for(device)
     seed_everything(seed)
     model.to(device).to(memory_format=torch.channels_last)
     loader = DeviceLoader(*train, batch_size=batch_size, shuffle=True, augment=augment, crop=crop,
@@ -129,11 +159,16 @@ def fit(model: nn.Module, train, test=None, *, epochs: int = 10, lr: float = 0.1
     opt = make_optimizer(model, optimizer, lr, weight_decay, momentum)
     total = epochs * len(loader)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(total, int(warmup * total), schedule))
-    history, elapsed = History(), 0.0
-    bar = tqdm(total=total, desc=f"training {type(model).__name__}", disable=not progress,
-               unit="step", leave=True)
+    scaler = grad_scaler(device, precision)
+    history, elapsed, start_epoch = History(), 0.0, 1
+    state_path = Path(state_path) if state_path else None
+    if resume and state_path is not None and state_path.exists():
+        done, elapsed, history = _load_training_state(state_path, model, opt, sched, scaler, loader)
+        start_epoch = done + 1
+    bar = tqdm(total=total, initial=(start_epoch - 1) * len(loader), unit="step", leave=True,
+               desc=f"training {type(model).__name__} ({precision.name})", disable=not progress)
     try:
-        for epoch in range(1, epochs + 1):
+        for epoch in range(start_epoch, epochs + 1):
             model.train()
             _sync(device)
             start = time.perf_counter()
@@ -142,12 +177,13 @@ def fit(model: nn.Module, train, test=None, *, epochs: int = 10, lr: float = 0.1
             seen = 0
             for x, y in loader:
                 x = x.contiguous(memory_format=torch.channels_last)
-                with _autocast(device):
+                with autocast(device, precision):
                     logits = model(x)
                     loss = F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
                 sched.step()
                 loss_sum += loss.detach() * len(y)
                 correct += (logits.argmax(1) == y).sum()
@@ -167,8 +203,13 @@ def fit(model: nn.Module, train, test=None, *, epochs: int = 10, lr: float = 0.1
                             **({"test_acc": f"{history.test_acc[-1]:.3f}"} if test else {}))
             if callback is not None:
                 callback(epoch, model, history)
+            if state_path is not None and epoch < epochs:
+                _save_training_state(state_path, epoch, model, opt, sched, scaler, loader,
+                                     history, elapsed)
     finally:
         bar.close()
         model.to(memory_format=torch.contiguous_format)
         model.eval()
+    if state_path is not None:
+        state_path.unlink(missing_ok=True)
     return history
