@@ -72,7 +72,8 @@ def precision_for(device) -> Precision:
                          reason=f"CUDA sm {major}.x: no native bf16, fp16 with a gradient scaler")
     if device.type == "cpu":
         if choice == "fp16":
-            raise ValueError("LECTURE_PRECISION=fp16 is for CUDA devices; on a CPU use bf16 or fp32.")
+            raise ValueError("LECTURE_PRECISION=fp16 is for CUDA devices; "
+                             "on a CPU use bf16 or fp32.")
         if choice == "bf16" or _cpu_has_native_bf16():
             return Precision("bf16", torch.bfloat16, reason="CPU with native bf16 (oneDNN)")
         return Precision("fp32", None, reason="this CPU has no native bf16")
