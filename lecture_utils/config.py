@@ -105,6 +105,9 @@ def data_dir() -> Path:
 def cache_dir() -> Path:
     """Where decoded data and trained checkpoints are written (``LECTURE_CACHE``)."""
     path = Path(os.environ.get("LECTURE_CACHE", REPO_ROOT / "data" / "cache")).expanduser()
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(f"LECTURE_CACHE={str(path)!r} is a file, not a folder: point it at "
+                                 "a folder (it is created if missing) or unset it.")
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -1,8 +1,11 @@
 """Real data, offline by default.
 
-* CIFAR-10 (``load_cifar10``): from torchvision's ``cifar-10-batches-py`` folder, else from the JPEG
-  archive ``cifar10-jpeg.tar.gz`` (sha256 checked, decoded once into the cache), else torchvision's
-  download when the network is there, else a clear error saying which files to put where.
+* CIFAR-10 (``load_cifar10``): from the JPEG archive ``cifar10-jpeg.tar.gz`` (sha256 checked,
+  decoded once into the cache), else torchvision's ``cifar-10-batches-py`` folder (each file's md5
+  checked against torchvision's list *before* it is read, and read with an unpickler that builds
+  only lists, dicts and NumPy arrays), else torchvision's download when the network is there, else
+  a clear error saying which files to put where. Cache files carry a sha256 beside them: a file
+  the loader did not write is rebuilt, never used.
 * 20 Newsgroups (``load_newsgroups``): from ``20news-bydate.tar.gz`` (same discipline) or
   scikit-learn's download.
 * Data that ships inside packages: scikit-learn's digits, scikit-image's photos and textures.
@@ -25,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from .config import cache_dir, data_dir
-from .io import atomic_write, sha256_file
+from .io import load_arrays, remove_stale_tmp, save_arrays, sha256_file
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
                    "dog", "frog", "horse", "ship", "truck")
@@ -72,14 +75,16 @@ def _read_cache(source: str, split: str):
     if not path.exists():
         return None
     try:
-        with np.load(path, allow_pickle=False) as z:
-            images, labels = z["images"], z["labels"]
-        ok = (images.shape == (CIFAR10_SIZES[split], 3, 32, 32) and images.dtype == np.uint8
-              and labels.shape == (CIFAR10_SIZES[split],) and labels.min() >= 0 and labels.max() <= 9)
+        arrays = load_arrays(path)
+        images, labels = arrays["images"], arrays["labels"]
+        n = CIFAR10_SIZES[split]
+        ok = (images.shape == (n, 3, 32, 32) and images.dtype == np.uint8
+              and labels.shape == (n,) and labels.min() >= 0 and labels.max() <= 9)
         if not ok:
             raise ValueError(f"unexpected shapes {images.shape} {labels.shape}")
-    except Exception as err:  # truncated or foreign file: rebuild it
-        warnings.warn(f"Cached CIFAR-10 file {path} is corrupt ({err}); rebuilding it.")
+    except Exception as err:  # truncated, foreign or tampered with: rebuild it
+        warnings.warn(f"Cached CIFAR-10 file {path} is corrupt or not the course's ({err}); "
+                      "rebuilding it.")
         path.unlink(missing_ok=True)
         return None
     return torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64))
@@ -87,12 +92,8 @@ def _read_cache(source: str, split: str):
 
 def _write_cache(source: str, split: str, images: np.ndarray, labels: np.ndarray) -> None:
     order = np.random.default_rng(SHUFFLE_SEED).permutation(len(labels))
-    images, labels = np.ascontiguousarray(images[order]), labels[order].astype(np.int64)
-
-    def write(tmp: Path):
-        with open(tmp, "wb") as fh:
-            np.savez(fh, images=images, labels=labels)
-    atomic_write(_cache_path(source, split), write)
+    save_arrays(_cache_path(source, split), images=np.ascontiguousarray(images[order]),
+                labels=labels[order].astype(np.int64))
 
 
 def _decode_jpeg_archive(path: Path) -> None:
@@ -116,50 +117,97 @@ def _decode_jpeg_archive(path: Path) -> None:
         _write_cache("jpeg", split, np.stack(images), np.array(labels))
 
 
+# torchvision's published md5 of each file of ``cifar-10-batches-py`` (torchvision.datasets.CIFAR10)
+CIFAR10_BATCH_MD5 = {
+    "data_batch_1": "c99cafc152244af753f735de768cd75f",
+    "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
+    "data_batch_3": "54ebc095f3ab1f0389bbae665268c751",
+    "data_batch_4": "634d18415352ddfa80567beed471001a",
+    "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb",
+    "test_batch": "40351d587109b95175f43aff81a1287e",
+}
+_BATCH_FILES = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}
+
+
+class _ArraysOnlyUnpickler(pickle.Unpickler):
+    """Builds dicts, lists, bytes, numbers and NumPy arrays, nothing else: a pickle that names any
+    other callable (``os.system``, ...) is refused before it runs."""
+
+    _ALLOWED = {("numpy.core.multiarray", "_reconstruct"),
+                ("numpy._core.multiarray", "_reconstruct"),
+                ("numpy", "ndarray"), ("numpy", "dtype"),
+                ("_codecs", "encode")}     # how protocol 2 spells bytes; builds only bytes
+
+    def find_class(self, module, name):
+        if (module, name) not in self._ALLOWED:
+            raise pickle.UnpicklingError(f"refusing to build {module}.{name} from a CIFAR-10 "
+                                         "batch file: it is not plain data.")
+        return super().find_class(module, name)
+
+
+def _md5(path: Path) -> str:
+    import hashlib
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def _decode_batches(folder: Path) -> None:
-    """torchvision's/Krizhevsky's python pickles -> cache."""
-    files = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}
-    for split, names in files.items():
+    """torchvision's/Krizhevsky's python batches -> cache, after checking every file's md5."""
+    for name, md5 in CIFAR10_BATCH_MD5.items():
+        actual = _md5(folder / name)
+        if actual != md5:
+            raise ChecksumError(f"{folder / name} has md5 {actual}, not torchvision's {md5}: it is "
+                                "not the CIFAR-10 file and will not be read. Delete the folder, "
+                                f"or use the archive {CIFAR10_JPEG} instead.")
+    for split, names in _BATCH_FILES.items():
         images, labels = [], []
         for name in names:
             with open(folder / name, "rb") as fh:
-                batch = pickle.load(fh, encoding="bytes")
+                batch = _ArraysOnlyUnpickler(fh, encoding="bytes").load()
             images.append(np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
             labels.extend(batch[b"labels"])
         _write_cache("original", split, np.concatenate(images), np.array(labels))
 
 
 def _download_cifar10() -> Path:
-    import torchvision  # the canonical download; needs the network
+    import torchvision  # the canonical download; needs the network; torchvision checks its md5
     root = cache_dir()
     torchvision.datasets.CIFAR10(root=str(root), train=True, download=True)
     torchvision.datasets.CIFAR10(root=str(root), train=False, download=True)
     return root / "cifar-10-batches-py"
 
 
+def _batch_folders() -> list[Path]:
+    return [f for f in (data_dir() / "cifar-10-batches-py", cache_dir() / "cifar-10-batches-py")
+            if (f / "test_batch").exists()]
+
+
 def load_cifar10(split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
     """CIFAR-10 as ``(images uint8 [N,3,32,32], labels int64 [N])``, in a fixed shuffled order.
 
     The first call decodes the dataset into the cache (seconds); later calls read the cache
-    (well under a second).
+    (well under a second). Sources, in order: the checksummed JPEG archive, torchvision's folder
+    (md5-checked), torchvision's download.
     """
     if split not in CIFAR10_SIZES:
         raise ValueError(f"split must be 'train' or 'test', not {split!r}")
-    original = [d / "cifar-10-batches-py" for d in (data_dir(), cache_dir())]
-    cached = _read_cache("original", split)
-    if cached is not None:
-        return cached
-    for folder in original:
-        if (folder / "test_batch").exists():
-            _decode_batches(folder)
-            return _read_cache("original", split)
-    cached = _read_cache("jpeg", split)
-    if cached is not None:
-        return cached
+    remove_stale_tmp(cache_dir())
     archive = data_dir() / CIFAR10_JPEG
+    for source in ("jpeg", "original"):
+        if source == "original" and archive.exists():
+            break                     # the archive is there: never mix the two copies
+        cached = _read_cache(source, split)
+        if cached is not None:
+            return cached
     if archive.exists():
         _decode_jpeg_archive(archive)
         return _read_cache("jpeg", split)
+    for folder in _batch_folders():
+        _decode_batches(folder)
+        return _read_cache("original", split)
     if not offline():
         try:
             _decode_batches(_download_cifar10())
@@ -169,14 +217,16 @@ def load_cifar10(split: str = "train") -> tuple[torch.Tensor, torch.Tensor]:
     else:
         reason = " (LECTURE_OFFLINE is set, so no download was tried)"
     raise DataNotFoundError(
-        f"CIFAR-10 not found{reason}. Put either torchvision's folder 'cifar-10-batches-py' or "
-        f"the archive '{CIFAR10_JPEG}' into {data_dir()} (or point LECTURE_DATA at the folder "
-        "holding them, e.g. LECTURE_DATA=../shared/data).")
+        f"CIFAR-10 not found{reason}. Put the archive '{CIFAR10_JPEG}' (or torchvision's folder "
+        f"'cifar-10-batches-py') into {data_dir()}, or point LECTURE_DATA at the folder holding "
+        "it (e.g. LECTURE_DATA=../shared/data); with a network, unset LECTURE_OFFLINE to download.")
 
 
 def cifar10_source() -> str:
-    """'original' or 'jpeg': which copy of CIFAR-10 the loaders use (load it first)."""
-    return "original" if _cache_path("original", "test").exists() else "jpeg"
+    """'jpeg' or 'original': which copy of CIFAR-10 the loaders use (load it first)."""
+    if (data_dir() / CIFAR10_JPEG).exists() or _cache_path("jpeg", "test").exists():
+        return "jpeg"
+    return "original"
 
 
 def subset(images: torch.Tensor, labels: torch.Tensor, n: int | None, seed: int = 0):
@@ -223,7 +273,8 @@ def _skimage(name: str, allowed) -> np.ndarray:
 
 def load_photo(name: str) -> torch.Tensor:
     """A colour photo shipped with scikit-image as uint8 [3, H, W] (e.g. 'chelsea', a cat)."""
-    return torch.from_numpy(np.ascontiguousarray(_skimage(name, PHOTOS)[..., :3].transpose(2, 0, 1)))
+    image = _skimage(name, PHOTOS)[..., :3].transpose(2, 0, 1)
+    return torch.from_numpy(np.ascontiguousarray(image))
 
 
 def load_texture(name: str) -> torch.Tensor:

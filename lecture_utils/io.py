@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -33,3 +34,50 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def remove_stale_tmp(folder: str | os.PathLike, older_than: float = 3600.0) -> int:
+    """Delete the temporary files that interrupted ``atomic_write`` calls left in ``folder``
+    (``.<name>.*.tmp`` older than ``older_than`` seconds); returns how many went."""
+    folder, removed = Path(folder), 0
+    if not folder.is_dir():
+        return 0
+    now = time.time()
+    for tmp in folder.glob(".*.tmp"):
+        try:
+            if now - tmp.stat().st_mtime > older_than:
+                tmp.unlink()
+                removed += 1
+        except OSError:      # removed meanwhile, or not ours to remove
+            pass
+    return removed
+
+
+def _digest_path(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def save_arrays(path: str | os.PathLike, **arrays) -> Path:
+    """Write NumPy arrays to ``path`` (.npz) atomically, with its sha256 in ``path.sha256``."""
+    import numpy as np
+    path = Path(path)
+
+    def write(tmp: Path):
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+    atomic_write(path, write)
+    atomic_write(_digest_path(path), lambda tmp: tmp.write_text(sha256_file(path) + "\n"))
+    return path
+
+
+def load_arrays(path: str | os.PathLike) -> dict:
+    """The arrays ``save_arrays`` wrote to ``path``; raises ``ValueError`` for a file that is not
+    the one written (no or another sha256 beside it), and never unpickles."""
+    import numpy as np
+    path = Path(path)
+    digest = _digest_path(path)
+    if not digest.exists() or digest.read_text().strip() != sha256_file(path):
+        raise ValueError(f"{path} is not the file the course wrote (its sha256 does not match "
+                         f"{digest.name})")
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}

@@ -21,7 +21,7 @@ import json
 import platform
 import warnings
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -31,7 +31,8 @@ from torch import nn
 from . import data as data_mod
 from . import models
 from .config import PROFILES, REPO_ROOT, cache_dir, get_device, get_profile
-from .io import atomic_write, sha256_file
+from .io import atomic_write, remove_stale_tmp, sha256_file
+from .precision import precision_for
 from .train import History, evaluate, fit
 
 MODELS_DIR = REPO_ROOT / "data" / "models"
@@ -81,50 +82,57 @@ def _scaled(base: Recipe, quick: dict, laptop: dict, full: dict) -> dict:
 
 _Q = dict(epochs=1, train_subset=2000, batch_size=128)   # quick: only when no checkpoint exists
 
+# The laptop recipes are what the committed checkpoints were trained with, on the course's 2-core
+# CPU in bf16 (README, "The model zoo"): wide and long enough for the papers' effects to show.
 RECIPES: dict[str, dict[str, Recipe]] = {
     # ResNet with a GAP + linear head: CAM, Grad-CAM, calibration ("a modern network": batch norm,
-    # little weight decay, no label smoothing), CKA against the ViT.
-    "resnet_gap": _scaled(Recipe("resnet_gap", {"width": 64}, epochs=10, weight_decay=5e-5),
+    # little weight decay, no label smoothing, as Guo et al.'s ResNets), CKA against the ViT.
+    "resnet_gap": _scaled(Recipe("resnet_gap", {"width": 64}, epochs=30, lr=0.4,
+                                 weight_decay=2.5e-4, batch_size=512),
                           dict(_Q, arch_kwargs={"width": 8, "blocks": (1, 1, 1)}),
-                          dict(epochs=10, arch_kwargs={"width": 16}),
-                          dict(epochs=30, batch_size=512)),
+                          dict(arch_kwargs={"width": 32}),
+                          dict(epochs=40)),
     # VGG-style net with max-pooling: deconvnet (switches), Grad-CAM without GAP, dissection.
-    "vgg": _scaled(Recipe("vgg", {"width": 64}, epochs=10, lr=0.1, snapshots=(1, 2, 5)),
+    "vgg": _scaled(Recipe("vgg", {"width": 64}, epochs=30, lr=0.2, batch_size=512,
+                          label_smoothing=0.1, snapshots=(1, 2, 5)),
                    dict(_Q, arch_kwargs={"width": 8}, snapshots=()),
-                   dict(epochs=10, arch_kwargs={"width": 16}),
-                   dict(epochs=30, batch_size=512)),
+                   dict(arch_kwargs={"width": 32}),
+                   dict(epochs=40)),
     # The Model C family of Springenberg et al., with augmentation; All-CNN-C also without.
-    **{v: _scaled(Recipe("model_c", {"variant": v, "width": 1.0}, epochs=10, lr=0.1),
+    **{v: _scaled(Recipe("model_c", {"variant": v, "width": 1.0}, epochs=20, lr=0.2,
+                         batch_size=512, label_smoothing=0.1),
                   dict(_Q, arch_kwargs={"width": 0.125}),
-                  dict(epochs=5, arch_kwargs={"width": 0.25}),
-                  dict(epochs=40, batch_size=512))
+                  dict(arch_kwargs={"width": 0.5}),
+                  dict(epochs=60))
        for v in models.MODEL_C_VARIANTS},
     "all_cnn_c_noaug": _scaled(Recipe("model_c", {"variant": "all_cnn_c", "width": 1.0},
-                                      epochs=10, lr=0.1, augment=False),
+                                      epochs=20, lr=0.2, batch_size=512, label_smoothing=0.1,
+                                      augment=False),
                                dict(_Q, arch_kwargs={"width": 0.125}),
-                               dict(epochs=5, arch_kwargs={"width": 0.25}),
-                               dict(epochs=40, batch_size=512)),
-    # A small ViT (patch 4) for Raghu et al.
-    "vit": _scaled(Recipe("vit", {"dim": 192, "depth": 6, "heads": 3}, epochs=10, lr=1e-3,
+                               dict(arch_kwargs={"width": 0.5}),
+                               dict(epochs=60)),
+    # A small ViT (patch 4: 64 tokens) for Raghu et al.
+    "vit": _scaled(Recipe("vit", {"dim": 192, "depth": 6, "heads": 3}, epochs=40, lr=1e-3,
                           optimizer="adamw", weight_decay=0.05, label_smoothing=0.1,
                           schedule="cosine", warmup=0.1),
                    dict(_Q, arch_kwargs={"dim": 32, "depth": 2, "heads": 2}),
-                   dict(epochs=6, arch_kwargs={"dim": 96}),
-                   dict(epochs=60, batch_size=512)),
+                   dict(arch_kwargs={"dim": 128, "heads": 4}),
+                   dict(epochs=100, batch_size=512)),
     # LeNet-5: the small network that Guo et al. find well calibrated.
-    "lenet": _scaled(Recipe("lenet", {}, epochs=20, lr=0.05, weight_decay=5e-4),
-                     dict(_Q), dict(epochs=20), dict(epochs=40)),
+    "lenet": _scaled(Recipe("lenet", {}, epochs=40, lr=0.05, weight_decay=5e-4),
+                     dict(_Q), dict(), dict()),
 }
 
 # ResNet-GAP fine-tuned on 64x64 canvases (the localization benchmark of notebooks 5 and 7): the
 # CIFAR-10 resnet_gap learns to classify the pasted image and ignore the clutter around it. It
 # keeps the architecture of the resnet_gap checkpoint it starts from (see train_model).
 RECIPES["resnet_gap_canvas"] = _scaled(
-    Recipe("resnet_gap", {"width": 64}, epochs=5, lr=0.05, weight_decay=5e-5, warmup=0.1,
-           dataset="canvas64", init_from="resnet_gap"),
-    dict(epochs=1, train_subset=1000, batch_size=128, arch_kwargs={"width": 8, "blocks": (1, 1, 1)}),
-    dict(epochs=2, train_subset=8000, batch_size=128, arch_kwargs={"width": 16}),
-    dict(epochs=8, batch_size=512))
+    Recipe("resnet_gap", {"width": 64}, epochs=8, lr=0.05, weight_decay=2.5e-4, warmup=0.1,
+           batch_size=512, dataset="canvas64", init_from="resnet_gap"),
+    dict(epochs=1, train_subset=1000, batch_size=128,
+         arch_kwargs={"width": 8, "blocks": (1, 1, 1)}),
+    dict(epochs=4, train_subset=8000, batch_size=128, arch_kwargs={"width": 32}),
+    dict())
 
 
 # --------------------------------------------------------------------------------------------
@@ -167,14 +175,10 @@ RECIPES["digits_mlp"] = _scaled(
 
 
 # A ViT trained without any skip connection (every block drops both residual paths), for Raghu et
-# al.'s "skip connections in ViT are even more influential than in ResNets" (notebook 11). The
-# laptop recipe is short (about 10 CPU minutes): 4 epochs on 10,000 images.
-RECIPES["vit_noskip"] = _scaled(
-    Recipe("vit", {"dim": 192, "depth": 6, "heads": 3, "skip": False}, epochs=10, lr=1e-3,
-           optimizer="adamw", weight_decay=0.05, label_smoothing=0.1, schedule="cosine", warmup=0.1),
-    dict(_Q, arch_kwargs={"dim": 32, "depth": 2, "heads": 2}),
-    dict(epochs=4, train_subset=10_000, arch_kwargs={"dim": 96}),
-    dict(epochs=60, batch_size=512))
+# al.'s "skip connections in ViT are even more influential than in ResNets" (notebook 11). It has
+# exactly the ViT's recipe (same data, epochs and optimiser): the matched control.
+RECIPES["vit_noskip"] = {prof: replace(r, arch_kwargs=dict(r.arch_kwargs, skip=False))
+                         for prof, r in RECIPES["vit"].items()}
 
 
 def dataset_for(recipe: Recipe):
@@ -211,10 +215,25 @@ def _build(recipe: Recipe) -> nn.Module:
     return models.build(recipe.arch, **recipe.arch_kwargs)
 
 
-def read_manifest() -> dict:
+def read_manifest(strict: bool = False) -> dict:
+    """``data/models/manifest.json``. An unreadable manifest is reported and treated as empty (the
+    committed checkpoints are then not used, never used unchecked); ``strict`` raises instead."""
     if not MANIFEST.exists():
         return {"models": {}}
-    return json.loads(MANIFEST.read_text())
+    try:
+        manifest = json.loads(MANIFEST.read_text())
+        if not isinstance(manifest.get("models"), dict):
+            raise ValueError("no 'models' table")
+        for name, info in manifest["models"].items():
+            info["file"], info["sha256"], info["recipe"], info["profile"], info["test_accuracy"]
+        return manifest
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        msg = (f"{MANIFEST} is unreadable ({type(err).__name__}: {err}); restore it with "
+               "`git checkout data/models/manifest.json`.")
+        if strict:
+            raise ZooError(msg) from err
+        warnings.warn(msg + " Committed checkpoints are not used until then.")
+        return {"models": {}}
 
 
 def _write_json(path: Path, obj: dict) -> None:
@@ -245,12 +264,29 @@ def _recipe_from(info: dict) -> Recipe:
     return Recipe(**d)
 
 
-def _checked_load(info: dict, folder: Path, epoch: int | None, where: str):
+def _variant_entry(info: dict, epoch: int | None, seed: int | None, where: str) -> dict:
+    """The record of the weights asked for: the model itself, a snapshot, or another seed."""
+    if epoch is not None and seed not in (None, info["recipe"].get("seed", 0)):
+        raise ZooError("Pick a snapshot (epoch=...) or a seed (seed=...), not both.")
+    if epoch is not None:
+        entry = info.get("snapshots", {}).get(str(epoch))
+        if entry is None:
+            raise ZooError(f"{where} has no snapshot at epoch {epoch} of {info['name']!r}; "
+                           f"available: {sorted(int(e) for e in info.get('snapshots', {}))}.")
+        return entry
+    if seed is not None and seed != info["recipe"].get("seed", 0):
+        entry = info.get("seeds", {}).get(str(seed))
+        if entry is None:
+            raise ZooError(f"{where} has no seed {seed} of {info['name']!r}; available: "
+                           f"{seeds_of(info)}.")
+        return entry
+    return info
+
+
+def _checked_load(info: dict, folder: Path, epoch: int | None, where: str,
+                  seed: int | None = None):
     """Build the model of ``info`` and load its weights, or None after a reported mismatch."""
-    entry = info if epoch is None else info.get("snapshots", {}).get(str(epoch))
-    if entry is None:
-        raise ZooError(f"{where} has no snapshot at epoch {epoch} of {info['name']!r}; "
-                       f"available: {sorted(int(e) for e in info.get('snapshots', {}))}.")
+    entry = _variant_entry(info, epoch, seed, where)
     path = folder / entry["file"]
     if not path.exists():
         return None
@@ -266,69 +302,175 @@ def _checked_load(info: dict, folder: Path, epoch: int | None, where: str):
         return None
 
 
+def seeds_of(info: dict) -> list[int]:
+    """The seeds trained for a zoo record: its own and those under ``info["seeds"]``."""
+    return sorted({int(info["recipe"].get("seed", 0))} | {int(k) for k in info.get("seeds", {})})
+
+
+def seed_summary(info: dict) -> dict:
+    """Test accuracy over the seeds trained: ``{"n", "mean", "std", "min", "max"}`` (std with
+    n - 1 in the denominator; 0 for one seed)."""
+    accs = [info["test_accuracy"]] + [s["test_accuracy"] for s in info.get("seeds", {}).values()]
+    t = torch.tensor(accs, dtype=torch.float64)
+    return {"n": len(accs), "mean": round(t.mean().item(), 4),
+            "std": round(t.std().item(), 4) if len(accs) > 1 else 0.0,
+            "min": round(t.min().item(), 4), "max": round(t.max().item(), 4)}
+
+
+# --------------------------------------------------------------------------------------------
+# Training: set up, fit, save, record
+# --------------------------------------------------------------------------------------------
+def _stem(name: str, prof: str, out_dir: Path, seed: int, recipe_seed: int) -> str:
+    stem = name if out_dir == MODELS_DIR else f"{name}-{prof}"
+    return stem if seed == recipe_seed else f"{stem}@seed{seed}"
+
+
+def _initial_model(recipe: Recipe, prof: str) -> tuple[Recipe, nn.Module]:
+    """A fresh network for ``recipe``, or the checkpoint it fine-tunes (``init_from``), whose
+    architecture it then keeps."""
+    if not recipe.init_from:
+        return recipe, _build(recipe)
+    init = load_model(recipe.init_from, profile=prof)
+    base = _recipe_from(init.zoo_info)
+    recipe = replace(recipe, arch=base.arch, arch_kwargs=base.arch_kwargs)
+    model = _build(recipe)
+    model.load_state_dict(init.state_dict())
+    return recipe, model
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return (f"{device.type} ({platform.processor() or platform.machine()}, "
+            f"{torch.get_num_threads()} threads)")
+
+
+def _record(name, prof, recipe, model, path, sha, history, test, device, snapshots) -> dict:
+    """The manifest/cache record of a trained model, measured on what was saved (fp16)."""
+    res = evaluate(model, *test, crop=recipe.crop)
+    res_tta = evaluate(model, *test, tta=True, crop=recipe.crop)
+    return {"name": name, "file": path.name, "sha256": sha, "profile": prof,
+            "recipe": asdict(recipe), "parameters": models.count_parameters(model),
+            "bytes": path.stat().st_size, "test_accuracy": round(res["acc"], 4),
+            "test_nll": round(res["loss"], 4),
+            "test_accuracy_tta": round(res_tta["acc"], 4),
+            "train_seconds": round(history.seconds[-1], 1), "device": _device_name(device),
+            "precision": precision_for(device).name,
+            "data": (f"{recipe.dataset} ({data_mod.cifar10_source()} CIFAR-10)"
+                     if recipe.dataset in ("cifar10", "canvas64") else recipe.dataset),
+            "trained": str(date.today()), "torch": torch.__version__,
+            "history": history.to_dict(), "snapshots": snapshots}
+
+
+def _seed_entry(info: dict) -> dict:
+    keep = ("file", "sha256", "test_accuracy", "test_nll", "test_accuracy_tta", "train_seconds",
+            "device", "precision", "trained")
+    return {k: info[k] for k in keep if k in info} | {"seed": info["recipe"]["seed"]}
+
+
+def _same_recipe(a: dict, b: dict) -> bool:
+    """Equal but for the seed (compared as JSON, where tuples are lists)."""
+    def strip(d):
+        return json.loads(json.dumps({k: v for k, v in d.items() if k != "seed"}, sort_keys=True))
+    return strip(a) == strip(b)
+
+
+def _check_seed_can_be_added(name: str, recipe: Recipe) -> None:
+    """A further seed is recorded beside the committed main model of the same recipe: check that
+    it is there before training (not after an hour of it)."""
+    old = read_manifest(strict=True)["models"].get(name)
+    if not old or not _same_recipe(old["recipe"], asdict(recipe)):
+        raise ZooError(f"Train and commit the main seed of {name!r} with the current recipe "
+                       "first: further seeds are recorded beside it.")
+
+
+def _store(name: str, info: dict, out_dir: Path, stem: str, main_seed: bool) -> dict:
+    """Write the record: into the manifest (committed models) or beside the cached weights. A
+    further seed becomes ``info["seeds"][seed]`` of the main record; the main record keeps the
+    seeds trained earlier with the same recipe."""
+    if out_dir != MODELS_DIR:
+        _write_json(out_dir / f"{stem}.json", info)
+        return info
+    with _manifest_lock():          # two trainings may finish at the same time
+        manifest = read_manifest(strict=True)
+        old = manifest["models"].get(name)
+        if main_seed:
+            if old and _same_recipe(old["recipe"], info["recipe"]):
+                info["seeds"] = old.get("seeds", {})
+            manifest["models"][name] = info
+        else:
+            _check_seed_can_be_added(name, _recipe_from(info))
+            old.setdefault("seeds", {})[str(info["recipe"]["seed"])] = _seed_entry(info)
+        manifest["models"][name]["test_accuracy_seeds"] = seed_summary(manifest["models"][name])
+        _write_json(MANIFEST, manifest)
+    return info
+
+
 def train_model(name: str, profile: str | None = None, device=None, progress: bool = True,
-                out_dir: Path | None = None) -> tuple[nn.Module, dict]:
+                out_dir: Path | None = None, *, seed: int | None = None,
+                resume: bool = False) -> tuple[nn.Module, dict]:
     """Train zoo model ``name`` with the profile's recipe; save it to ``out_dir`` (default: the
-    cache) with an info record, and return ``(model, info)``."""
+    cache) with an info record, and return ``(model, info)``.
+
+    ``seed`` trains another seed of the same recipe (recorded under the main record's ``seeds``).
+    The training state is kept in the cache after every epoch; ``resume=True`` continues an
+    interrupted run from there (``python -m lecture_utils.zoo train NAME --resume``).
+    """
     if name not in RECIPES:
         raise ZooError(f"Unknown model {name!r}; the zoo has {sorted(RECIPES)}.")
     prof = get_profile(profile).name
     recipe = RECIPES[name][prof]
+    seed = recipe.seed if seed is None else int(seed)
+    main_seed = seed == recipe.seed
+    recipe = replace(recipe, seed=seed)
     device = torch.device(device) if device else get_device()
     out_dir = Path(out_dir) if out_dir else cache_dir() / "models"
-    stem = name if out_dir == MODELS_DIR else f"{name}-{prof}"
-    if recipe.init_from:    # fine-tuning keeps the architecture of the checkpoint it starts from
-        init = load_model(recipe.init_from, profile=prof)
-        base = _recipe_from(init.zoo_info)
-        recipe = replace(recipe, arch=base.arch, arch_kwargs=base.arch_kwargs)
-        model = _build(recipe)
-        model.load_state_dict(init.state_dict())
-    else:
-        model = _build(recipe)
+    stem = _stem(name, prof, out_dir, seed, RECIPES[name][prof].seed)
+    recipe, model = _initial_model(recipe, prof)
+    if out_dir == MODELS_DIR and not main_seed:
+        _check_seed_can_be_added(name, recipe)
     train, test = dataset_for(recipe)
     snapshots = {}
 
     def keep_snapshot(epoch, net, history):
-        if epoch in recipe.snapshots and epoch != recipe.epochs:
+        if main_seed and epoch in recipe.snapshots and epoch != recipe.epochs:
             path = out_dir / f"{stem}@epoch{epoch}.pt"
             snapshots[str(epoch)] = {"file": path.name, "sha256": _save_state(net, path),
                                      "test_accuracy": history.test_acc[-1]}
 
+    state = cache_dir() / "models" / f"{name}-{prof}-seed{seed}.state.pt"
     history = fit(model, train, test, device=device, progress=progress, callback=keep_snapshot,
-                  **recipe.fit_kwargs())
+                  state_path=state, resume=resume, **recipe.fit_kwargs())
     path = out_dir / f"{stem}.pt"
     sha = _save_state(model, path)
     model = _load_state(_build(recipe), path).to(device)   # evaluate what was saved (fp16)
-    res = evaluate(model, *test, crop=recipe.crop)
-    dev = torch.cuda.get_device_name(device) if device.type == "cuda" else \
-        f"{device.type} ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
-    info = {"name": name, "file": path.name, "sha256": sha, "profile": prof,
-            "recipe": asdict(recipe), "parameters": models.count_parameters(model),
-            "bytes": path.stat().st_size, "test_accuracy": round(res["acc"], 4),
-            "test_nll": round(res["loss"], 4),
-            "test_accuracy_tta": round(evaluate(model, *test, tta=True, crop=recipe.crop)["acc"], 4),
-            "train_seconds": round(history.seconds[-1], 1), "device": dev,
-            "data": (f"{recipe.dataset} ({data_mod.cifar10_source()} CIFAR-10)"
-                     if recipe.dataset in ("cifar10", "canvas64") else recipe.dataset), "trained": str(date.today()),
-            "torch": torch.__version__, "history": history.to_dict(), "snapshots": snapshots}
-    if out_dir == MODELS_DIR:
-        with _manifest_lock():          # two trainings may finish at the same time
-            manifest = read_manifest()
-            manifest["models"][name] = info
-            _write_json(MANIFEST, manifest)
-    else:
-        _write_json(out_dir / f"{stem}.json", info)
+    info = _record(name, prof, recipe, model, path, sha, history, test, device, snapshots)
+    info = _store(name, info, out_dir, stem, main_seed)
     model.eval()
     model.zoo_info = dict(info, source="trained now")
     return model, info
 
 
+def _read_cached_info(path: Path) -> dict | None:
+    try:
+        info = json.loads(path.read_text())
+        _recipe_from(info)
+        info["file"], info["sha256"]
+        return info
+    except (ValueError, KeyError, TypeError) as err:
+        warnings.warn(f"the cache: {path} is unreadable ({type(err).__name__}: {err}); not using "
+                      "it, the model will be retrained.")
+        return None
+
+
 def load_model(name: str, profile: str | None = None, device=None, epoch: int | None = None,
-               train_if_missing: bool = True, progress: bool = True) -> nn.Module:
+               train_if_missing: bool = True, progress: bool = True, *,
+               seed: int | None = None) -> nn.Module:
     """The trained model ``name`` in eval mode on ``device``; ``model.zoo_info`` says where it came
     from, its recipe, test accuracy and learning curves (``History.from_dict(info["history"])``).
 
-    ``epoch`` picks a snapshot saved during training (see ``RECIPES[name][p].snapshots``).
+    ``epoch`` picks a snapshot saved during training (see ``RECIPES[name][p].snapshots``);
+    ``seed`` another seed of the same recipe (``seeds_of(model.zoo_info)`` lists them).
     """
     if name not in RECIPES:
         raise ZooError(f"Unknown model {name!r}; the zoo has {sorted(RECIPES)}.")
@@ -336,24 +478,27 @@ def load_model(name: str, profile: str | None = None, device=None, epoch: int | 
     device = torch.device(device) if device else get_device()
     committed = read_manifest()["models"].get(name)
     if committed and PROFILES.index(committed["profile"]) >= prof.rank:
-        model = _checked_load(committed, MODELS_DIR, epoch, "data/models")
+        model = _checked_load(committed, MODELS_DIR, epoch, "data/models", seed)
         if model is not None:
             model.zoo_info = dict(committed, source="committed checkpoint")
             return model.to(device).eval()
-    info_path = cache_dir() / "models" / f"{name}-{prof.name}.json"
-    if info_path.exists():
-        info = json.loads(info_path.read_text())
+    remove_stale_tmp(cache_dir() / "models")
+    main = RECIPES[name][prof.name].seed
+    stem = f"{name}-{prof.name}" + ("" if seed in (None, main) else f"@seed{seed}")
+    info_path = cache_dir() / "models" / f"{stem}.json"
+    info = _read_cached_info(info_path) if info_path.exists() else None
+    if info is not None:
         model = _checked_load(info, info_path.parent, epoch, "the cache")
         if model is not None:
             model.zoo_info = dict(info, source="cache")
             return model.to(device).eval()
     if not train_if_missing:
         raise ZooError(f"No trained {name!r} for the {prof.name} profile; call "
-                       f"load_model({name!r}) to train it or run `python -m lecture_utils.zoo train "
-                       f"{name}`.")
+                       f"load_model({name!r}) to train it or run "
+                       f"`python -m lecture_utils.zoo train {name}`.")
     print(f"Training {name!r} with the {prof.name} recipe (no checkpoint found); "
           "it will be cached for next time.")
-    model, _ = train_model(name, prof.name, device, progress)
+    model, _ = train_model(name, prof.name, device, progress, seed=seed, resume=True)
     if epoch is not None:
         return load_model(name, prof.name, device, epoch, train_if_missing=False)
     return model
@@ -365,34 +510,41 @@ def history_of(model: nn.Module) -> History:
 
 
 def verify(names=None, device=None) -> list[dict]:
-    """Re-measure the test accuracy of committed checkpoints against the manifest."""
+    """Re-measure the test accuracy of committed checkpoints (every seed) against the manifest."""
     rows = []
     for name, info in read_manifest()["models"].items():
         if names and name not in names:
             continue
-        model = _checked_load(info, MODELS_DIR, None, "data/models")
-        if model is None:
-            rows.append({"name": name, "ok": False, "reason": "missing or checksum mismatch"})
-            continue
         recipe = _recipe_from(info)
         _, test = dataset_for(replace(recipe, train_subset=1))   # only the test split is used
-        acc = evaluate(model.to(device or get_device()), *test, crop=recipe.crop)["acc"]
-        rows.append({"name": name, "ok": abs(acc - info["test_accuracy"]) <= 0.005,
-                     "measured": round(acc, 4), "manifest": info["test_accuracy"]})
+        for seed in seeds_of(info):
+            entry = _variant_entry(info, None, seed, "data/models")
+            label = name if entry is info else f"{name}@seed{seed}"
+            model = _checked_load(info, MODELS_DIR, None, "data/models", seed)
+            if model is None:
+                rows.append({"name": label, "ok": False, "reason": "missing or checksum mismatch"})
+                continue
+            acc = evaluate(model.to(device or get_device()), *test, crop=recipe.crop)["acc"]
+            rows.append({"name": label, "ok": abs(acc - entry["test_accuracy"]) <= 0.005,
+                         "measured": round(acc, 4), "manifest": entry["test_accuracy"]})
     return rows
 
 
 def markdown_table() -> str:
-    """The committed checkpoints (manifest.json) as a Markdown table: one row per model."""
-    lines = ["| model | architecture | data | epochs | parameters | test acc. | training | trained on |",
-             "|---|---|---|---|---|---|---|---|"]
-    for name, m in read_manifest()["models"].items():
+    """The committed checkpoints (manifest.json) as a Markdown table: one row per model, the test
+    accuracy as the mean over the seeds trained with its range."""
+    lines = ["| model | architecture | data | epochs | parameters | test acc. (seeds) | training "
+             "| trained on |", "|---|---|---|---|---|---|---|---|"]
+    for name, m in sorted(read_manifest()["models"].items()):
         r = m["recipe"]
         arch = r["arch"] + "".join(f", {k}={v}" for k, v in r.get("arch_kwargs", {}).items())
         n = r.get("train_subset") or "all"
+        s = seed_summary(m)
+        acc = (f"{100 * s['mean']:.1f}% ({s['n']} seeds: {100 * s['min']:.1f}-{100 * s['max']:.1f})"
+               if s["n"] > 1 else f"{100 * s['mean']:.1f}%")
         lines.append(f"| `{name}` | {arch} | {m['data']}, {n} train | {r['epochs']} | "
-                     f"{m['parameters']:,} | {100 * m['test_accuracy']:.1f}% | "
-                     f"{m['train_seconds'] / 60:.0f} min | {m['device']} ({m['profile']} recipe) |")
+                     f"{m['parameters']:,} | {acc} | {m['train_seconds'] / 60:.0f} min | "
+                     f"{m['device']}, {m.get('precision', 'fp32')} ({m['profile']} recipe) |")
     return "\n".join(lines)
 
 
@@ -404,6 +556,10 @@ def main(argv=None):
     t = sub.add_parser("train", help="train models with a profile's recipe")
     t.add_argument("names", nargs="+")
     t.add_argument("--profile", default=None, choices=PROFILES)
+    t.add_argument("--seeds", type=int, nargs="+", default=None,
+                   help="seeds to train (default: the recipe's); the first is the main record")
+    t.add_argument("--resume", action="store_true",
+                   help="continue an interrupted training from its last epoch's state")
     t.add_argument("--commit", action="store_true",
                    help="write to data/models/ and the manifest (to be committed)")
     sub.add_parser("verify", help="re-measure committed checkpoints' test accuracy")
@@ -413,13 +569,17 @@ def main(argv=None):
         manifest = read_manifest()["models"]
         for name in RECIPES:
             m = manifest.get(name)
-            print(f"{name:18s}" + (f" committed ({m['profile']}): test acc {m['test_accuracy']:.4f}, "
-                                   f"{m['train_seconds']:.0f} s on {m['device']}" if m else " -"))
+            print(f"{name:18s}" + (f" committed ({m['profile']}): test acc "
+                                   f"{m['test_accuracy']:.4f}, {m['train_seconds']:.0f} s on "
+                                   f"{m['device']}" if m else " -"))
     elif args.cmd == "train":
         for name in args.names:
-            _, info = train_model(name, args.profile, out_dir=MODELS_DIR if args.commit else None)
-            print(f"{name}: test accuracy {info['test_accuracy']:.4f} "
-                  f"in {info['train_seconds']:.0f} s on {info['device']}")
+            for seed in args.seeds or [None]:
+                _, info = train_model(name, args.profile, seed=seed, resume=args.resume,
+                                      out_dir=MODELS_DIR if args.commit else None)
+                print(f"{name} (seed {seed if seed is not None else 'default'}): test accuracy "
+                      f"{info['test_accuracy']:.4f} in {info['train_seconds']:.0f} s on "
+                      f"{info['device']}", flush=True)
     elif args.cmd == "table":
         print(markdown_table())
     else:

@@ -136,3 +136,94 @@ def test_device_loader_batches(cifar_test):
     assert next(iter(crop))[0].shape == (50, 3, 28, 28)
     with pytest.raises(ValueError, match="uint8"):
         data.DeviceLoader(x.float(), y)
+
+
+# ---------------------------------------------------------------- untrusted files (issue 13, item 4)
+def _fake_batches(folder, payload=None):
+    """A folder laid out like torchvision's cifar-10-batches-py, with small fake batches."""
+    import pickle
+    folder.mkdir(parents=True)
+    for name in data.CIFAR10_BATCH_MD5:
+        batch = payload if payload is not None else {
+            b"data": np.zeros((2, 3072), dtype=np.uint8), b"labels": [0, 1]}
+        (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
+    return folder
+
+
+class _Boom:
+    def __reduce__(self):
+        import os
+        return (os.system, ("echo pwned > /dev/null",))
+
+
+def test_archive_is_preferred_over_a_batches_folder(fake_archive, isolated_paths):
+    data_dir, _ = isolated_paths
+    _fake_batches(data_dir / "cifar-10-batches-py", payload={b"evil": _Boom()})
+    images, _ = data.load_cifar10("test")          # the folder is never opened
+    assert images.shape == (20, 3, 32, 32) and data.cifar10_source() == "jpeg"
+
+
+def test_batches_folder_with_foreign_files_is_refused_unread(isolated_paths, monkeypatch):
+    data_dir, _ = isolated_paths
+    _fake_batches(data_dir / "cifar-10-batches-py", payload={b"evil": _Boom()})
+    ran = []
+    monkeypatch.setattr("os.system", lambda cmd: ran.append(cmd))
+    with pytest.raises(data.ChecksumError, match="md5"):
+        data.load_cifar10("test")
+    assert ran == []
+
+
+def test_batches_are_read_without_running_code(isolated_paths, monkeypatch):
+    """Even a file with torchvision's md5 could only build plain data: callables are refused."""
+    data_dir, _ = isolated_paths
+    _fake_batches(data_dir / "cifar-10-batches-py", payload={b"evil": _Boom()})
+    monkeypatch.setattr(data, "_md5", lambda path: data.CIFAR10_BATCH_MD5[path.name])
+    ran = []
+    monkeypatch.setattr("os.system", lambda cmd: ran.append(cmd))
+    import pickle
+    with pytest.raises(pickle.UnpicklingError, match="not plain data"):
+        data.load_cifar10("test")
+    assert ran == []
+
+
+def test_genuine_batches_load(isolated_paths, monkeypatch):
+    data_dir, _ = isolated_paths
+    _fake_batches(data_dir / "cifar-10-batches-py")
+    monkeypatch.setattr(data, "_md5", lambda path: data.CIFAR10_BATCH_MD5[path.name])
+    monkeypatch.setattr(data, "CIFAR10_SIZES", {"train": 10, "test": 2})
+    images, labels = data.load_cifar10("test")
+    assert images.shape == (2, 3, 32, 32) and sorted(labels.tolist()) == [0, 1]
+    assert data.cifar10_source() == "original"
+
+
+def test_foreign_cache_file_is_rebuilt_not_used(fake_archive, isolated_paths):
+    """A well-formed .npz that the loader did not write (no matching sha256 beside it)."""
+    _, cache = isolated_paths
+    images, labels = data.load_cifar10("test")
+    foreign = cache / "cifar10-jpeg-test.npz"
+    with open(foreign, "wb") as fh:
+        np.savez(fh, images=np.zeros_like(images.numpy()), labels=labels.numpy())
+    with pytest.warns(UserWarning, match="not the course's"):
+        again, _ = data.load_cifar10("test")
+    assert torch.equal(again, images)
+
+
+def test_stale_temporary_files_are_cleaned(fake_archive, isolated_paths):
+    import os
+    _, cache = isolated_paths
+    cache.mkdir(exist_ok=True)
+    stale, fresh = cache / ".cifar10-jpeg-test.npz.abc.tmp", cache / ".other.xyz.tmp"
+    stale.write_bytes(b"half")
+    fresh.write_bytes(b"half")
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    data.load_cifar10("test")
+    assert not stale.exists() and fresh.exists()     # a fresh one may belong to a running write
+
+
+def test_cache_pointing_at_a_file_is_a_clear_error(tmp_path, monkeypatch):
+    from lecture_utils import config
+    target = tmp_path / "a_file"
+    target.write_text("x")
+    monkeypatch.setenv("LECTURE_CACHE", str(target))
+    with pytest.raises(NotADirectoryError, match="LECTURE_CACHE"):
+        config.cache_dir()

@@ -40,3 +40,32 @@ def test_fit_adamw_crop_and_tta(cifar_test):
 def test_bad_optimizer(cifar_test):
     with pytest.raises(ValueError, match="optimizer"):
         train.make_optimizer(models.lenet(), "rmsprop", 0.1, 0.0)
+
+
+def test_interrupted_fit_resumes_to_the_same_weights(cifar_test, tmp_path):
+    """A run stopped during epoch 2 and resumed ends where an uninterrupted run ends."""
+    x, y = data.subset(*cifar_test, 256)
+    kw = dict(epochs=2, lr=0.05, batch_size=64, progress=False, device="cpu")
+    torch.manual_seed(0)
+    init = models.lenet().state_dict()
+
+    def fresh():
+        net = models.lenet()
+        net.load_state_dict(init)
+        return net
+
+    straight = fresh()
+    train.fit(straight, (x, y), **kw)
+
+    def stop_in_second(epoch, model, history):
+        if epoch == 2:
+            raise KeyboardInterrupt
+    state = tmp_path / "run.state.pt"
+    with pytest.raises(KeyboardInterrupt):
+        train.fit(fresh(), (x, y), state_path=state, callback=stop_in_second, **kw)
+    assert state.exists()                       # the state after epoch 1
+    resumed = models.lenet()                    # other weights: the state replaces them
+    hist = train.fit(resumed, (x, y), state_path=state, resume=True, **kw)
+    assert hist.epoch == [1, 2] and not state.exists()
+    for k, v in straight.state_dict().items():
+        assert torch.allclose(v.float(), resumed.state_dict()[k].float(), atol=1e-6), k

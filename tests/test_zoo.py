@@ -103,3 +103,64 @@ def test_committed_checkpoints_reach_their_manifest_accuracy():
     assert rows, "no committed checkpoints"
     bad = [r for r in rows if not r["ok"]]
     assert not bad, f"checkpoints off their manifest accuracy by more than 0.5 points: {bad}"
+
+
+def test_seeds_are_recorded_beside_the_main_model(empty_zoo):
+    zoo.train_model("lenet", "quick", progress=False, out_dir=zoo.MODELS_DIR)
+    _, info1 = zoo.train_model("lenet", "quick", progress=False, out_dir=zoo.MODELS_DIR, seed=1)
+    assert info1["recipe"]["seed"] == 1
+    main = zoo.read_manifest()["models"]["lenet"]
+    assert zoo.seeds_of(main) == [0, 1]
+    summary = main["test_accuracy_seeds"]
+    assert summary["n"] == 2 and summary["min"] <= summary["mean"] <= summary["max"]
+    other = zoo.load_model("lenet", profile="quick", seed=1)
+    assert other.zoo_info["source"] == "committed checkpoint"
+    assert [r["ok"] for r in zoo.verify(["lenet"], device="cpu")] == [True, True]
+    with pytest.raises(zoo.ZooError, match="no seed 7"):
+        zoo.load_model("lenet", profile="quick", seed=7)
+    # retraining the main seed with the same recipe keeps the other seeds
+    zoo.train_model("lenet", "quick", progress=False, out_dir=zoo.MODELS_DIR)
+    assert zoo.seeds_of(zoo.read_manifest()["models"]["lenet"]) == [0, 1]
+
+
+def test_a_further_seed_needs_its_main_model_first(empty_zoo):
+    with pytest.raises(zoo.ZooError, match="first"):
+        zoo.train_model("lenet", "quick", progress=False, out_dir=zoo.MODELS_DIR, seed=2)
+
+
+@pytest.mark.parametrize("text", ["{not json", '{"models": 3}', '{"models": {"lenet": {}}}'])
+def test_unreadable_manifest_is_reported_not_used(empty_zoo, text):
+    zoo.MANIFEST.write_text(text)
+    with pytest.warns(UserWarning, match="git checkout"):
+        assert zoo.read_manifest() == {"models": {}}
+    with pytest.raises(zoo.ZooError, match="unreadable"):
+        zoo.read_manifest(strict=True)
+
+
+@pytest.mark.parametrize("text", ["{truncated", '{"name": "lenet"}', "[]"])
+def test_unreadable_cached_record_means_retraining(empty_zoo, text):
+    zoo.load_model("lenet", profile="quick", progress=False)
+    (empty_zoo / "cache" / "models" / "lenet-quick.json").write_text(text)
+    with pytest.warns(UserWarning, match="unreadable"):
+        model = zoo.load_model("lenet", profile="quick", progress=False)
+    assert model.zoo_info["source"] == "trained now"
+
+
+def test_stale_temporary_checkpoints_are_cleaned(empty_zoo):
+    import os
+    import time
+    folder = empty_zoo / "cache" / "models"
+    folder.mkdir(parents=True)
+    stale = folder / ".lenet-quick.pt.123.tmp"
+    stale.write_bytes(b"half a checkpoint")
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    zoo.load_model("lenet", profile="quick", progress=False)
+    assert not stale.exists()
+
+
+def test_vit_noskip_has_the_vits_budget():
+    """The no-skip ViT is the matched control of the ViT: same data, epochs and optimiser."""
+    for prof in ("quick", "laptop", "full"):
+        a, b = zoo.RECIPES["vit"][prof], zoo.RECIPES["vit_noskip"][prof]
+        assert b.arch_kwargs == dict(a.arch_kwargs, skip=False)
+        assert {**a.__dict__, "arch_kwargs": None} == {**b.__dict__, "arch_kwargs": None}
