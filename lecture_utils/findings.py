@@ -1,0 +1,253 @@
+"""Findings a student can trust: every claim a notebook tests is computed, controlled and bounded.
+
+A *finding* records one claim of a paper as an experiment: what we measure, the control it is
+compared with (a random or untrained baseline, the same budget for both arms, the same lesion for
+both networks), the criterion decided before the run, our estimate with an interval (over seeds,
+or a bootstrap over images), the paper's number where there is one, and the verdict the criterion
+gives: **reproduced**, **not reproduced** or **inconclusive** (with the reason).
+
+The verdict rule for an *effect* (ours minus the control, oriented so that the paper's claim is a
+positive effect):
+
+* reproduced: the whole interval lies above ``margin`` (the paper's direction, clearly);
+* not reproduced: the whole interval lies below zero (the opposite direction), or inside
+  ``[-margin, margin]`` (no effect of the size that would matter);
+* inconclusive: the interval straddles (no clear answer at our scale: more images or seeds needed).
+
+A notebook collects its findings in a ``Findings`` log and prints them in "What we saw" with
+``log.summary()``; every sentence of the form "X beats Y" comes from here, so text and numbers
+cannot disagree (one formatter, ``fmt``). The log also writes a machine-readable copy into the
+executed notebook (MIME type ``FINDINGS_MIME``), from which ``tools/scorecard.py`` builds the
+course-wide reproduction scorecard.
+
+Computing only: no drawing here.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+__all__ = ["Interval", "Finding", "Findings", "bootstrap", "bootstrap_difference", "over_seeds",
+           "proportion", "verdict_for", "fmt", "FINDINGS_MIME", "VERDICTS"]
+
+FINDINGS_MIME = "application/vnd.lecture-suite.findings+json"
+VERDICTS = ("reproduced", "not reproduced", "inconclusive")
+_T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
+        9: 2.262, 10: 2.228, 15: 2.131, 20: 2.086, 30: 2.042}
+
+
+def fmt(value: float, unit: str = "") -> str:
+    """The one number formatter of the findings: ``%`` (a fraction shown as a percentage),
+    ``points`` (a difference of fractions, signed, in percentage points), or plain (3 digits)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if unit == "%":
+        return f"{100 * value:.1f}%"
+    if unit == "points":
+        return f"{100 * value:+.1f} points"
+    if unit:
+        return f"{value:.3g} {unit}"
+    return f"{value:.3g}"
+
+
+@dataclass(frozen=True)
+class Interval:
+    """An estimate with a two-sided interval: ``estimate`` in [``low``, ``high``] at ``level``,
+    from ``method`` (e.g. "bootstrap over 500 images", "3 seeds, t interval")."""
+
+    estimate: float
+    low: float
+    high: float
+    level: float = 0.95
+    method: str = ""
+    n: int = 0
+
+    def format(self, unit: str = "") -> str:
+        return f"{fmt(self.estimate, unit)} [{fmt(self.low, unit)}, {fmt(self.high, unit)}]"
+
+    def excludes(self, value: float) -> bool:
+        return self.low > value or self.high < value
+
+
+def _as_array(values) -> np.ndarray:
+    a = np.asarray(values.detach().cpu() if hasattr(values, "detach") else values, dtype=np.float64)
+    a = a.reshape(-1)
+    if a.size == 0:
+        raise ValueError("no values to summarise: the experiment produced an empty result.")
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{int((~np.isfinite(a)).sum())} of {a.size} values are not finite: "
+                         "fix the experiment before summarising it.")
+    return a
+
+
+def bootstrap(values, *, statistic=np.mean, n_resamples: int = 2000, level: float = 0.95,
+              seed: int = 0, what: str = "images") -> Interval:
+    """Percentile bootstrap interval of ``statistic`` over the per-item ``values`` [n]."""
+    a = _as_array(values)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, a.size, size=(n_resamples, a.size))
+    resampled = a[idx]
+    if statistic is np.mean:
+        stats = resampled.mean(1)
+    else:
+        stats = np.apply_along_axis(statistic, 1, resampled)
+    lo, hi = np.quantile(stats, [(1 - level) / 2, (1 + level) / 2])
+    return Interval(float(statistic(a)), float(lo), float(hi), level,
+                    f"bootstrap over {a.size:,} {what}", a.size)
+
+
+def bootstrap_difference(a, b, *, paired: bool, n_resamples: int = 2000, level: float = 0.95,
+                         seed: int = 0, what: str = "images") -> Interval:
+    """Interval of mean(a) - mean(b). ``paired``: a[i] and b[i] belong to the same item (the same
+    image under two methods), resampled together; otherwise each arm is resampled on its own."""
+    a, b = _as_array(a), _as_array(b)
+    rng = np.random.default_rng(seed)
+    if paired:
+        if a.size != b.size:
+            raise ValueError(f"paired arms need the same items: {a.size} vs {b.size} values.")
+        idx = rng.integers(0, a.size, size=(n_resamples, a.size))
+        diffs = a[idx].mean(1) - b[idx].mean(1)
+        method = f"paired bootstrap over {a.size:,} {what}"
+    else:
+        diffs = (a[rng.integers(0, a.size, size=(n_resamples, a.size))].mean(1)
+                 - b[rng.integers(0, b.size, size=(n_resamples, b.size))].mean(1))
+        method = f"bootstrap over {a.size:,} and {b.size:,} {what}"
+    lo, hi = np.quantile(diffs, [(1 - level) / 2, (1 + level) / 2])
+    return Interval(float(a.mean() - b.mean()), float(lo), float(hi), level, method,
+                    min(a.size, b.size))
+
+
+def over_seeds(values, *, level: float = 0.95) -> Interval:
+    """Mean over training seeds with Student's t interval (95% only); one seed gives an interval
+    of zero width and says so in ``method`` (a verdict on it is then at best inconclusive)."""
+    if level != 0.95:
+        raise ValueError("over_seeds gives 95% intervals only.")
+    a = _as_array(values)
+    if a.size == 1:
+        return Interval(float(a[0]), float(a[0]), float(a[0]), level, "1 seed: no interval", 1)
+    t = _T95[min((k for k in _T95 if k >= a.size - 1), default=30)]
+    half = t * a.std(ddof=1) / math.sqrt(a.size)
+    return Interval(float(a.mean()), float(a.mean() - half), float(a.mean() + half), level,
+                    f"{a.size} seeds, t interval", a.size)
+
+
+def proportion(successes: int, n: int, *, level: float = 0.95) -> Interval:
+    """Wilson score interval of a proportion successes / n (95%)."""
+    if n <= 0:
+        raise ValueError("a proportion needs at least one trial.")
+    if level != 0.95:
+        raise ValueError("proportion gives 95% intervals only.")
+    z, p = 1.959964, successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return Interval(p, max(0.0, centre - half), min(1.0, centre + half), level,
+                    f"Wilson interval over {n:,} trials", n)
+
+
+def verdict_for(effect: Interval, *, margin: float = 0.0, unit: str = "") -> tuple[str, str]:
+    """The verdict for an effect oriented so that the paper's claim is positive (module docstring),
+    and the reason in words."""
+    span = f"{effect.format(unit)}"
+    if effect.low > margin:
+        return "reproduced", f"the interval {span} lies above {fmt(margin, unit) if margin else 0}"
+    if effect.high < 0:
+        return "not reproduced", f"the interval {span} lies on the other side of 0"
+    if margin > 0 and -margin <= effect.low and effect.high <= margin:
+        return "not reproduced", (f"the interval {span} lies within +-{fmt(margin, unit)}: no "
+                                  "effect of the size claimed")
+    return "inconclusive", f"the interval {span} includes 0: no clear answer at our scale"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One claim tested as an experiment (module docstring)."""
+
+    notebook: str
+    paper: str
+    claim: str
+    measure: str
+    control: str
+    criterion: str
+    ours: Interval | None
+    verdict: str
+    reason: str
+    paper_value: str = ""
+    unit: str = ""
+    control_value: Interval | None = None
+
+    def __post_init__(self):
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {VERDICTS}, not {self.verdict!r}")
+
+    def line(self) -> str:
+        ours = self.ours.format(self.unit) if self.ours else "not measured"
+        paper = f"; paper: {self.paper_value}" if self.paper_value else ""
+        return (f"**{self.verdict}**: {self.claim} ({self.measure}: {ours}, "
+                f"{self.ours.method if self.ours else ''}; control: {self.control}{paper}). "
+                f"{self.reason[0].upper() + self.reason[1:]}.")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Findings:
+    """The findings of one notebook, in the order they were tested."""
+
+    notebook: str
+    paper: str
+    items: list = field(default_factory=list)
+
+    def effect(self, claim: str, *, measure: str, effect: Interval, control: str,
+               criterion: str | None = None, margin: float = 0.0, unit: str = "",
+               paper_value: str = "", control_value: Interval | None = None) -> Finding:
+        """Test a claim whose ``effect`` is ours minus the control, the paper's direction > 0."""
+        verdict, reason = verdict_for(effect, margin=margin, unit=unit)
+        criterion = criterion or (
+            f"reproduced if the {int(effect.level * 100)}% interval of the effect lies above "
+            f"{fmt(margin, unit) if margin else 0}; not reproduced if it lies below 0"
+            + (f" or within +-{fmt(margin, unit)}" if margin else "") + "; else inconclusive")
+        return self._add(Finding(self.notebook, self.paper, claim, measure, control, criterion,
+                                 effect, verdict, reason, paper_value, unit, control_value))
+
+    def inconclusive(self, claim: str, *, reason: str, measure: str = "", control: str = "",
+                     ours: Interval | None = None, unit: str = "", paper_value: str = "",
+                     criterion: str = "a control that cannot be made at our scale") -> Finding:
+        """A claim whose control cannot be made at our scale: the reason is the finding."""
+        return self._add(Finding(self.notebook, self.paper, claim, measure or "-", control or "-",
+                                 criterion, ours, "inconclusive", reason, paper_value, unit))
+
+    def _add(self, finding: Finding) -> Finding:
+        self.items.append(finding)
+        return finding
+
+    def table(self):
+        """A pandas DataFrame: claim, ours with interval, control, paper, verdict."""
+        import pandas as pd
+        return pd.DataFrame([{"claim": f.claim, "measure": f.measure,
+                              "ours [95% interval]": f.ours.format(f.unit) if f.ours else "-",
+                              "control": f.control, "paper": f.paper_value or "-",
+                              "verdict": f.verdict} for f in self.items])
+
+    def markdown(self) -> str:
+        return "\n".join(f"* {f.line()}" for f in self.items)
+
+    def summary(self) -> None:
+        """Display "What we saw": one line per finding, and the machine-readable records for the
+        scorecard (``tools/scorecard.py``)."""
+        payload = {"notebook": self.notebook, "paper": self.paper,
+                   "findings": [f.to_dict() for f in self.items]}
+        text = "\n".join(f"- {f.line().replace('**', '')}" for f in self.items)
+        try:
+            from IPython import get_ipython
+            from IPython.display import display
+        except ImportError:                       # pragma: no cover
+            get_ipython = None
+        if get_ipython is None or get_ipython() is None:
+            print(text)
+            return
+        display({"text/markdown": self.markdown(), "text/plain": text,
+                 FINDINGS_MIME: json.loads(json.dumps(payload))}, raw=True)
