@@ -7,8 +7,11 @@ three; only the numbers change:
 * ``laptop`` - a student's CPU: minutes per notebook, results that still mean something.
 * ``full``   - a GPU: the scale at which the papers' findings should show.
 
-Choose with the environment variable ``LECTURE_PROFILE``; the default is ``full`` when a GPU is
-found and ``laptop`` otherwise. ``LECTURE_DEVICE`` overrides the device (``cpu``, ``cuda``, ``mps``).
+Choose with the environment variable ``LECTURE_PROFILE``; the default is ``full`` on a GPU with
+compute capability 8.0 or more (A100, H100, RTX 30xx and newer), and ``laptop`` elsewhere: on a CPU,
+on Apple MPS, and on older GPUs such as Colab's free T4 (sm 7.5), where the full profile would take
+hours and the laptop profile takes minutes per notebook. ``LECTURE_DEVICE`` overrides the device
+(``cpu``, ``cuda``, ``mps``).
 ``LECTURE_DATA`` is where datasets are looked for (never written to) and ``LECTURE_CACHE`` where
 decoded data and trained checkpoints go.
 """
@@ -87,11 +90,19 @@ _PROFILES = {
 }
 
 
+def default_profile_name(device: torch.device | None = None) -> str:
+    """``full`` on a CUDA GPU of compute capability >= 8.0, ``laptop`` anywhere else."""
+    device = device or get_device()
+    if device.type == "cuda" and torch.cuda.get_device_capability(device)[0] >= 8:
+        return "full"
+    return "laptop"
+
+
 def get_profile(name: str | None = None) -> Profile:
-    """The profile named, else ``LECTURE_PROFILE``, else ``full`` on a GPU and ``laptop`` otherwise."""
+    """The profile named, else ``LECTURE_PROFILE``, else ``default_profile_name()``."""
     name = name or os.environ.get("LECTURE_PROFILE", "").strip().lower()
     if not name:
-        name = "full" if get_device().type == "cuda" else "laptop"
+        name = default_profile_name()
     if name not in _PROFILES:
         raise ValueError(f"Unknown profile {name!r}: LECTURE_PROFILE must be one of {PROFILES}.")
     return _PROFILES[name]
@@ -106,8 +117,8 @@ def cache_dir() -> Path:
     """Where decoded data and trained checkpoints are written (``LECTURE_CACHE``)."""
     path = Path(os.environ.get("LECTURE_CACHE", REPO_ROOT / "data" / "cache")).expanduser()
     if path.exists() and not path.is_dir():
-        raise NotADirectoryError(f"LECTURE_CACHE={str(path)!r} is a file, not a folder: point it at "
-                                 "a folder (it is created if missing) or unset it.")
+        raise NotADirectoryError(f"LECTURE_CACHE={str(path)!r} is a file, not a folder: point it "
+                                 "at a folder (it is created if missing) or unset it.")
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import warnings
 from contextlib import contextmanager
@@ -463,14 +464,25 @@ def _read_cached_info(path: Path) -> dict | None:
         return None
 
 
+def _train_requested(train: bool | None) -> bool:
+    if train is not None:
+        return bool(train)
+    return os.environ.get("LECTURE_TRAIN", "").strip().lower() in ("1", "true", "yes")
+
+
 def load_model(name: str, profile: str | None = None, device=None, epoch: int | None = None,
                train_if_missing: bool = True, progress: bool = True, *,
-               seed: int | None = None) -> nn.Module:
+               seed: int | None = None, train: bool | None = None) -> nn.Module:
     """The trained model ``name`` in eval mode on ``device``; ``model.zoo_info`` says where it came
     from, its recipe, test accuracy and learning curves (``History.from_dict(info["history"])``).
 
     ``epoch`` picks a snapshot saved during training (see ``RECIPES[name][p].snapshots``);
     ``seed`` another seed of the same recipe (``seeds_of(model.zoo_info)`` lists them).
+
+    A committed checkpoint serves its own profile and every smaller one. At a larger profile (the
+    full profile on a GPU) the profile's own model is used when it was trained and cached here;
+    otherwise the committed checkpoint is used, with a note, and the full recipe is trained only
+    on request: ``train=True`` or ``LECTURE_TRAIN=1`` (it then trains once and is cached).
     """
     if name not in RECIPES:
         raise ZooError(f"Unknown model {name!r}; the zoo has {sorted(RECIPES)}.")
@@ -482,6 +494,7 @@ def load_model(name: str, profile: str | None = None, device=None, epoch: int | 
         if model is not None:
             model.zoo_info = dict(committed, source="committed checkpoint")
             return model.to(device).eval()
+        committed = None                   # reported above; not a fallback either
     remove_stale_tmp(cache_dir() / "models")
     main = RECIPES[name][prof.name].seed
     stem = f"{name}-{prof.name}" + ("" if seed in (None, main) else f"@seed{seed}")
@@ -492,9 +505,18 @@ def load_model(name: str, profile: str | None = None, device=None, epoch: int | 
         if model is not None:
             model.zoo_info = dict(info, source="cache")
             return model.to(device).eval()
+    if committed and not _train_requested(train):
+        model = _checked_load(committed, MODELS_DIR, epoch, "data/models", seed)
+        if model is not None:
+            print(f"Note: {name!r} has no {prof.name}-profile checkpoint here; using the committed "
+                  f"{committed['profile']} checkpoint ({committed['test_accuracy']:.1%} test "
+                  f"accuracy). To train the {prof.name} recipe once (cached afterwards): "
+                  f"load_model({name!r}, train=True) or LECTURE_TRAIN=1.")
+            model.zoo_info = dict(committed, source="committed checkpoint (a smaller profile)")
+            return model.to(device).eval()
     if not train_if_missing:
         raise ZooError(f"No trained {name!r} for the {prof.name} profile; call "
-                       f"load_model({name!r}) to train it or run "
+                       f"load_model({name!r}, train=True) to train it or run "
                        f"`python -m lecture_utils.zoo train {name}`.")
     print(f"Training {name!r} with the {prof.name} recipe (no checkpoint found); "
           "it will be cached for next time.")

@@ -164,3 +164,26 @@ def test_vit_noskip_has_the_vits_budget():
         a, b = zoo.RECIPES["vit"][prof], zoo.RECIPES["vit_noskip"][prof]
         assert b.arch_kwargs == dict(a.arch_kwargs, skip=False)
         assert {**a.__dict__, "arch_kwargs": None} == {**b.__dict__, "arch_kwargs": None}
+
+
+def test_a_larger_profile_uses_the_committed_checkpoint_unless_training_is_asked(empty_zoo,
+                                                                                 monkeypatch, capsys):
+    """On a GPU (full profile) nothing trains on first use: the committed checkpoint serves, with a
+    note; train=True or LECTURE_TRAIN=1 trains the profile's recipe."""
+    zoo.train_model("lenet", "quick", progress=False, out_dir=zoo.MODELS_DIR)
+    monkeypatch.delenv("LECTURE_TRAIN", raising=False)
+    model = zoo.load_model("lenet", profile="laptop", progress=False)
+    assert model.zoo_info["source"] == "committed checkpoint (a smaller profile)"
+    assert "LECTURE_TRAIN=1" in capsys.readouterr().out
+    with pytest.raises(zoo.ZooError, match="train=True"):
+        zoo.load_model("lenet", profile="laptop", train=True, train_if_missing=False)
+
+
+def test_default_profile_follows_the_gpu(monkeypatch):
+    from lecture_utils import config
+    monkeypatch.delenv("LECTURE_PROFILE", raising=False)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (7, 5))
+    assert config.default_profile_name(torch.device("cuda")) == "laptop"     # Colab's T4
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (9, 0))
+    assert config.default_profile_name(torch.device("cuda")) == "full"       # H100
+    assert config.default_profile_name(torch.device("cpu")) == "laptop"
