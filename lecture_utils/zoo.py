@@ -100,14 +100,14 @@ RECIPES: dict[str, dict[str, Recipe]] = {
                    dict(arch_kwargs={"width": 32}),
                    dict(epochs=40)),
     # The Model C family of Springenberg et al., with augmentation; All-CNN-C also without.
-    **{v: _scaled(Recipe("model_c", {"variant": v, "width": 1.0}, epochs=20, lr=0.2,
+    **{v: _scaled(Recipe("model_c", {"variant": v, "width": 1.0}, epochs=15, lr=0.2,
                          batch_size=512, label_smoothing=0.1),
                   dict(_Q, arch_kwargs={"width": 0.125}),
                   dict(arch_kwargs={"width": 0.5}),
                   dict(epochs=60))
        for v in models.MODEL_C_VARIANTS},
     "all_cnn_c_noaug": _scaled(Recipe("model_c", {"variant": "all_cnn_c", "width": 1.0},
-                                      epochs=20, lr=0.2, batch_size=512, label_smoothing=0.1,
+                                      epochs=15, lr=0.2, batch_size=512, label_smoothing=0.1,
                                       augment=False),
                                dict(_Q, arch_kwargs={"width": 0.125}),
                                dict(arch_kwargs={"width": 0.5}),
