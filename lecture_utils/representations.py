@@ -23,17 +23,26 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from .batching import batch_size_for
+from .data import to_float
 from .hooks import StopForward, capture, eval_mode, stop_after
 from .validate import check_images, check_layer, model_device
+
+__all__ = ["POOLS", "as_float_images", "pool_features", "iter_layer_activations",
+           "layer_activations", "layer_names", "block_layers", "layer_labels", "centre_index",
+           "effective_receptive_field", "erf_radius", "patch_distances",
+           "mean_attention_distance", "skip_removed", "residual_norm_ratios", "spatial_tokens",
+           "image_patches", "linear_probe", "linear_probe_accuracies"]
 
 POOLS = ("flatten", "mean", "cls")
 
 
 def as_float_images(x: torch.Tensor, device=None) -> torch.Tensor:
-    """uint8 [N,3,H,W] (0..255) or float [N,3,H,W] in [0,1] -> float on ``device``."""
-    if isinstance(x, torch.Tensor) and x.dtype == torch.uint8:
-        x = x.float().div_(255.0)
-    check_images(x)
+    """uint8 [N,3,H,W] (0..255, by ``data.to_float``) or float [N,3,H,W] in [0,1] -> float on
+    ``device`` (checked by ``validate.check_images``)."""
+    check_images(x, allow_uint8=True)
+    if x.dtype == torch.uint8:
+        x = to_float(x)
     return x.to(device) if device is not None else x
 
 
@@ -64,6 +73,9 @@ def iter_layer_activations(model: nn.Module, layers, x: torch.Tensor, batch_size
     larger than the classifier head accepts). The model runs in eval mode; hooks and modes are
     restored when the iteration ends.
     """
+    if isinstance(layers, (str, nn.Module)):
+        layers = [layers]
+    check_images(x, allow_uint8=True)
     names = layer_names(model, layers)
     modules = [check_layer(model, layer) for layer in layers]
     device = torch.device(device) if device else model_device(model)
@@ -88,14 +100,30 @@ def iter_layer_activations(model: nn.Module, layers, x: torch.Tensor, batch_size
             yield out
 
 
-def layer_activations(model: nn.Module, layers, x: torch.Tensor, batch_size: int = 256,
-                      device=None, pool: str | None = None) -> dict[str, torch.Tensor]:
-    """{layer name: activations of all of ``x``} (float32, CPU); see ``iter_layer_activations``."""
+def layer_activations(model: nn.Module, x: torch.Tensor, layers, *,
+                      batch_size: int | None = None, device=None, pool: str | None = None):
+    """The activations of ``layers`` for every image of ``x`` [N,3,H,W] (uint8 or float, any
+    device), float32 on x's device: one layer (a name or a module) -> a tensor [N, ...]; a
+    sequence of layers -> {layer name: tensor}.
+
+    The images go through the model on its device (or ``device``) in batches of ``batch_size``
+    (default ``batching.batch_size_for``); each pass stops once every layer has been seen. With
+    ``pool`` each activation is reduced by ``pool_features`` (``"mean"``, ``"flatten"``,
+    ``"cls"``). See ``iter_layer_activations``.
+    """
+    single = isinstance(layers, (str, nn.Module))
+    wanted = [layers] if single else list(layers)
+    if not wanted:
+        raise ValueError("layers is empty: name at least one layer (e.g. 'layer3').")
+    check_images(x, allow_uint8=True)
+    batch_size = batch_size or batch_size_for(model, x.shape)
     parts: dict[str, list] = {}
-    for batch in iter_layer_activations(model, layers, x, batch_size, device, pool):
+    for batch in iter_layer_activations(model, wanted, x, batch_size, device, pool,
+                                        keep_on_device=True):
         for k, v in batch.items():
-            parts.setdefault(k, []).append(v)
-    return {k: torch.cat(v) for k, v in parts.items()}
+            parts.setdefault(k, []).append(v.to(x.device))
+    out = {k: torch.cat(v) for k, v in parts.items()}
+    return next(iter(out.values())) if single else out
 
 
 def layer_names(model: nn.Module, layers) -> list[str]:
@@ -338,7 +366,9 @@ def linear_probe_accuracies(model: nn.Module, layers, train, test, pool: str = "
 
     ``train`` and ``test`` are (images, labels) pairs; the features are computed once per set.
     """
-    ftr = layer_activations(model, layers, train[0], batch_size, device, pool)
-    fte = layer_activations(model, layers, test[0], batch_size, device, pool)
+    ftr = layer_activations(model, train[0], list(layers), batch_size=batch_size, device=device,
+                            pool=pool)
+    fte = layer_activations(model, test[0], list(layers), batch_size=batch_size, device=device,
+                            pool=pool)
     return {name: linear_probe(ftr[name], train[1], fte[name], test[1])
             for name in tqdm(ftr, desc="linear probes", disable=not progress, leave=False)}

@@ -5,7 +5,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lecture_utils import deconvnet, models
+from lecture_utils import deconvnet, display, models
+from lecture_utils.representations import layer_activations
 from test_backprop import _randomise_batch_norm
 
 
@@ -47,25 +48,24 @@ def images():
 
 def test_layer_activations_and_forward_stops_early(vgg, images):
     x = images.float() / 255
-    acts = deconvnet.layer_activations(vgg, images, "relu2_2", batch_size=5)
+    acts = layer_activations(vgg, images, "relu2_2", batch_size=5)
     assert acts.shape == (12, 8, 16, 16)
     full = {}
     handle = vgg.relu2_2.register_forward_hook(lambda m, a, o: full.setdefault("a", o.detach()))
     vgg(x)
     handle.remove()
     assert torch.allclose(acts, full["a"], atol=1e-6)
-    assert torch.allclose(deconvnet.layer_activations(vgg, x, "relu2_2", reduce="max"),
-                          full["a"].flatten(2).amax(2), atol=1e-6)
+    assert torch.allclose(layer_activations(vgg, x, ["relu2_2"])["relu2_2"], full["a"], atol=1e-6)
     calls = []
     handle = vgg.fc2.register_forward_hook(lambda *a: calls.append(1))
-    deconvnet.layer_activations(vgg, x, "relu2_2")
+    layer_activations(vgg, x, "relu2_2")
     handle.remove()
     assert not calls                                        # the head was not run
 
 
 def test_top_activations_against_brute_force(vgg, images):
     top = deconvnet.top_activations(vgg, images, "relu3_2", [0, 3, 5], k=4, batch_size=5)
-    acts = deconvnet.layer_activations(vgg, images, "relu3_2")
+    acts = layer_activations(vgg, images, "relu3_2")
     for row, unit in enumerate([0, 3, 5]):
         maxes = acts[:, unit].flatten(1).amax(1)
         assert torch.allclose(top.value[row], maxes.topk(4).values)
@@ -95,7 +95,8 @@ def test_project_unit_gradient_rule_is_the_gradient_of_the_activation(vgg, image
     proj_max = deconvnet.project_unit(vgg, x, "conv3_1", 2, rule="gradient")
     for n in range(3):
         i, j = divmod(int(best[n]), 8)
-        one = deconvnet.project_unit(vgg, x[n:n + 1], "conv3_1", 2, (i, j), "gradient", "one")
+        one = deconvnet.project_unit(vgg, x[n:n + 1], "conv3_1", 2, position=(i, j), rule="gradient",
+                                     signal="one")
         assert torch.allclose(proj_max[n], val[n] * one[0], atol=1e-6)
 
 
@@ -151,9 +152,9 @@ def test_deconvnet_of_an_all_convolutional_net_needs_no_image(images):
     allconv = _randomise_batch_norm(models.model_c("all_cnn_c", width=0.1))
     pooled = _randomise_batch_norm(models.model_c("model_c", width=0.1))
     x = images[:2].float() / 255
-    a = deconvnet.project_unit(allconv, x, "conv6", 0, (3, 3), "deconvnet", signal="one")
+    a = deconvnet.project_unit(allconv, x, "conv6", 0, position=(3, 3), rule="deconvnet", signal="one")
     assert torch.allclose(a[0], a[1], atol=1e-6)
-    b = deconvnet.project_unit(pooled, x, "conv4", 0, (3, 3), "deconvnet", signal="one")
+    b = deconvnet.project_unit(pooled, x, "conv4", 0, position=(3, 3), rule="deconvnet", signal="one")
     assert not torch.allclose(b[0], b[1], atol=1e-6)
 
 
@@ -174,7 +175,7 @@ def test_show_top_activations_figure(vgg, images):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, top = deconvnet.show_top_activations(vgg, images, "relu2_2", [1, 2], k=4, rule="guided")
+    fig, top = display.show_top_activations(vgg, images, "relu2_2", [1, 2], k=4, rule="guided")
     assert top.index.shape == (2, 4)
     assert "relu2_2" in fig._suptitle.get_text()
     plt.close(fig)

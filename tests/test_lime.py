@@ -154,7 +154,7 @@ def test_explain_image_matches_the_lime_package(cifar_image, num_features):
     theirs, intercept, score = _lime_image(net, cifar_image, seg, 2, 300, seed=4,
                                            num_features=num_features or 100_000,
                                            feature_selection="lasso_path" if num_features else "none")
-    ours = L.explain_image(net, cifar_image, 2, seg, num_samples=300, seed=4, num_features=num_features,
+    ours = L.explain_image(net, cifar_image, 2, seg, n_samples=300, seed=4, num_features=num_features,
                            distance="cosine", kernel_width=0.25 * math.sqrt(2), ridge=1.0)
     assert ours.weights.shape == (S,)
     assert torch.allclose(ours.weights, theirs, atol=1e-6 * theirs.abs().max().item() + 1e-9)
@@ -167,7 +167,7 @@ def test_lime_ranks_the_only_superpixel_the_model_sees_first(cifar_image):
     seg = grid_segments(n=4)
     net = RegionNet(seg == 6).eval()
     for distance in ("l2", "cosine"):
-        e = L.explain_image(net, cifar_image, 1, seg, num_samples=200, seed=0, baseline=0.0,
+        e = L.explain_image(net, cifar_image, 1, seg, n_samples=200, seed=0, baseline=0.0,
                             distance=distance)
         assert e.top(1) == [6]
         others = e.weights.clone()
@@ -175,7 +175,7 @@ def test_lime_ranks_the_only_superpixel_the_model_sees_first(cifar_image):
         assert others.abs().max() < 1e-6 * e.weights[6]
         assert e.score > 0.999
     # with K = 1 the K-LASSO keeps exactly that superpixel
-    e = L.explain_image(net, cifar_image, 1, seg, num_samples=200, num_features=1, baseline=0.0)
+    e = L.explain_image(net, cifar_image, 1, seg, n_samples=200, num_features=1, baseline=0.0)
     assert torch.nonzero(e.weights).flatten().tolist() == [6]
     theirs, _, _ = _lime_image(net, cifar_image, seg, 1, 200, seed=0, num_features=1, hide_color=0.0)
     assert torch.nonzero(theirs).flatten().tolist() == [6]
@@ -184,7 +184,7 @@ def test_lime_ranks_the_only_superpixel_the_model_sees_first(cifar_image):
 def test_explanation_fields(cifar_image):
     net = TinyConv().eval()
     seg = grid_segments(n=3)
-    e = L.explain_image(net, cifar_image, 0, seg, num_samples=64, keep_samples=True)
+    e = L.explain_image(net, cifar_image, 0, seg, n_samples=64, keep_samples=True)
     with torch.no_grad():
         p = net(cifar_image[None]).softmax(1)[0, 0].item()
     assert math.isclose(e.prediction, p, rel_tol=1e-5)
@@ -201,8 +201,10 @@ def test_explain_image_bad_input(cifar_image):
         L.explain_image(net, cifar_image, 0, grid_segments().float())
     with pytest.raises(ValueError, match="relabel_sequential"):
         L.explain_image(net, cifar_image, 0, grid_segments() * 2)
-    with pytest.raises(TypeError, match="float image"):
-        L.explain_image(net, (cifar_image * 255).byte(), 0, grid_segments())
+    as_uint8 = (cifar_image * 255).round().byte()              # uint8 is converted, not refused
+    assert torch.allclose(L.explain_image(net, as_uint8, 0, grid_segments(), n_samples=64).weights,
+                          L.explain_image(net, as_uint8.float() / 255, 0, grid_segments(),
+                                          n_samples=64).weights)
     with pytest.raises(ValueError, match="distance must be"):
         L.explain_image(net, cifar_image, 0, grid_segments(), distance="manhattan")
 
@@ -230,13 +232,13 @@ def test_explain_text_matches_the_lime_package():
         warnings.simplefilter("ignore")
         exp = LimeTextExplainer(random_state=7, feature_selection="lasso_path").explain_instance(
             DOC, f, labels=(1,), num_features=4, num_samples=500)
-    ours = L.explain_text(f, DOC, 1, num_samples=500, seed=7, num_features=4, ridge=1.0)
+    ours = L.explain_text(f, DOC, 1, n_samples=500, seed=7, num_features=4, ridge=1.0)
     theirs = dict(exp.as_list(label=1))
     assert [w for w, _ in ours.as_list()] == list(theirs)
     assert np.allclose([v for _, v in ours.as_list()], list(theirs.values()), atol=1e-8)
     assert math.isclose(ours.score, exp.score, rel_tol=1e-6)
     # with the paper's plain least squares the same four words come first
-    plain = L.explain_text(f, DOC, 1, num_samples=500, seed=7, num_features=4)
+    plain = L.explain_text(f, DOC, 1, n_samples=500, seed=7, num_features=4)
     assert set(w for w, _ in plain.as_list()) == set(theirs)
     assert {w for w, _ in plain.as_list()} == {"God", "Jesus", "Posting", "Host"}
 
@@ -267,7 +269,7 @@ def test_submodular_pick_bad_input():
 def test_explanation_matrix_uses_word_names():
     f = _word_model()
     docs = ["God is good", "Posting Host God", "edu edu Jesus"]
-    exps = [L.explain_text(f, d, 1, num_samples=200, num_features=2) for d in docs]
+    exps = [L.explain_text(f, d, 1, n_samples=200, num_features=2) for d in docs]
     W, names = L.explanation_matrix(exps)
     assert W.shape == (3, len(names)) and (W >= 0).all()
     assert "God" in names and W[0, names.index("God")] > 0

@@ -159,7 +159,7 @@ def test_kernel_shap_is_exact_when_the_budget_covers_all_coalitions(M):
 def test_kernel_shap_is_exact_for_additive_games_with_few_samples():
     a = torch.linspace(-1, 1, 30, dtype=torch.float64)
     for seed in range(3):
-        assert torch.allclose(S.kernel_shap(lambda Z: Z.double() @ a + 2.0, 30, 91, seed), a, atol=1e-8)
+        assert torch.allclose(S.kernel_shap(lambda Z: Z.double() @ a + 2.0, 30, 91, seed=seed), a, atol=1e-8)
 
 
 def test_kernel_shap_samples_are_distinct_paired_and_within_budget():
@@ -237,7 +237,7 @@ def test_image_game_maps_coalitions_to_images():
     assert game.evaluations == 3
     # a background set: the value is the mean over the baselines
     bg = torch.rand(3, 3, 16, 16)
-    game = S.image_game(net, image, 2, segments, baseline=bg, output="prob")
+    game = S.image_game(net, image, 2, segments, baseline=bg, output="probability")
     with torch.no_grad():
         want = net(bg).softmax(1)[:, 2].mean()
     assert torch.isclose(game(torch.zeros(1, 4))[0].float(), want, atol=1e-6)
@@ -251,8 +251,8 @@ def test_image_game_bad_input():
         S.image_game(net, image, 0, torch.zeros(8, 8, dtype=torch.long))
     with pytest.raises(ValueError, match="pass one image"):
         S.image_game(net, image[None], 0, torch.zeros(16, 16, dtype=torch.long))
-    with pytest.raises(IndexError, match="out of range"):
-        S.image_game(net, image, 12, torch.zeros(16, 16, dtype=torch.long))
+    with pytest.raises(IndexError, match="out of range"):      # on the game's first pass
+        S.image_game(net, image, 12, torch.zeros(16, 16, dtype=torch.long))(torch.ones(1, 1))
     with pytest.raises(ValueError, match="relabel_sequential"):
         S.image_game(net, image, 0, torch.full((16, 16), 3))
 
@@ -318,9 +318,9 @@ def test_deep_shap_matches_captum_and_shap(name, net, shape):
     g = torch.Generator().manual_seed(1)
     x, bg = torch.rand(3, *shape, generator=g), torch.rand(6, *shape, generator=g)
     target = torch.tensor([1, 4, 7])
-    one = S.deep_shap(net, x, bg[:1], target)
+    one = S.deep_shap(net, x, target, background=bg[:1])
     assert torch.allclose(one, DeepLift(net).attribute(x, baselines=bg[:1], target=target), atol=1e-6)
-    ours = S.deep_shap(net, x, bg, target, batch_size=5)
+    ours = S.deep_shap(net, x, target, background=bg, batch_size=5)
     assert torch.allclose(ours, DeepLiftShap(net).attribute(x, baselines=bg, target=target), atol=1e-6)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -336,7 +336,7 @@ def test_deep_shap_of_a_linear_model_is_linear_shap():
     torch.manual_seed(0)
     lin = nn.Sequential(nn.Flatten(), nn.Linear(6, 3)).eval()
     x, bg = torch.randn(4, 6), torch.randn(20, 6)
-    ours = S.deep_shap(lin, x, bg, 2)
+    ours = S.deep_shap(lin, x, 2, background=bg)
     want = S.linear_shap(lin[1].weight[2].detach(), lin[1].bias[2].item(), x, bg.mean(0))
     assert torch.allclose(ours.double(), want, atol=1e-5)
 
@@ -351,13 +351,13 @@ def test_deep_shap_chain_rule_of_multipliers_by_hand():
     h, hr = y @ W1.T, r @ W1.T
     m_x = (h.relu() - hr.relu()) / (h - hr)                            # rescale multipliers
     m_y = (m_x * w2) @ W1                                              # chain rule
-    assert torch.allclose(S.deep_shap(net, y, r, 0), m_y * (y - r), atol=1e-6)
+    assert torch.allclose(S.deep_shap(net, y, 0, background=r), m_y * (y - r), atol=1e-6)
 
 
 def test_deep_shap_refuses_what_it_cannot_explain():
     pooled = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(2, 2))
     with pytest.raises(TypeError, match=r"no rule for the layers \['2'\].*kernel_shap"):
-        S.deep_shap(pooled, torch.rand(1, 1, 4, 4), torch.rand(2, 1, 4, 4), 0)
+        S.deep_shap(pooled, torch.rand(1, 1, 4, 4), 0, background=torch.rand(2, 1, 4, 4))
 
     class Functional(nn.Module):
         def __init__(self):
@@ -369,7 +369,7 @@ def test_deep_shap_refuses_what_it_cannot_explain():
 
     torch.manual_seed(0)
     with pytest.raises(RuntimeError, match="do not add up"):
-        S.deep_shap(Functional(), torch.randn(3, 4) * 3, torch.randn(2, 4) * 3, 0)
+        S.deep_shap(Functional(), torch.randn(3, 4) * 3, 0, background=torch.randn(2, 4) * 3)
 
     class Reused(nn.Module):
         def __init__(self):
@@ -381,7 +381,7 @@ def test_deep_shap_refuses_what_it_cannot_explain():
 
     net = Reused()
     with pytest.raises(RuntimeError, match="called twice"):
-        S.deep_shap(net, torch.randn(2, 4), torch.randn(2, 4), 0)
+        S.deep_shap(net, torch.randn(2, 4), 0, background=torch.randn(2, 4))
     assert not any(m._forward_hooks or m._backward_hooks for m in net.modules())   # cleaned up
 
 
