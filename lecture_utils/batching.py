@@ -8,7 +8,8 @@ caches. On a GPU a large batch is what keeps it busy, as long as it fits in memo
   up to 64x64, fewer for larger ones (the same bytes of activations per batch);
 * CUDA (and other accelerators): as many as fit in a share of the free memory, measured by one
   probe pass of two inputs (``torch.cuda.max_memory_allocated``), at most ``GPU_MAX_BATCH``,
-  and never more than ``MAX_MEMORY`` bytes (12 GiB: a free Colab T4 has 15).
+  and never more than ``MAX_MEMORY`` bytes (12 GiB: a free Colab T4 has 15); where the memory
+  cannot be measured, a fixed safe ``GPU_SAFE_BATCH``.
 
 ``LECTURE_BATCH_SIZE`` overrides the choice everywhere (e.g. to reproduce a measurement). Every
 kernel that loops over batches (occlusion, LIME, Kernel SHAP, deletion / insertion, CAM and Grad-CAM
@@ -21,10 +22,12 @@ import os
 import torch
 from torch import nn
 
-__all__ = ["CPU_BATCH", "GPU_MAX_BATCH", "MAX_MEMORY", "batch_size_for", "batches"]
+__all__ = ["CPU_BATCH", "GPU_MAX_BATCH", "GPU_SAFE_BATCH", "MAX_MEMORY", "batch_size_for",
+           "batches"]
 
 CPU_BATCH = 16                   # inference, images up to 64 x 64 (see the module's docstring)
 GPU_MAX_BATCH = 1024
+GPU_SAFE_BATCH = 128             # when free memory cannot be measured (a 64x64 ResNet-GAP: ~2.5 GB)
 MAX_MEMORY = 12 * 2 ** 30        # bytes a notebook may use on the GPU
 _PROBED: dict = {}
 
@@ -60,7 +63,16 @@ def _gpu_batch(model, shape, backward, device) -> int:
     if key in _PROBED:
         return _PROBED[key]
     if device.type != "cuda":
-        return GPU_MAX_BATCH // 4
+        return GPU_SAFE_BATCH
+    try:
+        size = _probe(model, shape, backward, device)
+    except Exception:            # no memory statistics (a stand-in device, a driver without them)
+        size = GPU_SAFE_BATCH
+    _PROBED[key] = size
+    return size
+
+
+def _probe(model, shape, backward, device) -> int:
     from .hooks import eval_mode
     free, _ = torch.cuda.mem_get_info(device)
     budget = min(0.5 * free, MAX_MEMORY)
@@ -75,9 +87,7 @@ def _gpu_batch(model, shape, backward, device) -> int:
     peak = torch.cuda.max_memory_allocated(device) - before
     del x, out
     per_input = max(1, peak // 2)
-    size = int(max(1, min(GPU_MAX_BATCH, budget // per_input)))
-    _PROBED[key] = size
-    return size
+    return int(max(1, min(GPU_MAX_BATCH, budget // per_input)))
 
 
 def batches(n: int, size: int):
