@@ -94,7 +94,7 @@ def main():
         for rule in RULES:
             ref = captum_method(rule, model)
             t_ours, t_ref, mine, theirs = timed_pair(
-                lambda: backprop.input_gradient(model, x, target, rule),
+                lambda: backprop.input_gradient(model, x, target, rule=rule),
                 lambda: ref(x.clone().requires_grad_(True), target), args.repeats, device)
             diff = float((mine - theirs).abs().max() / theirs.abs().max().clamp_min(1e-30))
             print(f"| {name} | {weights} | {rule} | {args.batch / t_ours:,.0f} | {args.batch / t_ref:,.0f} | "

@@ -117,6 +117,7 @@ def class_model_visualization(model: nn.Module, target, image_size=(32, 32), *,
     t, lam = t.to(device), lam.to(device)
     mean = (input_mean(model, channels) if mean is None else
             torch.as_tensor(mean, dtype=torch.float32).reshape(1, channels, 1, 1)).to(device)
+    # --8<-- [start:ascent]
     image = torch.zeros(len(t), channels, h, w, device=device, requires_grad=True)
     opt = (torch.optim.Adam if optimizer == "adam" else torch.optim.SGD)([image], lr=lr)
     scores = []
@@ -128,17 +129,16 @@ def class_model_visualization(model: nn.Module, target, image_size=(32, 32), *,
                 scores.append(score.detach())
             if step == steps:
                 break
-            # --8<-- [start:ascent]
             gain = score if objective == "logit" else target_output(
                 logits.log_softmax(1), t, "logit")                     # log P_c
             loss = -(gain - lam * image.pow(2).flatten(1).sum(1)).sum()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            # --8<-- [end:ascent]
             if clamp:
                 with torch.no_grad():
                     image.copy_((mean + image).clamp(0, 1) - mean)
+    # --8<-- [end:ascent]
     if history is not None:        # one copy to the host at the end, not one per step
         history.extend((i, s) for i, s in enumerate(torch.stack(scores).cpu().tolist()))
     out = (mean + image).detach()

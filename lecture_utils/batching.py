@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 __all__ = ["CPU_BATCH", "GPU_MAX_BATCH", "GPU_SAFE_BATCH", "MAX_MEMORY", "batch_size_for",
-           "batches"]
+           "resolve", "batches"]
 
 CPU_BATCH = 16                   # inference, images up to 64 x 64 (see the module's docstring)
 GPU_MAX_BATCH = 1024
@@ -88,6 +88,15 @@ def _probe(model, shape, backward, device) -> int:
     del x, out
     per_input = max(1, peak // 2)
     return int(max(1, min(GPU_MAX_BATCH, budget // per_input)))
+
+
+def resolve(batch_size, model: nn.Module, shape, *, backward: bool = False, scale: int = 1) -> int:
+    """``batch_size`` as given (checked: an int >= 1), or ``scale`` x ``batch_size_for`` when it
+    is ``None``."""
+    if batch_size is None:
+        return scale * batch_size_for(model, shape, backward=backward)
+    from .validate import check_count
+    return check_count(batch_size, "batch_size")
 
 
 def batches(n: int, size: int):

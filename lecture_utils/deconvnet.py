@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .batching import batch_size_for
+from .batching import resolve
 from .data import to_float
 from .hooks import eval_mode, forward_to_layer, relu_backward_rule
 from .validate import as_batch, check_count, check_layer, model_device, to_device_of
@@ -85,10 +85,10 @@ class TopActivations:
 def _units(units, channels: int, layer) -> torch.Tensor:
     """Unit indices as a LongTensor [U], each in 0..channels-1 (negative indices refused)."""
     u = torch.as_tensor(units).reshape(-1)
-    if u.is_floating_point() or u.dtype == torch.bool:
-        raise TypeError(f"units must be integer channel indices, got dtype {u.dtype}.")
     if len(u) == 0:
         raise ValueError("units is empty: name at least one feature map (channel) of the layer.")
+    if u.is_floating_point() or u.dtype == torch.bool:
+        raise TypeError(f"units must be integer channel indices, got dtype {u.dtype}.")
     u = u.long()
     if int(u.min()) < 0 or int(u.max()) >= channels:
         bad = int(u.min()) if int(u.min()) < 0 else int(u.max())
@@ -109,7 +109,7 @@ def top_activations(model: nn.Module, x: torch.Tensor, layer: str, units, *, k: 
     layer_module = check_layer(model, layer)
     check_count(k, "k")
     as_batch(x[:1], model)                      # the kind of input, checked once up front
-    batch_size = batch_size or batch_size_for(model, x.shape)
+    batch_size = resolve(batch_size, model, x.shape)
     device = model_device(model)
     best_val = best_idx = best_pos = None
     size = u = None

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .batching import batch_size_for
+from .batching import resolve
 from .hooks import eval_mode
 from .maps import check_output, heatmap, input_mean, target_output
 from .validate import as_batch, check_count, check_target, checked_outputs, to_device_of
@@ -157,7 +157,7 @@ def perturbation_curves(model: nn.Module, x: torch.Tensor, target, saliency: tor
     rank = torch.empty_like(order).scatter_(1, order, torch.arange(h * w, device=device).expand(n, -1))
     image = torch.arange(n, device=device).repeat_interleave(steps + 1)      # pair -> image
     step = torch.arange(steps + 1, device=device).repeat(n)                  # pair -> step
-    batch_size = check_count(batch_size or batch_size_for(model, x.shape), "batch_size")
+    batch_size = resolve(batch_size, model, x.shape)
     values = torch.empty(n * (steps + 1), device=device)
     with eval_mode(model), checked_outputs(model, t):
         for b in range(0, len(image), batch_size):

@@ -374,6 +374,7 @@ def lime_map(model, x: torch.Tensor, target, *, n_segments: int = 16, n_samples:
              seed: int = 0) -> torch.Tensor:
     """LIME (Ribeiro et al.) on SLIC superpixels: each superpixel painted with its weight,
     [N, H, W]."""
+    n_segments = check_count(n_segments, "n_segments")
     out = []
     for i in range(len(x)):
         seg = superpixels(x[i], "slic", n_segments=n_segments)

@@ -44,7 +44,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from .batching import batch_size_for, batches
+from .batching import batches, resolve
 from .canvas import CANVAS_SIZE, CanvasSet
 from .canvas import benchmark_canvases  # noqa: F401  (zoo.py imports it from here until it moves)
 from .hooks import eval_mode
@@ -74,10 +74,12 @@ def box_from_map(heat, threshold: float = THRESHOLD) -> np.ndarray:
     peak = m.max()
     if not np.isfinite(peak) or peak <= 0:
         return np.zeros(4, dtype=np.int64)
+    # --8<-- [start:box]
     labels, n = ndimage.label(m >= threshold * peak, structure=np.ones((3, 3), dtype=int))
     largest = 1 + int(np.argmax(np.bincount(labels.ravel())[1:]))
     ys, xs = np.nonzero(labels == largest)
     return np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], dtype=np.int64)
+    # --8<-- [end:box]
 
 
 def box_iou(a, b) -> np.ndarray:
@@ -178,7 +180,7 @@ def heatmaps(model, canvases: CanvasSet, method, *, batch_size: int = CHUNK) -> 
 def correct_predictions(model, canvases: CanvasSet, *, batch_size: int | None = None
                         ) -> np.ndarray:
     """bool [N]: is the model's top-1 class the canvas's true class? (for the top-1 error)"""
-    batch_size = batch_size or batch_size_for(model, canvases.images.shape)
+    batch_size = resolve(batch_size, model, canvases.images.shape)
     with eval_mode(model):
         preds = [model(as_batch(canvases.images[b], model)).argmax(1).cpu()
                  for b in batches(len(canvases), batch_size)]

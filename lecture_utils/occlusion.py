@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .batching import batch_size_for
+from .batching import resolve
 from .hooks import eval_mode, forward_to_layer
 from .maps import check_output, input_mean, target_output
 from .validate import (as_batch, attribution_method, check_count, check_finite, check_index,
@@ -61,7 +61,7 @@ def _occluded(model, x, window, stride, fill, batch_size, fn):
     hp, wp = masks.shape[:2]
     masks = masks.reshape(hp * wp, 1, h, w)
     fill_t = _fill(model, x, fill)
-    batch_size = check_count(batch_size or batch_size_for(model, x.shape), "batch_size")
+    batch_size = resolve(batch_size, model, x.shape)
     out = []
     with eval_mode(model), torch.no_grad():
         for i in range(n):

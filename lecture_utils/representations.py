@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .batching import batch_size_for
+from .batching import resolve
 from .data import to_float
 from .hooks import StopForward, capture, eval_mode, stop_after
 from .validate import check_images, check_layer, model_device
@@ -116,7 +116,7 @@ def layer_activations(model: nn.Module, x: torch.Tensor, layers, *,
     if not wanted:
         raise ValueError("layers is empty: name at least one layer (e.g. 'layer3').")
     check_images(x, allow_uint8=True)
-    batch_size = batch_size or batch_size_for(model, x.shape)
+    batch_size = resolve(batch_size, model, x.shape)
     parts: dict[str, list] = {}
     for batch in iter_layer_activations(model, wanted, x, batch_size, device, pool,
                                         keep_on_device=True):

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .batching import batch_size_for
+from .batching import resolve
 from .hooks import backward_rule, eval_mode
 from .maps import check_output, input_mean, target_output
 from .validate import (as_batch, as_image, attribution_method, check_count, check_finite,
@@ -176,7 +176,7 @@ def image_game(model: nn.Module, image: torch.Tensor, target: int, segments, *,
     segments = check_segments(segments, image).to(device)
     base = _baselines(baseline, image, segments)                        # [B, C, H, W]
     S, B = int(segments.max()) + 1, len(base)
-    batch_size = batch_size or batch_size_for(model, image.shape) * B
+    batch_size = resolve(batch_size, model, image.shape, scale=B)
     target = int(t[0])
 
     img = image.permute(1, 2, 0).contiguous()                          # channels last: [H, W, C]
@@ -651,22 +651,23 @@ def deep_shap(model: nn.Module, x: torch.Tensor, target, *, background: torch.Te
     x, background = x.to(device), background.to(device, x.dtype)
     N, B = len(x), len(background)
     t = check_target(target, N).to(device)
-    batch_size = check_count(batch_size or 4 * batch_size_for(model, x.shape, backward=True),
-                             "batch_size")
+    batch_size = resolve(batch_size, model, x.shape, backward=True, scale=4)
     with torch.no_grad(), eval_mode(model), checked_outputs(model, t):
         fx, fb = model(x), model(background)
     phi = torch.zeros_like(x)
     which = torch.arange(N, device=device).repeat_interleave(B)      # all (input, reference) pairs
     base = torch.arange(B, device=device).repeat(N)
     with eval_mode(model), rescale_rule(model), torch.enable_grad(), checked_outputs(model, t):
+        # --8<-- [start:pairs]
         for start in range(0, N * B, batch_size):
             i, b = which[start:start + batch_size], base[start:start + batch_size]
             inp, ref = x[i], background[b]
-            both = torch.cat([inp, ref]).detach().requires_grad_(True)
+            both = torch.cat([inp, ref]).detach().requires_grad_(True)    # inputs, then references
             out = target_output(model(both)[:len(i)], t[i], "logit").sum()
-            grad, = torch.autograd.grad(out, both)
-            phi.index_add_(0, i, grad[:len(i)] * (inp - ref))
-    phi /= B
+            grad, = torch.autograd.grad(out, both)                        # the multipliers m
+            phi.index_add_(0, i, grad[:len(i)] * (inp - ref))            # m (x - b)
+        phi /= B                                                          # the mean over b
+        # --8<-- [end:pairs]
     if check:
         f_x = target_output(fx, t, "logit")
         f_b = fb[:, t].mean(0)
@@ -714,6 +715,7 @@ def kernel_shap_map(model: nn.Module, x: torch.Tensor, target, *, n_segments: in
     as LIME's, the logit as f): each superpixel painted with its Shapley value, [N, H, W].
     ``n_samples`` model evaluations per image (at least M + 1)."""
     n_samples = check_count(n_samples, "n_samples")
+    n_segments = check_count(n_segments, "n_segments")
     out = []
     for i in range(len(x)):
         seg = _segments(x[i], n_segments)
