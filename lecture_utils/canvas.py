@@ -79,7 +79,8 @@ def _resize(image: torch.Tensor, size: int) -> torch.Tensor:
 
 def make_canvases(images: torch.Tensor, labels: torch.Tensor, n: int, size: int = 64,
                   scale=(1.0, 1.5), background: str = "mixed", seed: int = 0) -> CanvasSet:
-    """``n`` canvases of ``size`` x ``size``, each with one image of ``images`` [M,3,32,32] pasted at a
+    """``n`` canvases of ``size`` x ``size``, each with one image of ``images`` [M,3,32,32] pasted
+    at a
     random place, rescaled by a random factor in ``scale``.
 
     ``background``: ``"texture"`` (scikit-image's brick, grass, gravel, tinted), ``"cifar"``
@@ -89,9 +90,11 @@ def make_canvases(images: torch.Tensor, labels: torch.Tensor, n: int, size: int 
     """
     custom = callable(background)
     if not custom and background not in BACKGROUNDS:
-        raise ValueError(f"background must be one of {BACKGROUNDS} or a function, not {background!r}")
+        raise ValueError(f"background must be one of {BACKGROUNDS} or a function, not "
+                         f"{background!r}")
     if images.dim() != 4 or images.dtype != torch.uint8:
-        raise ValueError(f"images must be uint8 [M,3,H,W], got {images.dtype} {tuple(images.shape)}")
+        raise ValueError(f"images must be uint8 [M,3,H,W], got {images.dtype} "
+                         f"{tuple(images.shape)}")
     side = images.shape[-1]
     if int(round(side * scale[1])) > size:
         raise ValueError(f"a {side}px image scaled by {scale[1]} does not fit a {size}px canvas")

@@ -10,7 +10,8 @@ reconstruction at the input of layer n):
 
 Unpooling and filtering are exactly the backward pass of max-pooling and of the convolution, so the
 projection is ``torch.autograd.grad`` with the ReLU rule of ``hooks.relu_backward_rule``
-(``rule="deconvnet"``; ``"gradient"`` and ``"guided"`` give the other two pictures of Simonyan et al.
+(``rule="deconvnet"``; ``"gradient"`` and ``"guided"`` give the other two pictures of Simonyan et
+al.
 and Springenberg et al.). Batch norm in eval mode is a per-channel affine map and passes the
 signal by its scale.
 """
@@ -242,8 +243,10 @@ def _pair(v):
     return v if isinstance(v, int) else v[0]
 
 
-def receptive_field(model: nn.Module, layer, input_size: int = 32, channels: int = 3) -> ReceptiveField:
-    """The receptive field of the units of ``layer``: size, stride (jump) and start, from the chain of
+def receptive_field(model: nn.Module, layer, input_size: int = 32,
+                    channels: int = 3) -> ReceptiveField:
+    """The receptive field of the units of ``layer``: size, stride (jump) and start, from the chain
+    of
     convolutions and poolings run before it (r <- r + (k - 1) j, start <- start - p j, j <- j s).
 
     Exact for chain networks (the VGG net, Model C, torchvision's VGG16 and AlexNet); for networks

@@ -217,7 +217,7 @@ def gradcam_layer_grid(model, images, targets, layers, labels=None, classes=CIFA
     targets = torch.as_tensor(targets).reshape(-1).expand(len(images))
     preds = _predict(model, images)
     maps = grad_cam_layers(model, images, targets, layers)
-    res = {l: native_resolution(model, images[:1], l) for l in layers}
+    res = {layer: native_resolution(model, images[:1], layer) for layer in layers}
     n = len(images)
     fig, axes = plt.subplots(n, len(layers) + 1, figsize=(2.6 * (len(layers) + 1.3), 2.6 * n + 0.4),
                              squeeze=False)
@@ -226,9 +226,9 @@ def gradcam_layer_grid(model, images, targets, layers, labels=None, classes=CIFA
         axes[i, 0].imshow(to_numpy_image(images[i]), interpolation="nearest")
         axes[i, 0].axis("off")
         axes[i, 0].set_title(f"{cap}\nmap of: {classes[int(targets[i])]}", fontsize="small")
-        for j, l in enumerate(layers):
-            _heat(axes[i, j + 1], maps[l][i], images[i],
-                  f"{l} ({res[l][0]}x{res[l][1]})" if i == 0 else None)
+        for j, layer in enumerate(layers):
+            _heat(axes[i, j + 1], maps[layer][i], images[i],
+                  f"{layer} ({res[layer][0]}x{res[layer][1]})" if i == 0 else None)
     fig.suptitle(suptitle or "Grad-CAM at each layer: deeper is coarser and more class-specific")
     return fig
 
@@ -334,7 +334,8 @@ def lime_explorer(model, image, target: int, segments, n_samples: int = 300,
         _lime_panel(ax[1], image, segments, e, f"weights, K={K}, width={width:.2f}")
         order = np.argsort(-np.abs(e.weights.numpy()))[:max(K, 1)]
         ax[2].barh(range(len(order)), e.weights.numpy()[order][::-1],
-                   color=["tab:red" if v < 0 else "tab:blue" for v in e.weights.numpy()[order][::-1]])
+                   color=["tab:red" if v < 0 else "tab:blue"
+                          for v in e.weights.numpy()[order][::-1]])
         ax[2].set_yticks(range(len(order)), [f"superpixel {k}" for k in order[::-1]],
                          fontsize="x-small")
         ax[2].set(xlabel="weight", title=f"weighted R² = {e.score:.2f}")
@@ -409,7 +410,8 @@ def temperature_grid(logits, labels, temperatures=(0.5, 1.0, None, 4.0), n_bins:
     for ax, T in zip(axes, Ts):
         calibration.plot_reliability_diagram(calibration.softmax(logits, T), labels, n_bins,
                                              axes=[ax], show_histogram=False,
-                                             title=f"T = {T:.2f}" + (" (T*)" if T == T_star else ""))
+                                             title=f"T = {T:.2f}"
+                                             + (" (T*)" if T == T_star else ""))
         if ax is not axes[0]:
             ax.set_ylabel("")
             ax.get_legend().remove()
@@ -424,7 +426,8 @@ def temperature_grid(logits, labels, temperatures=(0.5, 1.0, None, 4.0), n_bins:
 
 
 def temperature_explorer(logits, labels, n_bins: int = 15):
-    """A slider for T: the reliability diagram of softmax(z / T) and where T sits on the ECE curve."""
+    """A slider for T: the reliability diagram of softmax(z / T) and where T sits on the ECE
+    curve."""
     import ipywidgets as widgets
     T_star = calibration.fit_temperature(logits, labels)
     curve = ece_curve(logits, labels, _ts(), n_bins)
@@ -520,7 +523,8 @@ def dissection_explorer(model, layer, images, result=None, k: int = 6, acts=None
                                           value=order[0], description="unit",
                                           layout=widgets.Layout(width="28em"))
                          if order else
-                         widgets.IntSlider(value=0, min=0, max=acts.shape[1] - 1, description="unit"))}
+                         widgets.IntSlider(value=0, min=0, max=acts.shape[1] - 1,
+                                           description="unit"))}
     return Explorer(render, controls, f"Dissection of {layer}: pick a unit")
 
 

@@ -56,7 +56,8 @@ def pixel_order(saliency: torch.Tensor, *, seed: int = 0) -> torch.Tensor:
         raise ValueError("saliency contains NaN or inf; fix the method that made it.")
     g = torch.Generator().manual_seed(seed)
     perm = torch.stack([torch.randperm(s.shape[1], generator=g) for _ in range(len(s))])
-    ranked = torch.argsort(-s.gather(1, perm), dim=1, stable=True)   # stable: ties keep perm's order
+    ranked = torch.argsort(-s.gather(1, perm), dim=1,
+                           stable=True)   # stable: ties keep perm's order
     return perm.gather(1, ranked)
 
 
@@ -154,7 +155,8 @@ def perturbation_curves(model: nn.Module, x: torch.Tensor, target, saliency: tor
     start, end = (x, base) if mode == "deletion" else (base, x)
     # rank[i, p]: the position of pixel p in image i's order; pixel p is switched at step k iff
     # rank < counts[k]. All (image, step) pairs are built and scored in batches.
-    rank = torch.empty_like(order).scatter_(1, order, torch.arange(h * w, device=device).expand(n, -1))
+    rank = torch.empty_like(order).scatter_(1, order,
+                                            torch.arange(h * w, device=device).expand(n, -1))
     image = torch.arange(n, device=device).repeat_interleave(steps + 1)      # pair -> image
     step = torch.arange(steps + 1, device=device).repeat(n)                  # pair -> step
     batch_size = resolve(batch_size, model, x.shape)

@@ -36,7 +36,8 @@ def saliency_seeds(saliency, fg_quantile: float = 0.95, bg_quantile: float = 0.3
     ``cv2.GC_BGD`` below the ``bg_quantile``, ``cv2.GC_PR_BGD`` in between."""
     import cv2
     if not 0 <= bg_quantile < fg_quantile <= 1:
-        raise ValueError(f"need 0 <= bg_quantile < fg_quantile <= 1, got {bg_quantile}, {fg_quantile}.")
+        raise ValueError(f"need 0 <= bg_quantile < fg_quantile <= 1, got {bg_quantile}, "
+                         f"{fg_quantile}.")
     m = saliency.detach().cpu().float().numpy() if isinstance(saliency, torch.Tensor) else \
         np.asarray(saliency, dtype=np.float32)
     if m.ndim != 2:
@@ -60,8 +61,8 @@ def saliency_grabcut(image, saliency, fg_quantile: float = 0.95, bg_quantile: fl
         raise ValueError(f"saliency {seeds.shape} and image {img.shape[:2]} differ in size; "
                          "upsample the saliency map to the image first.")
     if not (seeds == cv2.GC_FGD).any() or not (seeds == cv2.GC_BGD).any():
-        raise ValueError("The saliency map is constant, so it seeds no foreground or no background; "
-                         "GrabCut needs both.")
+        raise ValueError("The saliency map is constant, so it seeds no foreground or no "
+                         "background; GrabCut needs both.")
     mask = seeds.copy()
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     cv2.setRNGSeed(0)   # GrabCut's k-means initialisation is random

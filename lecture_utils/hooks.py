@@ -103,7 +103,8 @@ def relu_backward_rule(model: nn.Module, rule: str = "gradient"):
 
 
 class Captured:
-    """What ``capture`` recorded: ``activation`` (the layer's output) and ``gradient`` (d/d output)."""
+    """What ``capture`` recorded: ``activation`` (the layer's output) and ``gradient`` (d/d
+    output)."""
 
     activation: torch.Tensor | None = None
     gradient: torch.Tensor | None = None

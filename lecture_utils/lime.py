@@ -4,7 +4,8 @@ An explanation is a sparse linear model g(z') = w_g . z' on the interpretable re
 z' in {0,1}^{d'} (superpixels or words present), fitted to the model f around x:
 
     xi(x) = argmin_{g in G} L(f, g, pi_x) + Omega(g)                                      (Eq. 1)
-    L(f, g, pi_x) = sum_{z, z'} pi_x(z) (f(z) - g(z'))^2,   pi_x(z) = exp(-D(x, z)^2 / sigma^2)  (Eq. 2)
+    L(f, g, pi_x) = sum_{z, z'} pi_x(z) (f(z) - g(z'))^2,   pi_x(z) = exp(-D(x, z)^2 / sigma^2)
+    (Eq. 2)
     Omega(g) = inf * 1[||w_g||_0 > K]   (at most K features), fitted by K-LASSO (Algorithm 1):
     the LASSO (LARS) path picks K features, then weighted least squares fits their weights.
 
@@ -259,7 +260,7 @@ def explain_image(model, image: torch.Tensor, target: int, segments, n_samples: 
                   seed: int = 0, num_features: int | None = None, baseline="mean",
                   distance: str = "l2", kernel_width: float | None = None,
                   output: str = "probability", ridge: float = 0.0, batch_size: int | None = None,
-                  keep_samples: bool = False) -> Explanation:
+                  precision: str = "auto", keep_samples: bool = False) -> Explanation:
     """LIME for an image classifier: ``weights`` [S] for the superpixels ``segments`` (int [H, W],
     labels 0..S-1) of ``image`` [3, H, W] explaining class ``target``.
 
@@ -268,12 +269,13 @@ def explain_image(model, image: torch.Tensor, target: int, segments, n_samples: 
     scored on the model's device in batches of ``batch_size`` (default
     ``batching.batch_size_for``). ``distance``: 'l2' (the paper's choice for images,
     ``l2_distance``) or 'cosine' (the ``lime`` package's default). ``num_features`` = K of K-LASSO
-    (None: all superpixels). ``output``: 'probability' or 'logit'.
+    (None: all superpixels). ``output``: 'probability' or 'logit'. ``precision``: 'auto' (the
+    course's precision for batched inference) or 'fp32' (see ``shapley.image_game``).
     """
     if distance not in ("l2", "cosine"):
         raise ValueError(f"distance must be 'l2' or 'cosine', not {distance!r}.")
     game = image_game(model, image, target, segments, baseline=baseline, output=output,
-                      batch_size=batch_size)
+                      batch_size=batch_size, precision=precision)
     if distance == "l2":
         diff = ((game.image - game.baselines) ** 2).sum(1).mean(0)            # [H, W]
         energy = torch.zeros(game.M, dtype=torch.float64, device=diff.device).index_add_(
@@ -334,7 +336,8 @@ def global_importance(W: torch.Tensor) -> torch.Tensor:
 def coverage(W: torch.Tensor, picked, importance: torch.Tensor | None = None) -> float:
     """c(V, W, I) = sum_j 1[exists i in V: W_ij > 0] I_j (Eq. 3)."""
     W = torch.as_tensor(W, dtype=torch.float64).abs()
-    I = global_importance(W) if importance is None else torch.as_tensor(importance, dtype=torch.float64)
+    I = global_importance(W) if importance is None else torch.as_tensor(importance,  # noqa: E741
+                                                                        dtype=torch.float64)
     if not len(picked):
         return 0.0
     return float(((W[list(picked)] > 0).any(0).double() * I).sum())
@@ -347,11 +350,13 @@ def submodular_pick(W, budget: int, importance: torch.Tensor | None = None) -> l
     W = torch.as_tensor(W, dtype=torch.float64)
     if W.dim() != 2:
         raise ValueError(f"W must be a matrix [n explanations, d' features], got {tuple(W.shape)}.")
-    if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or not 1 <= budget <= len(W):
+    if isinstance(budget, bool) or not isinstance(budget,
+                                                  (int, np.integer)) or not 1 <= budget <= len(W):
         raise ValueError(f"budget must be an int between 1 and the number of explanations "
                          f"({len(W)}), got {budget!r}.")
     W = W.abs()
-    I = global_importance(W) if importance is None else torch.as_tensor(importance, dtype=torch.float64)
+    I = global_importance(W) if importance is None else torch.as_tensor(importance,  # noqa: E741
+                                                                        dtype=torch.float64)
     present = (W > 0).double()
     covered = torch.zeros(W.shape[1], dtype=torch.float64)
     picked: list[int] = []
@@ -371,15 +376,16 @@ def submodular_pick(W, budget: int, importance: torch.Tensor | None = None) -> l
 @attribution_method(backward=False, batched=False)
 def lime_map(model, x: torch.Tensor, target, *, n_segments: int = 16, n_samples: int = 200,
              num_features: int | None = None, kernel_width: float | None = None,
-             seed: int = 0) -> torch.Tensor:
+             seed: int = 0, precision: str = "auto") -> torch.Tensor:
     """LIME (Ribeiro et al.) on SLIC superpixels: each superpixel painted with its weight,
-    [N, H, W]."""
+    [N, H, W]. ``precision`` as ``explain_image``."""
     n_segments = check_count(n_segments, "n_segments")
     out = []
     for i in range(len(x)):
         seg = superpixels(x[i], "slic", n_segments=n_segments)
         e = explain_image(model, x[i], int(target[i]), seg, n_samples, seed=seed,
-                          num_features=num_features, kernel_width=kernel_width)
+                          num_features=num_features, kernel_width=kernel_width,
+                          precision=precision)
         out.append(paint(e.weights.float(), seg))
     return torch.stack(out)
 

@@ -175,7 +175,8 @@ def layer_labels(layers) -> list[str]:
             labels.append(f"b{last} mlp")
         elif parts[0] == "blocks" and len(parts) == 3:
             i = int(parts[1])
-            labels.append(f"b{i} attn" if parts[2] == "norm2" else ("embed" if i == 0 else f"b{i - 1} mlp"))
+            labels.append(f"b{i} attn" if parts[2] == "norm2"
+                          else ("embed" if i == 0 else f"b{i - 1} mlp"))
         elif parts[0].startswith("layer") and len(parts) >= 2:
             labels.append(f"l{parts[0][5:]}.{parts[1]}" + (" mid" if len(parts) > 2 else ""))
         else:
@@ -196,11 +197,14 @@ def centre_index(a: torch.Tensor) -> tuple:
         if g * g + 1 != a.shape[1]:
             raise ValueError(f"tokens [N, {a.shape[1]}, D] are not a class token + a square grid.")
         return (slice(None), 1 + (g // 2) * g + g // 2, slice(None))
-    raise ValueError(f"the layer gives {tuple(a.shape)}; expected [N,C,H,W] maps or [N,T,D] tokens.")
+    raise ValueError(f"the layer gives {tuple(a.shape)}; expected [N,C,H,W] maps or [N,T,D] "
+                     "tokens.")
 
 
-def effective_receptive_field(model: nn.Module, layer, x: torch.Tensor, device=None) -> torch.Tensor:
-    """|d a(centre) / d x| averaged over the images of ``x`` and summed over colour channels: [H, W].
+def effective_receptive_field(model: nn.Module, layer, x: torch.Tensor,
+                              device=None) -> torch.Tensor:
+    """|d a(centre) / d x| averaged over the images of ``x`` and summed over colour channels: [H,
+    W].
 
     a(centre) is the layer's output at its centre location summed over channels (Raghu et al.,
     Sec. 4.1: "the absolute value of the gradient of the center location of the feature map with
@@ -217,7 +221,8 @@ def effective_receptive_field(model: nn.Module, layer, x: torch.Tensor, device=N
 
 
 def erf_radius(erf: torch.Tensor, mass: float = 0.5) -> float:
-    """The radius (pixels) of the smallest disc around the image centre holding ``mass`` of the ERF."""
+    """The radius (pixels) of the smallest disc around the image centre holding ``mass`` of the
+    ERF."""
     h, w = erf.shape
     yy, xx = torch.meshgrid(torch.arange(h) - (h // 2), torch.arange(w) - (w // 2), indexing="ij")
     r = (yy.float() ** 2 + xx.float() ** 2).sqrt().flatten()
@@ -232,8 +237,8 @@ def erf_radius(erf: torch.Tensor, mass: float = 0.5) -> float:
 # --------------------------------------------------------------------------------------------
 def _check_vit(model: nn.Module) -> None:
     if not (hasattr(model, "blocks") and hasattr(model, "grid") and hasattr(model, "tokens")):
-        raise TypeError("This needs the course's ViT (models.vit): blocks[i].attention.attn exposes "
-                        "the attention weights, model.tokens(x) the embedded tokens.")
+        raise TypeError("This needs the course's ViT (models.vit): blocks[i].attention.attn "
+                        "exposes the attention weights, model.tokens(x) the embedded tokens.")
 
 
 def patch_distances(grid: int, patch: float) -> torch.Tensor:

@@ -82,7 +82,8 @@ def reinitialise(module: nn.Module, seed: int = 0) -> int:
 
 def cascading_randomization(model: nn.Module, blocks=None, *, seed: int = 0
                             ) -> Iterator[tuple[str, nn.Module]]:
-    """Yield ("original", a copy of the model), then (block, a copy whose ``blocks`` down to this one
+    """Yield ("original", a copy of the model), then (block, a copy whose ``blocks`` down to this
+    one
     are re-initialised), cumulatively from the top (Adebayo et al.'s cascading randomization).
     ``blocks``: names of the model's modules, top first (default ``top_down_blocks``). The model
     itself is never changed; each block gets its own seed (``seed`` + its position)."""

@@ -245,7 +245,7 @@ pd.DataFrame(cmp_rows).set_index("objective").style.format("{:.2f}")
 # and gives the pictures with visible structure. That is the practical side of the paper's choice.
 
 # %% slideshow={"slide_type": "subslide"}
-fig = viz.show_images(torch.cat([cmp_imgs["score"], cmp_imgs["probability"]]), ncols=10, size=1.5,
+fig = viz.show_images(torch.cat([cmp_imgs["logit"], cmp_imgs["probability"]]), ncols=10, size=1.5,
                       titles=[f"{c}\n(score)" for c in CLASSES] + [f"{c}\n(log P)" for c in CLASSES],
                       title="Top: maximise S_c. Bottom: maximise log P_c")
 

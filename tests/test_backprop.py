@@ -60,8 +60,10 @@ def test_three_rules_match_captum_batched_and_single(arch):
         ref = _captum(rule, model, x.clone(), target)
         assert ours.shape == x.shape
         assert torch.allclose(ours, ref, rtol=1e-4, atol=1e-6 * ref.abs().max()), (arch, rule)
-        single = backprop.input_gradient(model, x[1:2], 7, rule=rule)          # one image, int target
-        assert torch.allclose(single, ours[1:2], rtol=1e-4, atol=1e-6 * ref.abs().max()), (arch, rule)
+        single = backprop.input_gradient(model, x[1:2], 7,
+                                         rule=rule)          # one image, int target
+        assert torch.allclose(single, ours[1:2], rtol=1e-4, atol=1e-6 * ref.abs().max()), (arch,
+                                                                                           rule)
         assert torch.allclose(single, _captum(rule, model, x[1:2].clone(), 7), rtol=1e-4,
                               atol=1e-6 * ref.abs().max())
 
@@ -79,7 +81,8 @@ def test_saliency_map_matches_captum(arch):
 
 @pytest.mark.parametrize("arch", ARCHS[:3])
 def test_rules_differ_only_at_the_rectifiers(arch):
-    """Layer by layer: every non-ReLU layer passes the signal by its plain backward (J^T R) under all
+    """Layer by layer: every non-ReLU layer passes the signal by its plain backward (J^T R) under
+    all
     three rules, max-pooling through its switches included; the ReLUs follow the lecture's formulas
     and, for deconvnet and guided, break the chain rule."""
     model = _net(arch)
@@ -93,11 +96,13 @@ def test_rules_differ_only_at_the_rectifiers(arch):
                 assert r["chain_rule"] < 1e-6, r
         else:
             assert r["chain_rule"] < 1e-5, r
-    broken = [r for r in rows if r["kind"] == "ReLU" and r["rule"] != "gradient" and r["chain_rule"] > 1e-3]
+    broken = [r for r in rows
+              if r["kind"] == "ReLU" and r["rule"] != "gradient" and r["chain_rule"] > 1e-3]
     assert broken, "deconvnet and guided should differ from backpropagation at some rectifier"
     assert any(r["kind"] == "MaxPool2d" for r in rows) == ("max-pooling" in arch)
     first = backprop.backward_signals(model, x, torch.tensor([2, 5]), rule="guided")[0]
-    assert torch.allclose(first[4], backprop.input_gradient(model, x, torch.tensor([2, 5]), rule="guided"))
+    assert torch.allclose(first[4],
+                          backprop.input_gradient(model, x, torch.tensor([2, 5]), rule="guided"))
 
 
 def test_linear_model_gradient_is_the_weight_row():
@@ -189,7 +194,8 @@ def test_param_grads_untouched_and_train_mode_restored():
 
 def test_repeated_calls_leave_no_growing_memory():
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
+                          nn.MaxPool2d(2),
                           nn.Conv2d(4, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(64, 3))
     model = _randomise_batch_norm(model)
     x = torch.rand(2, 3, 8, 8)
@@ -215,7 +221,8 @@ def test_repeated_calls_leave_no_growing_memory():
 # Class model visualization
 # --------------------------------------------------------------------------------------------
 def test_class_model_of_a_linear_model_is_w_over_two_lambda():
-    """argmax_I w_c^T (mean + I) + b - lambda ||I||^2 = w_c / (2 lambda), reached by plain ascent."""
+    """argmax_I w_c^T (mean + I) + b - lambda ||I||^2 = w_c / (2 lambda), reached by plain
+    ascent."""
     torch.manual_seed(0)
     lin = nn.Linear(3 * 4 * 4, 3)
     model = nn.Sequential(nn.Flatten(), lin)
@@ -224,15 +231,19 @@ def test_class_model_of_a_linear_model_is_w_over_two_lambda():
                                              lr=0.9, optimizer="sgd", clamp=False)
     want = lin.weight[1].detach().reshape(3, 4, 4) / (2 * lam)       # the model has no mean
     assert torch.allclose(img, want, atol=1e-5)
-    batch = backprop.class_model_visualization(model, torch.tensor([0, 2]), (4, 4), weight_decay=lam,
+    batch = backprop.class_model_visualization(model, torch.tensor([0, 2]), (4, 4),
+                                               weight_decay=lam,
                                                steps=40, lr=0.9, optimizer="sgd", clamp=False)
     assert batch.shape == (2, 3, 4, 4)
     assert torch.allclose(batch[1], lin.weight[2].detach().reshape(3, 4, 4) / (2 * lam), atol=1e-5)
-    per_image = backprop.class_model_visualization(model, torch.tensor([0, 0]), (4, 4), steps=60, lr=0.4,
-                                                   weight_decay=torch.tensor([0.5, 2.0]), optimizer="sgd",
+    per_image = backprop.class_model_visualization(model, torch.tensor([0, 0]), (4, 4), steps=60,
+                                                   lr=0.4,
+                                                   weight_decay=torch.tensor([0.5, 2.0]),
+                                                   optimizer="sgd",
                                                    clamp=False)
     w0 = lin.weight[0].detach().reshape(3, 4, 4)
-    assert torch.allclose(per_image[0], w0 / 1.0, atol=1e-5) and torch.allclose(per_image[1], w0 / 4.0, atol=1e-5)
+    assert torch.allclose(per_image[0], w0 / 1.0, atol=1e-5) and torch.allclose(per_image[1],
+                                                                                w0 / 4.0, atol=1e-5)
 
 
 def test_class_model_starts_at_the_mean_raises_the_score_and_stays_valid():

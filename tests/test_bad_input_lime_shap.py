@@ -137,7 +137,8 @@ def test_kernel_shap_nan_and_counts(net, image):
     with pytest.raises(ValueError, match="background"):
         shapley.tabular_game(lambda r: r.sum(1), torch.ones(4), torch.ones(0, 4))
     with pytest.raises(ValueError, match="NaN"):
-        shapley.tabular_game(lambda r: r.sum(1), torch.tensor([1.0, float("nan")]), torch.ones(1, 2))
+        shapley.tabular_game(lambda r: r.sum(1), torch.tensor([1.0, float("nan")]),
+                             torch.ones(1, 2))
 
 
 # --------------------------------------------------------------------------------------------

@@ -73,7 +73,8 @@ def test_grad_cam_closed_form(tiny):
     # alpha^2 = w^2 / Z = (1/4, -2/4): L = ReLU(M_2) / 4
     alpha, a = cam.grad_cam_weights(net, x, 2, layer="relu")
     assert torch.allclose(alpha, torch.tensor([[0.25, -0.5]]))
-    assert torch.allclose(cam.grad_cam(net, x, 2, layer="relu"), torch.tensor([[[0.5, 0.0], [1.5, 0.0]]]))
+    assert torch.allclose(cam.grad_cam(net, x, 2, layer="relu"),
+                          torch.tensor([[[0.5, 0.0], [1.5, 0.0]]]))
     # counterfactual (negative gradients): ReLU(-M_2) / 4
     assert torch.allclose(cam.grad_cam(net, x, 2, layer="relu", counterfactual=True),
                           torch.tensor([[[0.0, 1.5], [0.0, 0.5]]]))
@@ -264,7 +265,8 @@ def test_check_grad_cam():
     right = lambda a, g: torch.relu(torch.einsum("nk,nkhw->nhw", g.mean((2, 3)), a))  # noqa: E731
     check_grad_cam(right)
     wrong = {"no ReLU": lambda a, g: torch.einsum("nk,nkhw->nhw", g.mean((2, 3)), a),
-             "sum, not mean": lambda a, g: torch.relu(torch.einsum("nk,nkhw->nhw", g.sum((2, 3)), a)),
+             "sum, not mean": lambda a, g: torch.relu(torch.einsum("nk,nkhw->nhw", g.sum((2, 3)),
+                                                                   a)),
              "gradient x activation": lambda a, g: torch.relu((g * a).sum(1)),
              "abs": lambda a, g: torch.einsum("nk,nkhw->nhw", g.mean((2, 3)), a).abs()}
     for name, fn in wrong.items():

@@ -1,10 +1,8 @@
 """The explorers' pure functions, their static figures, and the widgets built without a kernel
 (tiny untrained models: fast). Also the course's methods in one call shape (attribution.py)."""
 import matplotlib
-import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from lecture_utils import (attribution, calibration, dissection, explorers, models, occlusion,
                            shapley)
@@ -104,8 +102,8 @@ def test_attribution_explorer_without_kernel(net, images, methods):
 def test_grad_cam_layers(net, images):
     layers = ["layer1", "layer2", "layer3"]
     maps = explorers.grad_cam_layers(net, images, 0, layers)
-    assert all(maps[l].shape == (3, 16, 16) for l in layers)
-    assert [explorers.native_resolution(net, images[0], l) for l in layers] == [
+    assert all(maps[layer].shape == (3, 16, 16) for layer in layers)
+    assert [explorers.native_resolution(net, images[0], layer) for layer in layers] == [
         (16, 16), (8, 8), (4, 4)]
     fig = explorers.gradcam_layer_grid(net, images[:2], 0, layers)
     assert "layer3 (4x4)" in [a.get_title() for a in fig.axes]

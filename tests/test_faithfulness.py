@@ -58,7 +58,8 @@ def test_deletion_and_insertion_closed_form(region):
     assert fa.auc(d)[0] == pytest.approx(0.125)
     ins = fa.perturbation_curves(model, x, 0, good, mode="insertion", substrate_kind="black", **kw)
     assert fa.auc(ins)[0] == pytest.approx(1 - 0.125)
-    assert fa.auc(fa.perturbation_curves(model, x, 0, bad, mode="deletion", **kw))[0] == pytest.approx(0.875)
+    assert fa.auc(fa.perturbation_curves(model, x, 0, bad, mode="deletion",
+                                         **kw))[0] == pytest.approx(0.875)
     assert fa.auc(fa.perturbation_curves(model, x, 0, bad, mode="insertion", substrate_kind="black",
                                          **kw))[0] == pytest.approx(0.125)
 
@@ -66,7 +67,8 @@ def test_deletion_and_insertion_closed_form(region):
 def test_curve_ends_and_probability(region):
     """Deletion starts at f(x) and ends at f(substrate); insertion the other way round; 'prob'
     is the softmax of the logits."""
-    model, x = Inside(region).eval(), torch.rand(3, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    model, x = Inside(region).eval(), torch.rand(3, 3, 8, 8,
+                                                 generator=torch.Generator().manual_seed(0))
     sal = torch.rand(3, 8, 8)
     d = fa.perturbation_curves(model, x, 0, sal, mode="deletion", steps=4)
     i = fa.perturbation_curves(model, x, 0, sal, mode="insertion", steps=4)

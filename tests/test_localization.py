@@ -44,7 +44,8 @@ def test_zoo_dataset(monkeypatch):
     recipe = replace(zoo.RECIPES["resnet_gap_canvas"]["quick"], train_subset=12)
     (xtr, ytr), (xte, yte) = zoo.dataset_for(recipe)
     assert xtr.shape == (12, 3, 64, 64) and xtr.dtype == torch.uint8 and ytr.shape == (12,)
-    assert xte.shape == (8, 3, 64, 64) and torch.equal(xte, canvas.benchmark_canvases("test").images)
+    assert xte.shape == (8, 3, 64, 64) and torch.equal(xte,
+                                                       canvas.benchmark_canvases("test").images)
 
 
 # --------------------------------------------------------------------------------------------
@@ -132,7 +133,8 @@ def test_runner_with_an_oracle_and_baselines(small_benchmark):
     oracle = {}
 
     def mask_oracle(model, x, target):          # the true mask, found by matching the images
-        idx = [next(i for i in range(len(cs)) if torch.equal(cs.images[i], (xi * 255).round().byte()))
+        idx = [next(i for i in range(len(cs)) if torch.equal(cs.images[i],
+                                                             (xi * 255).round().byte()))
                for xi in x.cpu()]
         return cs.masks[idx].float()
 

@@ -39,7 +39,8 @@ def test_against_one_occluded_image_at_a_time():
                     assert top[n, i, j] == p.argmax()
     score = occlusion_sensitivity(net, x, target, window=8, stride=8, output="logit", fill=0.0)
     with torch.no_grad():
-        assert torch.isclose(score[1, 2, 3], net(torch.where(masks[2, 3], 0.0, x[1])[None])[0, 8], atol=1e-5)
+        assert torch.isclose(score[1, 2, 3], net(torch.where(masks[2, 3], 0.0, x[1])[None])[0, 8],
+                             atol=1e-5)
 
 
 def test_linear_model_closed_form():
