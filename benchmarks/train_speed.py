@@ -50,7 +50,8 @@ def run(name: str, profile: str, seeds: int, device) -> dict:
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("names", nargs="+", choices=sorted(zoo.RECIPES))
     p.add_argument("--profile", default=None, choices=config.PROFILES)
     p.add_argument("--seeds", type=int, default=3)
@@ -62,7 +63,8 @@ def main():
     print("|---|---|---|---|---|---|")
     for name in args.names:
         r = run(name, profile, args.seeds, device)
-        print(f"| {r['model']} | {r['epochs']} | {r['seconds']:.1f} | {r['acc']:.2%} / {r['acc_min']:.2%} "
+        print(f"| {r['model']} | {r['epochs']} | {r['seconds']:.1f} | {r['acc']:.2%} / "
+              f"{r['acc_min']:.2%} "
               f"| {r['acc_tta']:.2%} | {r['tflops']:.3f} |", flush=True)
 
 

@@ -8,7 +8,8 @@ three; only the numbers change:
 * ``full``   - a GPU: the scale at which the papers' findings should show.
 
 Choose with the environment variable ``LECTURE_PROFILE``; the default is ``full`` when a GPU is
-found and ``laptop`` otherwise. ``LECTURE_DEVICE`` overrides the device (``cpu``, ``cuda``, ``mps``).
+found and ``laptop`` otherwise. ``LECTURE_DEVICE`` overrides the device (``cpu``, ``cuda``,
+``mps``).
 ``LECTURE_DATA`` is where datasets are looked for (never written to) and ``LECTURE_CACHE`` where
 decoded data and trained checkpoints go.
 """
@@ -88,7 +89,8 @@ _PROFILES = {
 
 
 def get_profile(name: str | None = None) -> Profile:
-    """The profile named, else ``LECTURE_PROFILE``, else ``full`` on a GPU and ``laptop`` otherwise."""
+    """The profile named, else ``LECTURE_PROFILE``, else ``full`` on a GPU and ``laptop``
+    otherwise."""
     name = name or os.environ.get("LECTURE_PROFILE", "").strip().lower()
     if not name:
         name = "full" if get_device().type == "cuda" else "laptop"

@@ -75,7 +75,8 @@ def _read_cache(source: str, split: str):
         with np.load(path, allow_pickle=False) as z:
             images, labels = z["images"], z["labels"]
         ok = (images.shape == (CIFAR10_SIZES[split], 3, 32, 32) and images.dtype == np.uint8
-              and labels.shape == (CIFAR10_SIZES[split],) and labels.min() >= 0 and labels.max() <= 9)
+              and labels.shape == (CIFAR10_SIZES[split],
+                                   ) and labels.min() >= 0 and labels.max() <= 9)
         if not ok:
             raise ValueError(f"unexpected shapes {images.shape} {labels.shape}")
     except Exception as err:  # truncated or foreign file: rebuild it
@@ -223,7 +224,8 @@ def _skimage(name: str, allowed) -> np.ndarray:
 
 def load_photo(name: str) -> torch.Tensor:
     """A colour photo shipped with scikit-image as uint8 [3, H, W] (e.g. 'chelsea', a cat)."""
-    return torch.from_numpy(np.ascontiguousarray(_skimage(name, PHOTOS)[..., :3].transpose(2, 0, 1)))
+    return torch.from_numpy(np.ascontiguousarray(_skimage(name, PHOTOS)[..., :3].transpose(2, 0,
+                                                                                           1)))
 
 
 def load_texture(name: str) -> torch.Tensor:

@@ -21,7 +21,7 @@ import json
 import platform
 import warnings
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -122,7 +122,8 @@ RECIPES: dict[str, dict[str, Recipe]] = {
 RECIPES["resnet_gap_canvas"] = _scaled(
     Recipe("resnet_gap", {"width": 64}, epochs=5, lr=0.05, weight_decay=5e-5, warmup=0.1,
            dataset="canvas64", init_from="resnet_gap"),
-    dict(epochs=1, train_subset=1000, batch_size=128, arch_kwargs={"width": 8, "blocks": (1, 1, 1)}),
+    dict(epochs=1, train_subset=1000, batch_size=128,
+         arch_kwargs={"width": 8, "blocks": (1, 1, 1)}),
     dict(epochs=2, train_subset=8000, batch_size=128, arch_kwargs={"width": 16}),
     dict(epochs=8, batch_size=512))
 
@@ -171,7 +172,8 @@ RECIPES["digits_mlp"] = _scaled(
 # laptop recipe is short (about 10 CPU minutes): 4 epochs on 10,000 images.
 RECIPES["vit_noskip"] = _scaled(
     Recipe("vit", {"dim": 192, "depth": 6, "heads": 3, "skip": False}, epochs=10, lr=1e-3,
-           optimizer="adamw", weight_decay=0.05, label_smoothing=0.1, schedule="cosine", warmup=0.1),
+           optimizer="adamw", weight_decay=0.05, label_smoothing=0.1, schedule="cosine",
+           warmup=0.1),
     dict(_Q, arch_kwargs={"dim": 32, "depth": 2, "heads": 2}),
     dict(epochs=4, train_subset=10_000, arch_kwargs={"dim": 96}),
     dict(epochs=60, batch_size=512))
@@ -301,15 +303,18 @@ def train_model(name: str, profile: str | None = None, device=None, progress: bo
     model = _load_state(_build(recipe), path).to(device)   # evaluate what was saved (fp16)
     res = evaluate(model, *test, crop=recipe.crop)
     dev = torch.cuda.get_device_name(device) if device.type == "cuda" else \
-        f"{device.type} ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+        f"{device.type} ({platform.processor() or platform.machine()}, " \
+        f"{torch.get_num_threads()} threads)"
     info = {"name": name, "file": path.name, "sha256": sha, "profile": prof,
             "recipe": asdict(recipe), "parameters": models.count_parameters(model),
             "bytes": path.stat().st_size, "test_accuracy": round(res["acc"], 4),
             "test_nll": round(res["loss"], 4),
-            "test_accuracy_tta": round(evaluate(model, *test, tta=True, crop=recipe.crop)["acc"], 4),
+            "test_accuracy_tta": round(evaluate(model, *test, tta=True, crop=recipe.crop)["acc"],
+                                       4),
             "train_seconds": round(history.seconds[-1], 1), "device": dev,
             "data": (f"{recipe.dataset} ({data_mod.cifar10_source()} CIFAR-10)"
-                     if recipe.dataset in ("cifar10", "canvas64") else recipe.dataset), "trained": str(date.today()),
+                     if recipe.dataset in ("cifar10", "canvas64") else recipe.dataset),
+            "trained": str(date.today()),
             "torch": torch.__version__, "history": history.to_dict(), "snapshots": snapshots}
     if out_dir == MODELS_DIR:
         with _manifest_lock():          # two trainings may finish at the same time
@@ -349,8 +354,8 @@ def load_model(name: str, profile: str | None = None, device=None, epoch: int | 
             return model.to(device).eval()
     if not train_if_missing:
         raise ZooError(f"No trained {name!r} for the {prof.name} profile; call "
-                       f"load_model({name!r}) to train it or run `python -m lecture_utils.zoo train "
-                       f"{name}`.")
+                       f"load_model({name!r}) to train it or run `python -m lecture_utils.zoo "
+                       f"train {name}`.")
     print(f"Training {name!r} with the {prof.name} recipe (no checkpoint found); "
           "it will be cached for next time.")
     model, _ = train_model(name, prof.name, device, progress)
@@ -384,7 +389,8 @@ def verify(names=None, device=None) -> list[dict]:
 
 def markdown_table() -> str:
     """The committed checkpoints (manifest.json) as a Markdown table: one row per model."""
-    lines = ["| model | architecture | data | epochs | parameters | test acc. | training | trained on |",
+    lines = ["| model | architecture | data | epochs | parameters | test acc. | training | "
+             "trained on |",
              "|---|---|---|---|---|---|---|---|"]
     for name, m in read_manifest()["models"].items():
         r = m["recipe"]
@@ -413,7 +419,8 @@ def main(argv=None):
         manifest = read_manifest()["models"]
         for name in RECIPES:
             m = manifest.get(name)
-            print(f"{name:18s}" + (f" committed ({m['profile']}): test acc {m['test_accuracy']:.4f}, "
+            print(f"{name:18s}" + (f" committed ({m['profile']}): test acc "
+                                   f"{m['test_accuracy']:.4f}, "
                                    f"{m['train_seconds']:.0f} s on {m['device']}" if m else " -"))
     elif args.cmd == "train":
         for name in args.names:

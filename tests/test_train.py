@@ -1,5 +1,4 @@
 import pytest
-import torch
 
 from lecture_utils import data, models, train
 
