@@ -16,6 +16,9 @@ from torch import nn
 
 from .models import Normalize, relus_not_inplace
 
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "WEIGHT_FILES", "weights_path", "available",
+           "skip_message", "imagenet_classes", "wrap", "imagenet_model"]
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 # The files torchvision's IMAGENET1K_V1 weights are saved as in <torch hub>/checkpoints/.
