@@ -190,8 +190,7 @@ def part_speed(args, device):
             warnings.simplefilter("ignore")
             exp = explainer.explain_instance(img_np, classifier, labels=(target,), top_labels=None,
                                              num_features=10, num_samples=n,
-                                             segmentation_fn=lambda _: seg_np, random_seed=0,
-                                             progress_bar=False)
+                                             segmentation_fn=lambda _: seg_np, random_seed=0)
         w = torch.zeros(S, dtype=torch.float64)
         for i, v in exp.local_exp[target]:
             w[i] = v
@@ -245,9 +244,10 @@ def part_speed(args, device):
             mark = " (busy: re-run)" if busy(la) else ""
             speed = "" if name == ref_name else f"**{ref_t / t:.1f}x**"
             print(f"| {method} | {name} | {t:.3f} | {speed} | {diff:.1e} | {la:.1f}{mark} |")
-    print("\nThe differences are against the package's explanation: LIME with identical samples "
+    print("\nThe differences are against one run of the package: LIME with identical samples "
           "(float32: rounding only; bf16: the model's outputs to 3 digits); Kernel SHAP draws "
-          "its own coalitions, so its row differs by sampling as well.")
+          "its own coalitions, so its rows differ by sampling as well (shap's own row: its "
+          "run-to-run variation, it draws from NumPy's global generator).")
     torch.set_num_threads(threads)
 
 
