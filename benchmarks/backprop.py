@@ -1,8 +1,11 @@
-"""How fast are the three backward rules of ``lecture_utils.backprop.input_gradient`` beside captum's
+"""How fast are the three backward rules of ``lecture_utils.backprop.input_gradient`` beside
+captum's
 ``Saliency`` / ``Deconvolution`` / ``GuidedBackprop``?
 
-    python benchmarks/backprop.py                      # the profile's zoo nets, batch 256, this device
-    python benchmarks/backprop.py --profile full       # full-width nets, on the GPU when there is one
+    python benchmarks/backprop.py                      # the profile's zoo nets, batch 256, this
+    device
+    python benchmarks/backprop.py --profile full       # full-width nets, on the GPU when there is
+    one
     LECTURE_DEVICE=cpu python benchmarks/backprop.py   # force the CPU
 
 For each network (the VGG net with max-pooling, Model C, All-CNN-C) and each rule: one forward and
@@ -55,7 +58,8 @@ def timed_pair(fn_a, fn_b, repeats: int, device):
 
 def load(name: str, profile: str, device):
     try:
-        return zoo.load_model(name, profile=profile, device=device, train_if_missing=False), "trained"
+        return zoo.load_model(name, profile=profile, device=device,
+                              train_if_missing=False), "trained"
     except zoo.ZooError:
         recipe = zoo.RECIPES[name][profile]
         torch.manual_seed(0)
@@ -63,7 +67,8 @@ def load(name: str, profile: str, device):
 
 
 def captum_method(rule: str, model):
-    from captum.attr import Deconvolution, GuidedBackprop, Saliency   # the [test] extra; benchmarks only
+    # the [test] extra; benchmarks only
+    from captum.attr import Deconvolution, GuidedBackprop, Saliency
     if rule == "gradient":
         sal = Saliency(model)
         return lambda x, t: sal.attribute(x, target=t, abs=False)
@@ -72,7 +77,8 @@ def captum_method(rule: str, model):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--profile", default=None, choices=config.PROFILES)
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--repeats", type=int, default=5)
@@ -86,7 +92,8 @@ def main():
     x = data.to_float(images[: args.batch]).to(device)
     target = labels[: args.batch].to(device)
     print(f"{config.describe()} | batch {args.batch} of 32x32 CIFAR-10 test images | "
-          f"{args.repeats} timed runs each, alternating (median) | load average {os.getloadavg()[0]:.1f}")
+          f"{args.repeats} timed runs each, alternating (median) | load average "
+          f"{os.getloadavg()[0]:.1f}")
     print("\n| network | weights | rule | ours (images/s) | captum (images/s) | ours / captum | "
           "max rel. difference |\n|---|---|---|---|---|---|---|")
     for name in args.nets:
@@ -94,10 +101,11 @@ def main():
         for rule in RULES:
             ref = captum_method(rule, model)
             t_ours, t_ref, mine, theirs = timed_pair(
-                lambda: backprop.input_gradient(model, x, target, rule),
+                lambda: backprop.input_gradient(model, x, target, rule=rule),
                 lambda: ref(x.clone().requires_grad_(True), target), args.repeats, device)
             diff = float((mine - theirs).abs().max() / theirs.abs().max().clamp_min(1e-30))
-            print(f"| {name} | {weights} | {rule} | {args.batch / t_ours:,.0f} | {args.batch / t_ref:,.0f} | "
+            print(f"| {name} | {weights} | {rule} | {args.batch / t_ours:,.0f} | "
+                  f"{args.batch / t_ref:,.0f} | "
                   f"{t_ref / t_ours:.2f}x | {diff:.1e} |", flush=True)
 
 

@@ -191,7 +191,7 @@ def _size_name(call, parents) -> str:
 
 def _literal(node, constants: dict):
     """The value of a choose argument: a literal, a module-level literal of the notebook, or a
-    constant of ``lecture_utils`` (``localization.N_TEST``); otherwise None."""
+    constant of ``lecture_utils`` (``canvas.N_TEST``); otherwise None."""
     try:
         return ast.literal_eval(node)
     except ValueError:
@@ -911,13 +911,13 @@ def estimate(notebook: str, profile: str) -> Estimate:
 def zoo_training(profile: str) -> list[tuple]:
     """(model, epochs x images, T4 minutes, H100 minutes, GB) of training each zoo model with the
     profile's recipe (on request at a profile larger than the committed checkpoint's)."""
-    from lecture_utils import localization
+    from lecture_utils import canvas
     from lecture_utils import zoo as zoo_mod
     rows = []
     for name, recipes in zoo_mod.RECIPES.items():
         r = recipes[profile]
         n = r.train_subset or {"canvas64": 50_000, "digits": 1437}.get(r.dataset, 50_000)
-        n_test = {"canvas64": localization.N_TEST, "digits": 360}.get(r.dataset, 10_000)
+        n_test = {"canvas64": canvas.N_TEST, "digits": 360}.get(r.dataset, 10_000)
         size = 64 if r.dataset == "canvas64" else 32
         adam = "adamw" if r.optimizer == "adamw" else "sgd"
         ns = {"zoo": _zoo(profile), "n": n, "t": n_test}
@@ -1049,7 +1049,7 @@ def measure_cpu() -> dict:
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
-    from lecture_utils import data, grabcut, lime, localization
+    from lecture_utils import canvas, data, grabcut, lime
     torch.set_num_threads(1)
 
     def timed(fn, repeats=5):
@@ -1063,7 +1063,7 @@ def measure_cpu() -> dict:
             out.append(time.process_time() - t)
         return statistics.median(out)
 
-    cs = localization.benchmark_canvases("test", n=8)
+    cs = canvas.benchmark_canvases("test", n=8)
     sal = torch.rand(64, 64, generator=torch.Generator().manual_seed(0))
     photo = torch.nn.functional.interpolate(data.to_float(data.load_photo("astronaut"))[None],
                                             size=(512, 512))[0]

@@ -73,7 +73,8 @@ def bench_metrics(repeats: int):
                       lambda: (C.expected_calibration_error(torch.softmax(z, 1), y),
                                C.fit_temperature(z, y)))):
         wall, cpu, out = timed(fn, repeats)
-        rows.append({"10,000 x 100 logits": name, "wall (s)": f"{wall:.3f}", "CPU (s)": f"{cpu:.3f}",
+        rows.append({"10,000 x 100 logits": name, "wall (s)": f"{wall:.3f}",
+                     "CPU (s)": f"{cpu:.3f}",
                      "result": f"{out:.4f}" if isinstance(out, float) else f"T = {out[1]:.3f}"})
     table("metrics (CPU)", rows)
 
@@ -95,12 +96,14 @@ def bench_calibration(profile, device):
         start = time.perf_counter()
         scores, fitted = C.compare_calibrators(z[:half], y[:half], z[half:], y[half:])
         calibrate = time.perf_counter() - start
-        rows.append({"model": f"{name} ({net.zoo_info['source']})", "predict 10k (s)": f"{predict:.2f}",
+        rows.append({"model": f"{name} ({net.zoo_info['source']})",
+                     "predict 10k (s)": f"{predict:.2f}",
                      "6 calibrators (s)": f"{calibrate:.2f}",
                      "ECE before (%)": f"{100 * scores['Uncalibrated']['ECE']:.2f}",
                      "ECE after T (%)": f"{100 * scores['Temp. Scaling']['ECE']:.2f}",
                      "T": f"{fitted['Temp. Scaling'].temperature:.3f}"})
-    table(f"calibration experiment (zoo load: {load:.1f} s; total {time.perf_counter() - t0:.1f} s)",
+    table(f"calibration experiment (zoo load: {load:.1f} s; "
+          f"total {time.perf_counter() - t0:.1f} s)",
           rows)
 
 
@@ -131,7 +134,8 @@ def bench_random_labels(profile, device, threshold: float, max_epochs: int):
 
     start = time.perf_counter()
     try:
-        train.fit(model, (x_tr, y_tr), epochs=max_epochs, lr=lr, optimizer="adamw", weight_decay=0.0,
+        train.fit(model, (x_tr, y_tr), epochs=max_epochs, lr=lr, optimizer="adamw",
+                  weight_decay=0.0,
                   augment=False, crop=28, schedule="linear", warmup=0.05, batch_size=batch,
                   device=device, progress=False, callback=stop_when_fitted)
     except _Reached:
@@ -141,13 +145,15 @@ def bench_random_labels(profile, device, threshold: float, max_epochs: int):
     acc = train.evaluate(model, x_tr, y_tr, crop=28)["acc"]
     table("random labels: time to fit", [{
         "network": f"{net} ({models.count_parameters(model):,} params)", "images": f"{n_fit:,}",
-        "batch": batch, f"epochs to {threshold:.1%}": G.epochs_to_fit(h, threshold) or f"> {max_epochs}",
+        "batch": batch,
+        f"epochs to {threshold:.1%}": G.epochs_to_fit(h, threshold) or f"> {max_epochs}",
         "training s": f"{h.seconds[-1]:.1f}", "wall s": f"{wall:.1f}",
         "final train acc (eval)": f"{acc:.4f}"}])
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--profile", default=None, choices=config.PROFILES)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--threshold", type=float, default=1.0)

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from lecture_utils import cam, config, models, zoo
+from lecture_utils.maps import upsample
 from lecture_utils.viz import normalize_map
 
 
@@ -49,7 +50,8 @@ def timed(fn, repeats: int, device) -> tuple[float, object]:
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--profile", default=None, choices=config.PROFILES)
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--size", type=int, default=32, help="input side: 32 (CIFAR) or 64 (canvases)")
@@ -70,10 +72,11 @@ def main():
           f"batch {args.batch} of {args.size}x{args.size}")
 
     def ours():
-        return cam.grad_cam(model, x, target, model.layer3)
+        return cam.grad_cam(model, x, target, layer=model.layer3)
 
     def ours_like_theirs():
-        return normalize_map(cam.upsample(cam.grad_cam(model, x, target, model.layer3), args.size))
+        return normalize_map(upsample(cam.grad_cam(model, x, target, layer=model.layer3),
+                                      args.size))
 
     targets = [ClassifierOutputTarget(int(c)) for c in target]
     with GradCAM(model=model, target_layers=[model.layer3]) as ref:

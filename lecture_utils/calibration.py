@@ -184,7 +184,8 @@ def fit_temperature(logits, labels, bounds=(0.01, 100.0)) -> float:
     few steps:  dNLL/dbeta = mean_i (E_p[z_i] - z_{i,y_i}),  d2NLL/dbeta2 = mean_i Var_p[z_i].
     T is searched in ``bounds``; the nearest bound is returned when the minimum lies beyond it
     (with separable data the NLL falls forever as T -> 0: the search then stops where the NLL no
-    longer changes in the logits' precision). float32 logits are processed in float32 (T to about 1e-6), float64 ones in float64.
+    longer changes in the logits' precision). float32 logits are processed in float32 (T to about
+    1e-6), float64 ones in float64.
     """
     z, y = check_logits(logits, labels)
     z = z if z.dtype == torch.float64 else z.float()
@@ -378,7 +379,8 @@ class _LinearScaling(Calibrator):
 
     def _fit(self, z, y):
         k = z.shape[1]
-        W = torch.ones(k, dtype=torch.float64) if self.diagonal else torch.eye(k, dtype=torch.float64)
+        W = (torch.ones(k, dtype=torch.float64) if self.diagonal
+             else torch.eye(k, dtype=torch.float64))
         W.requires_grad_(True)
         b = torch.zeros(k, dtype=torch.float64, requires_grad=True)
         opt = torch.optim.LBFGS([W, b], lr=1.0, max_iter=self.max_iter, tolerance_grad=1e-9,

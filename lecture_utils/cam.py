@@ -20,32 +20,33 @@ On a GAP + linear head dy^c/dA^k_{ij} = w_k^c / Z, so alpha_k^c = w_k^c / Z and
 L^c = ReLU(M_c) / Z: Grad-CAM generalises CAM (Selvaraju et al., "Grad-CAM as a generalization
 to CAM").
 
-Every map is returned at the layer's resolution, unnormalised; ``upsample`` brings it to the
-input size and ``overlay`` makes the normalised picture.
+Every map is returned at the layer's resolution, unnormalised, on the input's device;
+``maps.upsample`` brings it to the input size and ``display.overlay`` makes the picture.
 """
 from __future__ import annotations
 
-import matplotlib
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .backprop import input_gradient
 from .hooks import capture, eval_mode
-from .validate import check_images, check_layer, check_target
-from .viz import MAGNITUDE_CMAP, normalize_map
+from .maps import target_output, upsample
+from .validate import attribution_method, check_layer
+
+__all__ = ["class_activation_map", "grad_cam_weights", "grad_cam", "guided_grad_cam"]
 
 
 def _feature_maps(rec, layer_name: str) -> torch.Tensor:
     """The activation ``capture`` recorded, checked to be conv feature maps [N, K, h, w]."""
     a = rec.activation
     if a is None:
-        raise ValueError(f"The layer {layer_name} was not called in the model's forward pass, so it "
-                         "has no feature maps: pick a layer the input flows through.")
+        raise ValueError(f"The layer {layer_name} was not called in the model's forward pass, so "
+                         "it has no feature maps: pick a layer the input flows through.")
     if a.dim() != 4:
-        raise ValueError(f"The layer {layer_name} outputs shape {tuple(a.shape)}; CAM and Grad-CAM "
-                         "need convolutional feature maps [N, K, h, w] (pick a conv layer or block, "
-                         "e.g. 'layer3' of the ResNet or 'conv4_2' of the VGG).")
+        raise ValueError(f"The layer {layer_name} outputs shape {tuple(a.shape)}; CAM and "
+                         "Grad-CAM need convolutional feature maps [N, K, h, w] (pick a conv layer "
+                         "or block, e.g. 'layer3' of the ResNet or 'conv4_2' of the VGG).")
     return a
 
 
@@ -53,8 +54,9 @@ def _name(layer) -> str:
     return repr(layer) if isinstance(layer, str) else type(layer).__name__
 
 
+@attribution_method(backward=False)
 @torch.no_grad()
-def class_activation_map(model: nn.Module, x: torch.Tensor, target, layer, fc,
+def class_activation_map(model: nn.Module, x: torch.Tensor, target, *, layer, fc,
                          check_head: bool = True) -> torch.Tensor:
     """The CAM M_c(x, y) = sum_k w_k^c f_k(x, y) (Zhou et al., Eq. 2) of each image's target class.
 
@@ -65,12 +67,11 @@ def class_activation_map(model: nn.Module, x: torch.Tensor, target, layer, fc,
     With ``check_head`` the model is verified to *be* GAP + ``fc`` on top of ``layer``, i.e.
     fc(mean_{x,y} f) reproduces its scores; otherwise a CAM would not explain them (use Grad-CAM).
     """
-    check_images(x)
     layer_mod, fc_mod = check_layer(model, layer), check_layer(model, fc)
     if not isinstance(fc_mod, nn.Linear):
         raise TypeError(f"fc must be the nn.Linear layer after global average pooling (it holds "
-                        f"w_k^c); got {type(fc_mod).__name__}. A network without a GAP + linear head "
-                        "has no CAM: use grad_cam, which works with any head.")
+                        f"w_k^c); got {type(fc_mod).__name__}. A network without a GAP + linear "
+                        "head has no CAM: use grad_cam, which works with any head.")
     with eval_mode(model), capture(layer_mod) as rec:
         scores = model(x)
     f = _feature_maps(rec, _name(layer))
@@ -78,26 +79,28 @@ def class_activation_map(model: nn.Module, x: torch.Tensor, target, layer, fc,
         raise ValueError(f"CAM needs a GAP + linear head: {_name(layer)} has {f.shape[1]} channels "
                          f"but fc takes {fc_mod.in_features} inputs, so fc does not act on the "
                          "global average of these feature maps. Use grad_cam for this model.")
-    t = check_target(target, len(x), fc_mod.out_features).to(f.device)
     if check_head:
         gap_scores = fc_mod(f.mean(dim=(2, 3)))
         if gap_scores.shape != scores.shape or not torch.allclose(
                 gap_scores, scores, rtol=1e-3, atol=1e-3 * float(scores.abs().max()) + 1e-5):
-            raise ValueError(f"CAM needs a GAP + linear head: fc(global average of {_name(layer)}) "
-                             "does not reproduce the model's scores, so something else sits "
-                             "between this layer and fc (or after fc). Pick the last "
+            raise ValueError(f"CAM needs a GAP + linear head: fc(global average of "
+                             f"{_name(layer)}) does not reproduce the model's scores, so something "
+                             "else sits between this layer and fc (or after fc). Pick the last "
                              "convolutional layer, or use grad_cam, which works with any head.")
-    w = fc_mod.weight[t]                                         # [N, K]: w_k^c for each image
-    return torch.einsum("nk,nkhw->nhw", w, f)
+    # --8<-- [start:cam]
+    w = fc_mod.weight[target]                                    # [N, K]: w_k^c for each image
+    return torch.einsum("nk,nkhw->nhw", w, f)                    # M_c = sum_k w_k^c f_k
+    # --8<-- [end:cam]
 
 
-def grad_cam_weights(model: nn.Module, x: torch.Tensor, target, layer):
+@attribution_method(backward=True)
+def grad_cam_weights(model: nn.Module, x: torch.Tensor, target, *, layer):
     """alpha_k^c = (1/Z) sum_ij dy^c/dA^k_ij (Selvaraju et al., Eq. 1) and the maps A^k.
 
     Returns ``(alpha [N, K], A [N, K, h, w])``, both detached. One forward pass and one backward
-    pass that stops at ``layer`` (the layers below it need no gradient).
+    pass that stops at ``layer`` (the layers below it need no gradient). The maps are the layer's
+    own output even when an in-place op follows it (``hooks.capture``).
     """
-    check_images(x)
     layer_mod = check_layer(model, layer)
     x = x.detach().requires_grad_(True)     # so that A carries a graph even for a frozen model
     with eval_mode(model), torch.enable_grad(), capture(layer_mod, detach=False) as rec:
@@ -105,51 +108,38 @@ def grad_cam_weights(model: nn.Module, x: torch.Tensor, target, layer):
         if scores.dim() != 2:
             raise ValueError(f"The model outputs shape {tuple(scores.shape)}; Grad-CAM needs class "
                              "scores [N, classes].")
-        t = check_target(target, len(x), scores.shape[1]).to(scores.device)
         a = _feature_maps(rec, _name(layer))
-        y_c = scores.gather(1, t[:, None]).sum()  # images do not interact in eval mode
-        (grad,) = torch.autograd.grad(y_c, a)
-    return grad.mean(dim=(2, 3)), a.detach()
+        # --8<-- [start:weights]
+        y_c = target_output(scores, target, "logit").sum()    # images do not interact in eval
+        (grad,) = torch.autograd.grad(y_c, a)                  # dy^c / dA^k_ij
+        alpha = grad.mean(dim=(2, 3))                          # (1/Z) sum_ij
+        # --8<-- [end:weights]
+    return alpha, a.detach()
 
 
-def grad_cam(model: nn.Module, x: torch.Tensor, target, layer,
+@attribution_method(backward=True)
+def grad_cam(model: nn.Module, x: torch.Tensor, target, *, layer,
              counterfactual: bool = False) -> torch.Tensor:
-    """L^c = ReLU(sum_k alpha_k^c A^k) (Selvaraju et al., Eq. 2) at ``layer``'s resolution [N, h, w].
+    """L^c = ReLU(sum_k alpha_k^c A^k) (Selvaraju et al., Eq. 2) at ``layer``'s resolution
+    [N, h, w].
 
     ``counterfactual=True`` negates the gradients (Selvaraju et al., "Counterfactual
     explanations"): the map then shows the regions whose removal would make the network *more*
     confident in class c.
     """
-    alpha, a = grad_cam_weights(model, x, target, layer)
+    alpha, a = grad_cam_weights(model, x, target, layer=layer)
     if counterfactual:
         alpha = -alpha
+    # --8<-- [start:map]
     return F.relu(torch.einsum("nk,nkhw->nhw", alpha, a))
+    # --8<-- [end:map]
 
 
-def upsample(maps: torch.Tensor, size) -> torch.Tensor:
-    """Bilinear upsampling of maps [N, h, w] to ``size`` (int or (H, W)): [N, H, W]."""
-    if maps.dim() != 3:
-        raise ValueError(f"maps must have shape [N, h, w], got {tuple(maps.shape)}.")
-    size = (size, size) if isinstance(size, int) else tuple(size)
-    return F.interpolate(maps[:, None].float(), size=size, mode="bilinear",
-                         align_corners=False)[:, 0]
-
-
-def guided_grad_cam(model: nn.Module, x: torch.Tensor, target, layer) -> torch.Tensor:
-    """Guided Grad-CAM (Selvaraju et al., "Guided Grad-CAM"): guided backpropagation times the Grad-CAM map
-    upsampled (bilinearly) to the input size. Shaped like x [N, C, H, W]."""
-    cam = upsample(grad_cam(model, x, target, layer), x.shape[-2:])
+@attribution_method(backward=True)
+def guided_grad_cam(model: nn.Module, x: torch.Tensor, target, *, layer) -> torch.Tensor:
+    """Guided Grad-CAM (Selvaraju et al., "Guided Grad-CAM"): guided backpropagation times the
+    Grad-CAM map upsampled (bilinearly) to the input size. Per channel: shaped like x
+    [N, C, H, W]."""
+    cam = upsample(grad_cam(model, x, target, layer=layer), x.shape[-2:])
     guided = input_gradient(model, x, target, rule="guided")
-    return guided * cam[:, None].to(guided.device)
-
-
-def overlay(images: torch.Tensor, maps: torch.Tensor, alpha: float = 0.5,
-            cmap: str = MAGNITUDE_CMAP) -> torch.Tensor:
-    """The picture of the papers: each map upsampled to its image, scaled to [0, 1] by its own
-    min and max, coloured with ``cmap`` and blended over the image. images [N, 3, H, W] (uint8 or
-    float in [0, 1]), maps [N, h, w] -> float [N, 3, H, W] in [0, 1] (for ``viz.show_images``)."""
-    imgs = images.detach().cpu()
-    imgs = imgs.float() / 255.0 if imgs.dtype == torch.uint8 else imgs.float()
-    heat = normalize_map(upsample(maps.detach().cpu().float(), imgs.shape[-2:]))
-    colours = torch.from_numpy(matplotlib.colormaps[cmap](heat.numpy())[..., :3]).float()
-    return ((1 - alpha) * imgs + alpha * colours.permute(0, 3, 1, 2)).clamp(0, 1)
+    return guided * cam[:, None].to(guided.dtype)

@@ -3,19 +3,30 @@ images (rescaled) at known places on larger canvases, over backgrounds made from
 textures or from other CIFAR images, and keep the ground truth: a box and a mask per canvas.
 
 Everything is deterministic: the same ``seed`` gives the same canvases, boxes and masks.
-The metrics that score attribution maps on it live in ``lecture_utils.localization``.
+``benchmark_canvases`` gives the course's benchmark (a fixed seed per split, the test split
+cached); the metrics that score attribution maps on it live in ``lecture_utils.localization``.
 """
 from __future__ import annotations
 
+import hashlib
+import inspect
 from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .data import load_texture
+from .config import cache_dir
+from .data import cifar10_source, load_cifar10, load_texture
+from .io import atomic_write
+
+__all__ = ["BACKGROUNDS", "CANVAS_SIZE", "N_TEST", "SEEDS", "CanvasSet", "benchmark_canvases",
+           "box_masks", "make_canvases", "texture_background"]
 
 BACKGROUNDS = ("texture", "cifar", "mixed")
+CANVAS_SIZE = 64
+SEEDS = {"train": 1, "test": 2}      # the benchmark's canvases; never change them
+N_TEST = 2000                        # test canvases (from CIFAR-10 test images)
 
 
 @dataclass
@@ -68,7 +79,8 @@ def _resize(image: torch.Tensor, size: int) -> torch.Tensor:
 
 def make_canvases(images: torch.Tensor, labels: torch.Tensor, n: int, size: int = 64,
                   scale=(1.0, 1.5), background: str = "mixed", seed: int = 0) -> CanvasSet:
-    """``n`` canvases of ``size`` x ``size``, each with one image of ``images`` [M,3,32,32] pasted at a
+    """``n`` canvases of ``size`` x ``size``, each with one image of ``images`` [M,3,32,32] pasted
+    at a
     random place, rescaled by a random factor in ``scale``.
 
     ``background``: ``"texture"`` (scikit-image's brick, grass, gravel, tinted), ``"cifar"``
@@ -78,9 +90,11 @@ def make_canvases(images: torch.Tensor, labels: torch.Tensor, n: int, size: int 
     """
     custom = callable(background)
     if not custom and background not in BACKGROUNDS:
-        raise ValueError(f"background must be one of {BACKGROUNDS} or a function, not {background!r}")
+        raise ValueError(f"background must be one of {BACKGROUNDS} or a function, not "
+                         f"{background!r}")
     if images.dim() != 4 or images.dtype != torch.uint8:
-        raise ValueError(f"images must be uint8 [M,3,H,W], got {images.dtype} {tuple(images.shape)}")
+        raise ValueError(f"images must be uint8 [M,3,H,W], got {images.dtype} "
+                         f"{tuple(images.shape)}")
     side = images.shape[-1]
     if int(round(side * scale[1])) > size:
         raise ValueError(f"a {side}px image scaled by {scale[1]} does not fit a {size}px canvas")
@@ -109,3 +123,44 @@ def make_canvases(images: torch.Tensor, labels: torch.Tensor, n: int, size: int 
         masks[i, y0:y0 + s, x0:x0 + s] = True
     return CanvasSet(out, labels[source].clone(), boxes, masks, source,
                      torch.as_tensor(kinds, dtype=torch.int64))
+
+
+def box_masks(boxes: torch.Tensor, size: int) -> torch.Tensor:
+    """bool [N, S, S]: True inside each box (x0, y0, x1, y1; x1, y1 exclusive)."""
+    r = torch.arange(size)
+    inside_y = (r >= boxes[:, 1, None]) & (r < boxes[:, 3, None])       # [N, S]
+    inside_x = (r >= boxes[:, 0, None]) & (r < boxes[:, 2, None])
+    return inside_y[:, :, None] & inside_x[:, None, :]
+
+
+def benchmark_canvases(split: str = "test", n: int | None = None,
+                       size: int = CANVAS_SIZE) -> CanvasSet:
+    """The benchmark's canvases: CIFAR-10 images of ``split`` pasted (scaled 1x to 1.5x) on
+    ``size`` x ``size`` texture or CIFAR backgrounds, with a fixed seed per split.
+
+    ``n`` defaults to ``N_TEST`` for the test split and to 50,000 for the training split; a
+    different ``n`` gives a different draw (not a prefix): slice the set instead (``cs[:100]``).
+    """
+    if split not in SEEDS:
+        raise ValueError(f"split must be one of {tuple(SEEDS)}, not {split!r}.")
+    images, labels = load_cifar10(split)
+    n = n or (N_TEST if split == "test" else len(labels))
+    if split != "test":
+        return make_canvases(images, labels, n, size=size, background="mixed", seed=SEEDS[split])
+    # The test canvases serve several notebooks: cache them, keyed by everything they depend on
+    # (the generator's source included, so that a change to it is never masked by the cache).
+    generator = "".join(inspect.getsource(f) for f in (make_canvases, texture_background, _resize))
+    key = hashlib.sha256(f"{split}-{n}-{size}-{SEEDS[split]}-{cifar10_source()}".encode() +
+                         generator.encode()).hexdigest()[:16]
+    path = cache_dir() / "canvases" / f"{split}-{n}-{size}-{key}.pt"
+    if path.exists():
+        try:
+            d = torch.load(path, weights_only=True)
+            return CanvasSet(d["images"], d["labels"], d["boxes"], box_masks(d["boxes"], size),
+                             d["source"], d["background"])
+        except Exception:           # unreadable: build it again
+            pass
+    cs = make_canvases(images, labels, n, size=size, background="mixed", seed=SEEDS[split])
+    atomic_write(path, lambda tmp: torch.save({k: getattr(cs, k) for k in (
+        "images", "labels", "boxes", "source", "background")}, tmp))
+    return cs

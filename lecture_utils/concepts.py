@@ -99,7 +99,8 @@ class ConceptSet:
 
     def label_maps(self) -> list[tuple[torch.Tensor, int]]:
         """Per category, its label map [N,S,S] and its number of concepts (mask order)."""
-        return [(self.objects, len(CIFAR10_CLASSES)), (self.parts, len(CIFAR10_CLASSES) * len(PARTS)),
+        return [(self.objects, len(CIFAR10_CLASSES)),
+                (self.parts, len(CIFAR10_CLASSES) * len(PARTS)),
                 (self.materials, len(MATERIALS)), (self.colors, len(COLORS))]
 
     def masks(self) -> torch.Tensor:
@@ -186,7 +187,8 @@ def color_names(images: torch.Tensor) -> torch.Tensor:
     """Name the colour of every pixel: uint8 images [N,3,H,W] -> int8 [N,H,W] (index into
     ``COLORS``): the prototype nearest in CIELAB (Euclidean distance, i.e. Delta E 1976)."""
     if images.dim() != 4 or images.shape[1] != 3 or images.dtype != torch.uint8:
-        raise ValueError(f"images must be uint8 [N,3,H,W], got {images.dtype} {tuple(images.shape)}")
+        raise ValueError(f"images must be uint8 [N,3,H,W], got {images.dtype} "
+                         f"{tuple(images.shape)}")
     protos = color_prototypes_lab().astype(np.float32)                                # [11, 3]
     out = np.empty((images.shape[0],) + tuple(images.shape[2:]), np.int8)
     for i in range(0, len(images), 256):                       # in chunks: bounded memory
@@ -202,7 +204,8 @@ def color_names(images: torch.Tensor) -> torch.Tensor:
 # --------------------------------------------------------------------------------------------
 def make_concept_set(images: torch.Tensor, labels: torch.Tensor, n: int, size: int = 64,
                      scale=(0.75, 1.25), seed: int = 0) -> ConceptSet:
-    """``n`` scenes of ``size`` x ``size``: a material layout (``material_layout``) with one image of
+    """``n`` scenes of ``size`` x ``size``: a material layout (``material_layout``) with one image
+    of
     ``images`` uint8 [M,3,32,32] pasted at a random place and scale (``canvas.make_canvases``),
     and the per-pixel labels of every concept (see ``ConceptSet``). Takes a second for 1,000."""
     layouts: list[np.ndarray] = []
@@ -253,8 +256,10 @@ def show_concept_set(cs: ConceptSet, n: int = 6, size: float = 2.2):
         axes[1, i].imshow(img)
         axes[1, i].imshow(obj, cmap="magma", alpha=0.6, vmin=0, vmax=1)
         mat = np.ma.masked_less(cs.materials[i].numpy(), 0)
-        axes[2, i].imshow(mat, cmap=mat_cmap, vmin=-0.5, vmax=len(mats) - 0.5, interpolation="nearest")
-        axes[2, i].set_title(", ".join(mats[m] for m in np.unique(mat.compressed())), fontsize="x-small")
+        axes[2, i].imshow(mat, cmap=mat_cmap, vmin=-0.5, vmax=len(mats) - 0.5,
+                          interpolation="nearest")
+        axes[2, i].set_title(", ".join(mats[m] for m in np.unique(mat.compressed())),
+                             fontsize="x-small")
         axes[3, i].imshow(col_rgb[cs.colors[i].long().numpy()], interpolation="nearest")
     for ax in axes.flat:
         ax.set_xticks([])
@@ -263,10 +268,12 @@ def show_concept_set(cs: ConceptSet, n: int = 6, size: float = 2.2):
                                "materials", "colour names")):
         axes[r, 0].set_ylabel(label, fontsize="small")
     axes[2, -1].legend(handles=[Patch(color=mat_cmap(j), label=m) for j, m in enumerate(mats)],
-                       loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize="x-small", frameon=False)
+                       loc="center left", bbox_to_anchor=(1.02,
+                                                          0.5), fontsize="x-small", frameon=False)
     axes[3, -1].legend(handles=[Patch(facecolor=col_rgb[j] / 255, edgecolor="k", label=c)
                                 for j, c in enumerate(COLORS)],
-                       loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize="x-small", frameon=False,
+                       loc="center left", bbox_to_anchor=(1.02,
+                                                          0.5), fontsize="x-small", frameon=False,
                        ncol=2)
     fig.suptitle("The concept set: each scene with its per-pixel masks s_c(x, p)")
     return fig

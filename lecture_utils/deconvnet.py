@@ -10,7 +10,8 @@ reconstruction at the input of layer n):
 
 Unpooling and filtering are exactly the backward pass of max-pooling and of the convolution, so the
 projection is ``torch.autograd.grad`` with the ReLU rule of ``hooks.relu_backward_rule``
-(``rule="deconvnet"``; ``"gradient"`` and ``"guided"`` give the other two pictures of Simonyan et al.
+(``rule="deconvnet"``; ``"gradient"`` and ``"guided"`` give the other two pictures of Simonyan et
+al.
 and Springenberg et al.). Batch norm in eval mode is a per-channel affine map and passes the
 signal by its scale.
 """
@@ -22,10 +23,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .batching import resolve
 from .data import to_float
-from . import representations
-from .hooks import StopForward, capture, eval_mode, relu_backward_rule, stop_after
-from .validate import check_images, check_layer, model_device
+from .hooks import eval_mode, forward_to_layer, relu_backward_rule
+from .validate import as_batch, check_count, check_layer, model_device, to_device_of
+
+__all__ = ["flip_kernel", "flipped_kernel_convolution", "TopActivations", "top_activations",
+           "project_unit", "project_top_activations", "ReceptiveField", "receptive_field",
+           "crop_patches", "clip_box", "top_patches", "reconstruction_to_image"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -62,32 +67,8 @@ def flipped_kernel_convolution(r: torch.Tensor, weight: torch.Tensor, stride: in
 
 
 # --------------------------------------------------------------------------------------------
-# Activations of one layer, computed only up to that layer
+# The images that excite a unit most
 # --------------------------------------------------------------------------------------------
-def forward_to_layer(model: nn.Module, x: torch.Tensor, layer: nn.Module, detach: bool = True):
-    """The output of ``layer`` for input x; the rest of the network is not run."""
-    with capture(layer, detach=detach) as rec, stop_after(layer):
-        try:
-            model(x)
-        except StopForward:
-            pass
-    if rec.activation is None:
-        raise RuntimeError("The layer was not called in the forward pass; pick a layer on the path "
-                           "from the input to the output.")
-    return rec.activation
-
-
-def layer_activations(model: nn.Module, images: torch.Tensor, layer, batch_size: int = 256,
-                      reduce: str | None = None) -> torch.Tensor:
-    """Activations of ``layer`` for every image of ``images`` (uint8 or float [N,3,H,W]), run in
-    batches on the model's device and returned on the CPU: [N,C,h,w], or with ``reduce="max"`` the
-    strongest activation of each feature map, [N,C]."""
-    if reduce not in (None, "max"):
-        raise ValueError(f"reduce must be None or 'max', not {reduce!r}.")
-    (act,) = representations.layer_activations(model, [layer], images, batch_size).values()
-    return act.flatten(2).amax(2) if reduce == "max" else act
-
-
 @dataclass
 class TopActivations:
     """The k images that excite each unit most. ``index`` [U,k] image indices, ``position`` [U,k,2]
@@ -102,43 +83,61 @@ class TopActivations:
     map_size: tuple
 
 
-def top_activations(model: nn.Module, images: torch.Tensor, layer: str, units, k: int = 9,
-                    batch_size: int = 256) -> TopActivations:
-    """For each unit (channel) of ``layer``, the ``k`` images of ``images`` [N,3,H,W] whose feature
-    map has the largest maximum, and where that maximum is (Zeiler & Fergus, Fig. 2: "the top 9
-    activations ... across the validation data")."""
+def _units(units, channels: int, layer) -> torch.Tensor:
+    """Unit indices as a LongTensor [U], each in 0..channels-1 (negative indices refused)."""
+    u = torch.as_tensor(units).reshape(-1)
+    if len(u) == 0:
+        raise ValueError("units is empty: name at least one feature map (channel) of the layer.")
+    if u.is_floating_point() or u.dtype == torch.bool:
+        raise TypeError(f"units must be integer channel indices, got dtype {u.dtype}.")
+    u = u.long()
+    if int(u.min()) < 0 or int(u.max()) >= channels:
+        bad = int(u.min()) if int(u.min()) < 0 else int(u.max())
+        where = f"layer {layer!r}" if isinstance(layer, str) else "the layer"
+        raise IndexError(f"unit {bad} is out of range: {where} has {channels} feature maps "
+                         f"(valid 0..{channels - 1}; negative indices are not taken from the end "
+                         "here).")
+    return u
+
+
+def top_activations(model: nn.Module, x: torch.Tensor, layer: str, units, *, k: int = 9,
+                    batch_size: int | None = None) -> TopActivations:
+    """For each unit (channel) of ``layer``, the ``k`` images of ``x`` [N,3,H,W] (uint8 or
+    float, on any device) whose feature map has the largest maximum, and where that maximum is
+    (Zeiler & Fergus, Fig. 2: "the top 9 activations ... across the validation data"). The
+    images go through the model batch by batch (``batching.batch_size_for``); the result is on
+    the CPU (indices into x)."""
     layer_module = check_layer(model, layer)
-    units = torch.as_tensor(units, dtype=torch.long).reshape(-1)
+    check_count(k, "k")
+    as_batch(x[:1], model)                      # the kind of input, checked once up front
+    batch_size = resolve(batch_size, model, x.shape)
     device = model_device(model)
     best_val = best_idx = best_pos = None
-    size = None
-    with eval_mode(model):
-        with torch.no_grad():
-            for i in range(0, len(images), batch_size):
-                x = images[i:i + batch_size].to(device)
-                x = to_float(x) if x.dtype == torch.uint8 else x
-                act = forward_to_layer(model, x, layer_module)
-                if units.max() >= act.shape[1] or units.min() < 0:
-                    raise IndexError(f"unit index out of range: layer {layer!r} has {act.shape[1]} "
-                                     "feature maps.")
-                size = tuple(act.shape[-2:])
-                flat = act[:, units.to(device)].flatten(2)            # [B,U,h*w]
-                val, where = flat.max(2)                              # [B,U]
-                idx = torch.arange(i, i + len(x), device=device)[:, None].expand_as(val)
-                cand_val = val.T if best_val is None else torch.cat([best_val, val.T], 1)
-                cand_idx = idx.T if best_idx is None else torch.cat([best_idx, idx.T], 1)
-                cand_pos = where.T if best_pos is None else torch.cat([best_pos, where.T], 1)
-                top = cand_val.topk(min(k, cand_val.shape[1]), dim=1).indices
-                best_val, best_idx = cand_val.gather(1, top), cand_idx.gather(1, top)
-                best_pos = cand_pos.gather(1, top)
+    size = u = None
+    with eval_mode(model), torch.no_grad():
+        for i in range(0, len(x), batch_size):
+            xb = as_batch(x[i:i + batch_size], model)
+            act = forward_to_layer(model, xb, layer_module)
+            if u is None:
+                u = _units(units, act.shape[1], layer).to(device)
+            size = tuple(act.shape[-2:])
+            flat = act[:, u].flatten(2)                                   # [B,U,h*w]
+            val, where = flat.max(2)                                      # [B,U]
+            idx = torch.arange(i, i + len(xb), device=device)[:, None].expand_as(val)
+            cand_val = val.T if best_val is None else torch.cat([best_val, val.T], 1)
+            cand_idx = idx.T if best_idx is None else torch.cat([best_idx, idx.T], 1)
+            cand_pos = where.T if best_pos is None else torch.cat([best_pos, where.T], 1)
+            top = cand_val.topk(min(k, cand_val.shape[1]), dim=1).indices
+            best_val, best_idx = cand_val.gather(1, top), cand_idx.gather(1, top)
+            best_pos = cand_pos.gather(1, top)
     pos = torch.stack([best_pos // size[1], best_pos % size[1]], -1)
-    return TopActivations(layer, units, best_idx.cpu(), pos.cpu(), best_val.cpu(), size)
+    return TopActivations(layer, u.cpu(), best_idx.cpu(), pos.cpu(), best_val.cpu(), size)
 
 
 # --------------------------------------------------------------------------------------------
 # Projection of one unit to pixel space
 # --------------------------------------------------------------------------------------------
-def project_unit(model: nn.Module, x: torch.Tensor, layer, unit, position="max",
+def project_unit(model: nn.Module, x: torch.Tensor, layer, unit, *, position="max",
                  rule: str = "deconvnet", signal: str = "activation") -> torch.Tensor:
     """Project unit ``unit`` (a channel) of ``layer`` down to pixel space for each image of x
     [N,3,H,W]; returns R_0 shaped like x.
@@ -151,9 +150,11 @@ def project_unit(model: nn.Module, x: torch.Tensor, layer, unit, position="max",
     activation's size). ``rule``: ``"deconvnet"`` (Zeiler & Fergus), ``"guided"`` (Springenberg
     et al.) or ``"gradient"`` (Simonyan et al.) at every rectifier below the layer; the layer's own
     rectifier, if it is one, passes the seed where X > 0, which is where an activation seed is
-    non-zero (so the three rules agree there).
+    non-zero (so the three rules agree there). x (uint8 or float) is moved to the model's device;
+    the projection comes back on x's device.
     """
-    check_images(x)
+    home = x
+    x = as_batch(x, model)
     layer = check_layer(model, layer)
     if signal not in ("activation", "one"):
         raise ValueError(f"signal must be 'activation' or 'one', not {signal!r}.")
@@ -163,18 +164,18 @@ def project_unit(model: nn.Module, x: torch.Tensor, layer, unit, position="max",
             act = forward_to_layer(model, x, layer, detach=False)
             seed = _seed(act, unit, position, signal)
             (grad,) = torch.autograd.grad(act, x, seed)
-    return grad.detach()
+    return to_device_of(grad.detach(), home)
 
 
 def _seed(act: torch.Tensor, unit, position, signal: str) -> torch.Tensor:
     n, c = act.shape[:2]
-    units = torch.as_tensor(unit, dtype=torch.long, device=act.device).reshape(-1)
+    if act.dim() != 4:
+        raise ValueError(f"the layer outputs shape {tuple(act.shape)}; projecting a unit needs "
+                         "feature maps [N, C, h, w] (pick a convolutional layer).")
+    units = _units(unit, c, None).to(act.device)
     units = units.expand(n) if len(units) == 1 else units
     if len(units) != n:
         raise ValueError(f"unit has {len(units)} entries for a batch of {n} images.")
-    if units.min() < 0 or units.max() >= c:
-        raise IndexError(f"unit {units.max().item()} is out of range: the layer has {c} feature maps "
-                         f"(valid 0..{c - 1}).")
     rows = torch.arange(n, device=act.device)
     fmap = act.detach()[rows, units]                              # [N,h,w]
     keep = torch.zeros_like(fmap, dtype=torch.bool)
@@ -184,7 +185,7 @@ def _seed(act: torch.Tensor, unit, position, signal: str) -> torch.Tensor:
         where = fmap.flatten(1).argmax(1)
         keep.view(n, -1)[rows, where] = True
     else:
-        pos = torch.as_tensor(position, dtype=torch.long, device=act.device).reshape(-1, 2).expand(n, 2)
+        pos = _positions(position, n, tuple(fmap.shape[-2:])).to(act.device)
         keep[rows, pos[:, 0], pos[:, 1]] = True
     value = fmap if signal == "activation" else torch.ones_like(fmap)
     seed = torch.zeros_like(act)
@@ -192,17 +193,32 @@ def _seed(act: torch.Tensor, unit, position, signal: str) -> torch.Tensor:
     return seed
 
 
-def project_top_activations(model: nn.Module, images: torch.Tensor, top: TopActivations,
+def _positions(position, n: int, size: tuple) -> torch.Tensor:
+    """A (row, col) pair or a LongTensor [N, 2] of positions in a feature map of ``size``."""
+    pos = torch.as_tensor(position)
+    if pos.is_floating_point() or pos.dtype == torch.bool:
+        raise TypeError(f"position must be 'max', 'all', a (row, col) pair of ints or a LongTensor "
+                        f"[N, 2]; got {position!r}.")
+    pos = pos.long().reshape(-1, 2).cpu()
+    if len(pos) not in (1, n):
+        raise ValueError(f"position has {len(pos)} rows for a batch of {n} images.")
+    h, w = size
+    if int(pos.min()) < 0 or int(pos[:, 0].max()) >= h or int(pos[:, 1].max()) >= w:
+        raise IndexError(f"position {pos.tolist()} is outside the {h}x{w} feature map (rows "
+                         f"0..{h - 1}, columns 0..{w - 1}; negative positions are not taken from "
+                         "the end here).")
+    return pos.expand(n, 2)
+
+
+def project_top_activations(model: nn.Module, x: torch.Tensor, top: TopActivations, *,
                             rule: str = "deconvnet", signal: str = "activation") -> torch.Tensor:
-    """The projections of the top activations found by ``top_activations``: [U,k,3,H,W], each at
-    the position of its strongest activation."""
-    device = model_device(model)
+    """The projections of the top activations found by ``top_activations`` on the same images
+    ``x``: [U,k,3,H,W] on x's device, each at the position of its strongest activation."""
     u, k = top.index.shape
-    x = images[top.index.reshape(-1)].to(device)
-    x = to_float(x) if x.dtype == torch.uint8 else x
-    out = project_unit(model, x, top.layer, top.units.repeat_interleave(k).to(device),
-                       top.position.reshape(-1, 2).to(device), rule=rule, signal=signal)
-    return out.cpu().reshape(u, k, *x.shape[1:])
+    xs = x[top.index.reshape(-1).to(x.device)]
+    out = project_unit(model, xs, top.layer, top.units.repeat_interleave(k),
+                       position=top.position.reshape(-1, 2), rule=rule, signal=signal)
+    return out.reshape(u, k, *xs.shape[1:])
 
 
 # --------------------------------------------------------------------------------------------
@@ -227,8 +243,10 @@ def _pair(v):
     return v if isinstance(v, int) else v[0]
 
 
-def receptive_field(model: nn.Module, layer, input_size: int = 32, channels: int = 3) -> ReceptiveField:
-    """The receptive field of the units of ``layer``: size, stride (jump) and start, from the chain of
+def receptive_field(model: nn.Module, layer, input_size: int = 32,
+                    channels: int = 3) -> ReceptiveField:
+    """The receptive field of the units of ``layer``: size, stride (jump) and start, from the chain
+    of
     convolutions and poolings run before it (r <- r + (k - 1) j, start <- start - p j, j <- j s).
 
     Exact for chain networks (the VGG net, Model C, torchvision's VGG16 and AlexNet); for networks
@@ -305,27 +323,3 @@ def reconstruction_to_image(r: torch.Tensor) -> torch.Tensor:
     flat = r.reshape(-1, *r.shape[-3:])
     scale = flat.abs().flatten(1).amax(1).clamp_min(1e-12).reshape(-1, 1, 1, 1)
     return (0.5 + 0.5 * flat / scale).reshape(r.shape)
-
-
-def show_top_activations(model: nn.Module, images: torch.Tensor, layer: str, units, k: int = 9,
-                         rule: str = "deconvnet", title: str | None = None, size: float = 2.6):
-    """Zeiler & Fergus' Fig. 2 for some ``units`` of ``layer``: for each unit, the projections of its
-    top-``k`` activations over ``images`` (a mosaic, zero shown as mid-grey, each scaled to its own
-    range) above the image patches under their receptive fields. Returns ``(figure, top)``."""
-    import math
-
-    from torchvision.utils import make_grid
-
-    from .viz import show_image_pairs
-    units = torch.as_tensor(units, dtype=torch.long).reshape(-1)
-    top = top_activations(model, images, layer, units, k=k)
-    proj = project_top_activations(model, images, top, rule=rule)
-    patches, crops = top_patches(model, images, top, proj)
-    nrow = math.ceil(math.sqrt(k))
-    mosaic = lambda tiles: make_grid(tiles, nrow=nrow, padding=1, pad_value=1.0)  # noqa: E731
-    left = [mosaic(reconstruction_to_image(crops[u])) for u in range(len(units))]
-    right = [mosaic(patches[u]) for u in range(len(units))]
-    fig = show_image_pairs(left, right, f"projections ({rule})", "image patches", size=size,
-                           captions=[f"unit {int(u)}" for u in units])
-    fig.suptitle(title or f"{layer}: top-{k} activations")
-    return fig, top

@@ -68,14 +68,16 @@ class TopQuantile:
     def thresholds(self) -> torch.Tensor:
         """t_u for every unit: [U]."""
         if self.top is None or self.seen != self.count:
-            raise ValueError(f"TopQuantile has seen {self.seen} of the {self.count} values per unit.")
+            raise ValueError(f"TopQuantile has seen {self.seen} of the {self.count} values per "
+                             "unit.")
         return self.top[:, self.k].clone()
 
 
 def unit_thresholds(acts: torch.Tensor, quantile: float = 0.01) -> torch.Tensor:
     """t_u of each unit of ``acts`` [N, U, h, w] (all images and positions): [U]. Exact."""
     if acts.dim() not in (2, 4):
-        raise ValueError(f"acts must be [N, U, h, w] feature maps (or [N, U]), got {tuple(acts.shape)}.")
+        raise ValueError("acts must be [N, U, h, w] feature maps (or [N, U]), got "
+                         f"{tuple(acts.shape)}.")
     count = acts.numel() // acts.shape[1]
     tq = TopQuantile(count, quantile)
     tq.update(acts)
@@ -194,11 +196,13 @@ def dissect(model: nn.Module, layers, concept_set, quantile: float = 0.01, batch
                                      "convolutional feature maps [N, U, h, w].")
                 if not second:
                     if name not in quantiles:
-                        quantiles[name] = TopQuantile(len(images) * a.shape[2] * a.shape[3], quantile)
+                        quantiles[name] = TopQuantile(len(images) * a.shape[2] * a.shape[3],
+                                                      quantile)
                     quantiles[name].update(a)
                 else:
                     t = thresholds[name].to(a.device)
-                    tallies.setdefault(name, IoUTally()).update(activation_regions(a, t, size), masks)
+                    tallies.setdefault(name, IoUTally()).update(activation_regions(a, t, size),
+                                                                masks)
             start += n
             bar.update(n)
         bar.close()
@@ -219,7 +223,8 @@ def detector_counts(results: dict, iou_threshold: float = DETECTOR_IOU, categori
         det = table[table.detector]
         row = {"layer": name, "units": len(table), "detectors": len(det),
                "unique concepts": det.concept.nunique()}
-        cats = categories or sorted({c for c, _ in res.concepts}, key=[c for c, _ in res.concepts].index)
+        cats = categories or sorted({c for c, _ in res.concepts},
+                                    key=[c for c, _ in res.concepts].index)
         row.update({c: int((det.category == c).sum()) for c in cats})
         rows.append(row)
     return pd.DataFrame(rows).set_index("layer")
@@ -230,7 +235,8 @@ def top_images(acts: torch.Tensor, unit: int, k: int = 8) -> torch.Tensor:
     return acts[:, unit].flatten(1).amax(1).topk(min(k, len(acts))).indices
 
 
-def highlight_region(images: torch.Tensor, regions: torch.Tensor, dim: float = 0.25) -> torch.Tensor:
+def highlight_region(images: torch.Tensor, regions: torch.Tensor,
+                     dim: float = 0.25) -> torch.Tensor:
     """uint8 images [N,3,H,W] with everything outside ``regions`` bool [N,H,W] darkened to ``dim``
     of its brightness: the unit's activation region stands out (Bau et al.'s figures)."""
     keep = regions[:, None].float()
@@ -319,7 +325,8 @@ class _Ablator:
         return torch.cat(out)
 
 
-def per_class_accuracy(preds: torch.Tensor, labels: torch.Tensor, num_classes: int = 10) -> torch.Tensor:
+def per_class_accuracy(preds: torch.Tensor, labels: torch.Tensor,
+                       num_classes: int = 10) -> torch.Tensor:
     """Accuracy on the images of each class: [classes] (0 for a class with no image)."""
     labels = labels.cpu()
     correct = torch.zeros(num_classes, dtype=torch.float64)

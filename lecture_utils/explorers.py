@@ -28,10 +28,11 @@ import torch
 
 from . import calibration, cam, dissection, lime, shapley
 from .attribution import maps_for
-from .data import CIFAR10_CLASSES, to_float
+from .data import CIFAR10_CLASSES
 from .hooks import eval_mode
+from .maps import upsample
 from .representations import layer_activations
-from .validate import check_layer
+from .validate import as_batch, check_layer
 from .viz import image_caption, show_heatmap, to_numpy_image
 
 
@@ -104,9 +105,8 @@ def _options(classes, n):
 
 @torch.no_grad()
 def _predict(model, x):
-    from .validate import model_device
     with eval_mode(model):
-        return model(to_float(x).to(model_device(model))).argmax(1).cpu()
+        return model(as_batch(x, model)).argmax(1).cpu()
 
 
 def _heat(ax, heat, image, title, overlay=True):
@@ -119,10 +119,12 @@ def _heat(ax, heat, image, title, overlay=True):
 # (a) Every attribution method side by side
 # --------------------------------------------------------------------------------------------
 def attribution_maps(model, image: torch.Tensor, target: int, methods: dict) -> dict:
-    """{method name: map [H, W]} for one image [C, H, W] (uint8 or float) and class ``target``."""
-    if image.dim() != 3:
-        raise ValueError(f"image must be one image [C, H, W], got shape {tuple(image.shape)}.")
-    maps = maps_for(methods, model, to_float(image[None]), int(target))
+    """{method name: map [H, W]} for one image [C, H, W] (uint8 or float, any device) and class
+    ``target``, each on the image's device."""
+    if not isinstance(image, torch.Tensor) or image.dim() != 3:
+        raise ValueError(f"image must be one image [C, H, W], got shape "
+                         f"{tuple(getattr(image, 'shape', ()))}.")
+    maps = maps_for(model, image[None], int(target), methods)
     return {k: v[0] for k, v in maps.items()}
 
 
@@ -191,20 +193,21 @@ def attribution_explorer(model, images, methods: dict, labels=None, classes=CIFA
 # --------------------------------------------------------------------------------------------
 def grad_cam_layers(model, images: torch.Tensor, target, layers) -> dict:
     """{layer: Grad-CAM map [N, H, W] upsampled to the images} for each of ``layers`` (the map's own
-    resolution: ``native_resolution``). images [N, C, H, W] or one image [C, H, W]."""
-    x = to_float(images if images.dim() == 4 else images[None])
+    resolution: ``native_resolution``). images [N, C, H, W] or one image [C, H, W] (uint8 or
+    float, any device); the maps on the CPU."""
+    x = images if images.dim() == 4 else images[None]
     out = {}
     for layer in layers:
         check_layer(model, layer)
-        g = cam.grad_cam(model, x, target, layer).cpu()
-        out[layer] = cam.upsample(g, x.shape[-2:])
+        g = cam.grad_cam(model, x, target, layer=layer).cpu()
+        out[layer] = upsample(g, x.shape[-2:])
     return out
 
 
 def native_resolution(model, image: torch.Tensor, layer) -> tuple:
     """(h, w) of ``layer``'s Grad-CAM map for an image of this size."""
-    x = to_float(image if image.dim() == 4 else image[None])
-    return tuple(cam.grad_cam(model, x[:1], 0, layer).shape[-2:])
+    x = image if image.dim() == 4 else image[None]
+    return tuple(cam.grad_cam(model, x[:1], 0, layer=layer).shape[-2:])
 
 
 def gradcam_layer_grid(model, images, targets, layers, labels=None, classes=CIFAR10_CLASSES,
@@ -214,7 +217,7 @@ def gradcam_layer_grid(model, images, targets, layers, labels=None, classes=CIFA
     targets = torch.as_tensor(targets).reshape(-1).expand(len(images))
     preds = _predict(model, images)
     maps = grad_cam_layers(model, images, targets, layers)
-    res = {l: native_resolution(model, images[:1], l) for l in layers}
+    res = {layer: native_resolution(model, images[:1], layer) for layer in layers}
     n = len(images)
     fig, axes = plt.subplots(n, len(layers) + 1, figsize=(2.6 * (len(layers) + 1.3), 2.6 * n + 0.4),
                              squeeze=False)
@@ -223,9 +226,9 @@ def gradcam_layer_grid(model, images, targets, layers, labels=None, classes=CIFA
         axes[i, 0].imshow(to_numpy_image(images[i]), interpolation="nearest")
         axes[i, 0].axis("off")
         axes[i, 0].set_title(f"{cap}\nmap of: {classes[int(targets[i])]}", fontsize="small")
-        for j, l in enumerate(layers):
-            _heat(axes[i, j + 1], maps[l][i], images[i],
-                  f"{l} ({res[l][0]}x{res[l][1]})" if i == 0 else None)
+        for j, layer in enumerate(layers):
+            _heat(axes[i, j + 1], maps[layer][i], images[i],
+                  f"{layer} ({res[layer][0]}x{res[layer][1]})" if i == 0 else None)
     fig.suptitle(suptitle or "Grad-CAM at each layer: deeper is coarser and more class-specific")
     return fig
 
@@ -276,10 +279,10 @@ class _Memo:
 
 def lime_game(model, image, target: int, segments):
     """The image game LIME explains (superpixels hidden by their mean colour), memoised."""
-    return _Memo(shapley.image_game(model, to_float(image), int(target), segments, baseline="mean"))
+    return _Memo(shapley.image_game(model, image, int(target), segments, baseline="mean"))
 
 
-def lime_fits(game, Ks, widths, num_samples: int = 300, seed: int = 0) -> dict:
+def lime_fits(game, Ks, widths, n_samples: int = 300, *, seed: int = 0) -> dict:
     """{(K, width): lime.Explanation} on one set of samples: LIME (``lime.explain``, cosine
     distance on z' as in the ``lime`` package) with K-LASSO's K and the kernel width sigma of
     pi_x(z) = exp(-D^2 / sigma^2). ``game``: from ``lime_game`` (so the model runs once)."""
@@ -288,7 +291,7 @@ def lime_fits(game, Ks, widths, num_samples: int = 300, seed: int = 0) -> dict:
         for w in widths:
             if not w > 0:
                 raise ValueError(f"the kernel width must be positive, got {w}.")
-            out[(K, w)] = lime.explain(game, game.M, num_samples, seed, distances="cosine",
+            out[(K, w)] = lime.explain(game, game.M, n_samples, seed=seed, distances="cosine",
                                        kernel_width=float(w), num_features=K)
     return out
 
@@ -299,11 +302,11 @@ def _lime_panel(ax, image, segments, e, title):
 
 
 def lime_grid(model, image, target: int, segments, Ks=(1, 3, 8), widths=(0.1, 0.35, 2.0),
-              num_samples: int = 300, classes=CIFAR10_CLASSES, seed: int = 0):
+              n_samples: int = 300, classes=CIFAR10_CLASSES, seed: int = 0):
     """Static figure: LIME's map for each K (columns) and kernel width (rows), with the weighted R^2
     of the fit. Small widths look only at samples close to x'; a large width is a global fit."""
     game = lime_game(model, image, target, segments)
-    fits = lime_fits(game, Ks, widths, num_samples, seed)
+    fits = lime_fits(game, Ks, widths, n_samples, seed=seed)
     fig, axes = plt.subplots(len(widths), len(Ks), figsize=(3.0 * len(Ks) + 0.6, 2.8 * len(widths)),
                              squeeze=False)
     for i, w in enumerate(widths):
@@ -311,11 +314,11 @@ def lime_grid(model, image, target: int, segments, Ks=(1, 3, 8), widths=(0.1, 0.
             e = fits[(K, w)]
             _lime_panel(axes[i, j], image, segments, e, f"K={K}, width={w:g}\nR²={e.score:.2f}")
     fig.suptitle(f"LIME for '{classes[int(target)]}': K features (columns), kernel width (rows), "
-                 f"{num_samples} samples")
+                 f"{n_samples} samples")
     return fig
 
 
-def lime_explorer(model, image, target: int, segments, num_samples: int = 300,
+def lime_explorer(model, image, target: int, segments, n_samples: int = 300,
                   classes=CIFAR10_CLASSES, seed: int = 0):
     """Sliders for K and the kernel width; the model runs once (the samples are reused)."""
     import ipywidgets as widgets
@@ -323,7 +326,7 @@ def lime_explorer(model, image, target: int, segments, num_samples: int = 300,
     M = game.M
 
     def render(K: int, width: float):
-        e = lime_fits(game, [K], [width], num_samples, seed)[(K, width)]
+        e = lime_fits(game, [K], [width], n_samples, seed=seed)[(K, width)]
         fig, ax = plt.subplots(1, 3, figsize=(10.5, 3.2))
         ax[0].imshow(to_numpy_image(image), interpolation="nearest")
         ax[0].axis("off")
@@ -331,7 +334,8 @@ def lime_explorer(model, image, target: int, segments, num_samples: int = 300,
         _lime_panel(ax[1], image, segments, e, f"weights, K={K}, width={width:.2f}")
         order = np.argsort(-np.abs(e.weights.numpy()))[:max(K, 1)]
         ax[2].barh(range(len(order)), e.weights.numpy()[order][::-1],
-                   color=["tab:red" if v < 0 else "tab:blue" for v in e.weights.numpy()[order][::-1]])
+                   color=["tab:red" if v < 0 else "tab:blue"
+                          for v in e.weights.numpy()[order][::-1]])
         ax[2].set_yticks(range(len(order)), [f"superpixel {k}" for k in order[::-1]],
                          fontsize="x-small")
         ax[2].set(xlabel="weight", title=f"weighted R² = {e.score:.2f}")
@@ -406,7 +410,8 @@ def temperature_grid(logits, labels, temperatures=(0.5, 1.0, None, 4.0), n_bins:
     for ax, T in zip(axes, Ts):
         calibration.plot_reliability_diagram(calibration.softmax(logits, T), labels, n_bins,
                                              axes=[ax], show_histogram=False,
-                                             title=f"T = {T:.2f}" + (" (T*)" if T == T_star else ""))
+                                             title=f"T = {T:.2f}"
+                                             + (" (T*)" if T == T_star else ""))
         if ax is not axes[0]:
             ax.set_ylabel("")
             ax.get_legend().remove()
@@ -421,7 +426,8 @@ def temperature_grid(logits, labels, temperatures=(0.5, 1.0, None, 4.0), n_bins:
 
 
 def temperature_explorer(logits, labels, n_bins: int = 15):
-    """A slider for T: the reliability diagram of softmax(z / T) and where T sits on the ECE curve."""
+    """A slider for T: the reliability diagram of softmax(z / T) and where T sits on the ECE
+    curve."""
     import ipywidgets as widgets
     T_star = calibration.fit_temperature(logits, labels)
     curve = ece_curve(logits, labels, _ts(), n_bins)
@@ -495,9 +501,7 @@ def unit_grid(acts, thresholds, images, units, k: int = 6, result=None):
 def layer_units(model, layer, images, quantile: float = 0.01, result=None, batch_size: int = 256):
     """(acts [N, U, h, w], thresholds [U]) of ``layer`` on ``images``: the thresholds t_u of
     ``result`` (a ``LayerDissection``) when given, else the top-``quantile`` of these images."""
-    name = layer if isinstance(layer, str) else None
-    acts = layer_activations(model, [layer], images, batch_size)
-    acts = next(iter(acts.values())) if name is None else acts[name]
+    acts = layer_activations(model, images, layer, batch_size=batch_size)
     t = result.thresholds if result is not None else dissection.unit_thresholds(acts, quantile)
     return acts, t
 
@@ -519,7 +523,8 @@ def dissection_explorer(model, layer, images, result=None, k: int = 6, acts=None
                                           value=order[0], description="unit",
                                           layout=widgets.Layout(width="28em"))
                          if order else
-                         widgets.IntSlider(value=0, min=0, max=acts.shape[1] - 1, description="unit"))}
+                         widgets.IntSlider(value=0, min=0, max=acts.shape[1] - 1,
+                                           description="unit"))}
     return Explorer(render, controls, f"Dissection of {layer}: pick a unit")
 
 

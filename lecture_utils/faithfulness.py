@@ -15,7 +15,7 @@ is the trapezoidal rule on [0, 1]:
 
     AUC = (1/n) * ( f(t_0)/2 + f(t_1) + ... + f(t_{n-1}) + f(t_n)/2 ).
 
-A map is reduced to one value per pixel as everywhere in the course (``localization.heatmap``:
+A map is reduced to one value per pixel as everywhere in the course (``maps.heatmap``:
 max_c |.| for [N, C, H, W] attributions, bilinear upsampling for coarse maps). Ties (a sparse map
 is zero on most pixels) are broken in a random order with a fixed seed, never in raster order,
 which would give the top rows of the image an advantage.
@@ -30,10 +30,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .backprop import input_mean
+from .batching import resolve
 from .hooks import eval_mode
-from .localization import heatmap
-from .validate import check_images, check_target, model_device
+from .maps import check_output, heatmap, input_mean, target_output
+from .validate import as_batch, check_count, check_target, checked_outputs, to_device_of
+
+__all__ = ["pixel_order", "gaussian_blur", "substrate", "auc", "perturbation_curves",
+           "Faithfulness", "deletion_insertion", "table", "plot_curves", "MODES",
+           "DEFAULT_SUBSTRATE"]
 
 MODES = ("deletion", "insertion")
 DEFAULT_SUBSTRATE = {"deletion": "black", "insertion": "blur"}     # Petsiuk et al.'s choices
@@ -42,7 +46,7 @@ DEFAULT_SUBSTRATE = {"deletion": "black", "insertion": "blur"}     # Petsiuk et 
 # --------------------------------------------------------------------------------------------
 # The order of the pixels, the substrate, the area
 # --------------------------------------------------------------------------------------------
-def pixel_order(saliency: torch.Tensor, seed: int = 0) -> torch.Tensor:
+def pixel_order(saliency: torch.Tensor, *, seed: int = 0) -> torch.Tensor:
     """The pixels of each map, most salient first: saliency [N, H, W] -> LongTensor [N, H*W] of
     flat indices. Ties are broken in a random order (fixed by ``seed``), not in raster order."""
     if saliency.dim() != 3:
@@ -52,7 +56,8 @@ def pixel_order(saliency: torch.Tensor, seed: int = 0) -> torch.Tensor:
         raise ValueError("saliency contains NaN or inf; fix the method that made it.")
     g = torch.Generator().manual_seed(seed)
     perm = torch.stack([torch.randperm(s.shape[1], generator=g) for _ in range(len(s))])
-    ranked = torch.argsort(-s.gather(1, perm), dim=1, stable=True)   # stable: ties keep perm's order
+    ranked = torch.argsort(-s.gather(1, perm), dim=1,
+                           stable=True)   # stable: ties keep perm's order
     return perm.gather(1, ranked)
 
 
@@ -72,10 +77,10 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     return F.conv2d(y, k[r - pad_h:r + pad_h + 1].view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
 
 
-def substrate(x: torch.Tensor, kind="black", model: nn.Module | None = None) -> torch.Tensor:
+def substrate(x: torch.Tensor, kind="black", *, model: nn.Module | None = None) -> torch.Tensor:
     """What removed pixels become, shaped like x [N, C, H, W]: ``"black"`` (zeros, RISE's
     deletion), ``"blur"`` (a Gaussian blur with sigma = W / 16, RISE's insertion uses a blurred
-    copy), ``"mean"`` (the model's mean colour, ``backprop.input_mean``), a number, or a tensor
+    copy), ``"mean"`` (the model's mean colour, ``maps.input_mean``), a number, or a tensor
     broadcastable to x."""
     if isinstance(kind, str):
         if kind == "black":
@@ -88,9 +93,13 @@ def substrate(x: torch.Tensor, kind="black", model: nn.Module | None = None) -> 
             return input_mean(model, x.shape[1]).to(x.device, x.dtype).expand_as(x).clone()
         raise ValueError(f"substrate must be 'black', 'blur', 'mean', a number or a tensor; "
                          f"got {kind!r}.")
-    if isinstance(kind, (int, float)):
+    if isinstance(kind, (int, float)) and not isinstance(kind, bool):
+        if not math.isfinite(kind):
+            raise ValueError(f"substrate must be a finite number, got {kind}.")
         return torch.full_like(x, float(kind))
     if isinstance(kind, torch.Tensor):
+        if not bool(torch.isfinite(kind).all()):
+            raise ValueError("the substrate tensor holds NaN or inf.")
         return kind.to(x.device, x.dtype).expand_as(x).clone()
     raise TypeError(f"substrate must be a string, a number or a tensor, not {type(kind).__name__}.")
 
@@ -108,61 +117,57 @@ def auc(curves) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 # The curves
 # --------------------------------------------------------------------------------------------
-def _output(model, x, t, output):
-    logits = model(x)
-    if output == "prob":
-        logits = logits.softmax(1)
-    elif output != "logit":
-        raise ValueError(f"output must be 'prob' or 'logit', not {output!r}.")
-    return logits.gather(1, t[:, None])[:, 0]
-
-
 @torch.no_grad()
-def perturbation_curves(model: nn.Module, x: torch.Tensor, saliency: torch.Tensor, target,
+def perturbation_curves(model: nn.Module, x: torch.Tensor, target, saliency: torch.Tensor, *,
                         mode: str = "deletion", steps: int = 16, substrate_kind=None,
-                        output: str = "prob", batch_size: int = 256, seed: int = 0) -> torch.Tensor:
-    """The deletion or insertion curve of each image: f_c after k of ``steps`` steps, [N, steps+1].
+                        output: str = "probability", batch_size: int | None = None,
+                        seed: int = 0) -> torch.Tensor:
+    """The deletion or insertion curve of each image: f_c after k of ``steps`` steps, [N, steps+1]
+    on x's device.
 
-    x [N, C, H, W] in [0, 1]; ``saliency``: the method's output for x, maps [N, h, w] or
-    attributions [N, C, H, W] (reduced and upsampled by ``localization.heatmap``); ``target`` an int
-    or LongTensor [N]. Step k replaces (deletion) or restores (insertion) the round(k HW / steps)
-    most salient pixels. ``substrate_kind`` defaults to RISE's: black for deletion, a blurred copy
-    for insertion. ``output``: the softmax probability ('prob', as in RISE) or the logit.
+    x [N, C, H, W] (float in [0, 1] or uint8, any device); ``target`` an int or LongTensor [N];
+    ``saliency``: the method's output for x, maps [N, h, w] or attributions [N, C, H, W] (reduced
+    and upsampled by ``maps.heatmap``). Step k replaces (deletion) or restores (insertion) the
+    round(k HW / steps) most salient pixels. ``substrate_kind`` defaults to RISE's: black for
+    deletion, a blurred copy for insertion. ``output``: the softmax probability ('probability', as
+    in RISE) or the logit. The (image, step) pairs go through the model in batches of
+    ``batch_size`` (default ``batching.batch_size_for``).
     """
-    check_images(x)
+    home = x
+    x = as_batch(x, model)
     if mode not in MODES:
         raise ValueError(f"mode must be 'deletion' or 'insertion', not {mode!r}.")
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive integer, got {steps!r}.")
+    steps = check_count(steps, "steps")
+    check_output(output)
     n, c, h, w = x.shape
+    if not isinstance(saliency, torch.Tensor):
+        raise TypeError(f"saliency must be a tensor of maps [N, h, w], got "
+                        f"{type(saliency).__name__}.")
     if len(saliency) != n:
-        raise ValueError(f"{len(saliency)} maps for {n} images.")
-    device = model_device(model)
+        raise ValueError(f"saliency holds {len(saliency)} maps for {n} images: pass the method's "
+                         "output for these very images.")
+    device = x.device
+    t = check_target(target, n).to(device)
     heat = heatmap(saliency, (h, w))
-    order = pixel_order(heat, seed).to(device)                               # [N, HW]
-    counts = [round(k * h * w / steps) for k in range(steps + 1)]
-    x = x.to(device).float()
-    base = substrate(x, substrate_kind or DEFAULT_SUBSTRATE[mode], model)
+    order = pixel_order(heat, seed=seed).to(device)                               # [N, HW]
+    counts = torch.tensor([round(k * h * w / steps) for k in range(steps + 1)], device=device)
+    base = substrate(x, substrate_kind or DEFAULT_SUBSTRATE[mode], model=model)
     start, end = (x, base) if mode == "deletion" else (base, x)
     # rank[i, p]: the position of pixel p in image i's order; pixel p is switched at step k iff
     # rank < counts[k]. All (image, step) pairs are built and scored in batches.
-    rank = torch.empty_like(order).scatter_(1, order, torch.arange(h * w, device=device).expand(n, -1))
-    with eval_mode(model):
-        with torch.no_grad():
-            num_classes = model(x[:1]).shape[1]
-        t = check_target(target, n, num_classes).to(device)
-        pairs = [(i, k) for i in range(n) for k in range(steps + 1)]
-        values = torch.empty(n, steps + 1)
-        for b in range(0, len(pairs), batch_size):
-            chunk = pairs[b:b + batch_size]
-            idx = torch.tensor([i for i, _ in chunk], device=device)
-            cnt = torch.tensor([counts[k] for _, k in chunk], device=device)
-            switched = (rank[idx] < cnt[:, None]).reshape(-1, 1, h, w)
+    rank = torch.empty_like(order).scatter_(1, order,
+                                            torch.arange(h * w, device=device).expand(n, -1))
+    image = torch.arange(n, device=device).repeat_interleave(steps + 1)      # pair -> image
+    step = torch.arange(steps + 1, device=device).repeat(n)                  # pair -> step
+    batch_size = resolve(batch_size, model, x.shape)
+    values = torch.empty(n * (steps + 1), device=device)
+    with eval_mode(model), checked_outputs(model, t):
+        for b in range(0, len(image), batch_size):
+            idx, k = image[b:b + batch_size], step[b:b + batch_size]
+            switched = (rank[idx] < counts[k][:, None]).reshape(-1, 1, h, w)
             xs = torch.where(switched, end[idx], start[idx])
-            out = _output(model, xs, t[idx], output).float().cpu()
-            for (i, k), v in zip(chunk, out):
-                values[i, k] = v
-    return values
+            values[b:b + batch_size] = target_output(model(xs), t[idx], output).float()
+    return to_device_of(values.reshape(n, steps + 1), home)
 
 
 @dataclass
@@ -189,13 +194,14 @@ class Faithfulness:
                 "insertion - deletion": self.insertion_auc - self.deletion_auc}
 
 
-def evaluate(name: str, model: nn.Module, x: torch.Tensor, saliency: torch.Tensor, target,
-             steps: int = 16, output: str = "prob", batch_size: int = 256,
-             seed: int = 0) -> Faithfulness:
-    """Both games for one method's maps (RISE's substrates)."""
+def deletion_insertion(model: nn.Module, x: torch.Tensor, target, saliency: torch.Tensor, *,
+                       name: str = "", steps: int = 16, output: str = "probability",
+                       batch_size: int | None = None, seed: int = 0) -> Faithfulness:
+    """Both games for one method's maps (RISE's substrates); the curves on the CPU."""
     kw = dict(steps=steps, output=output, batch_size=batch_size, seed=seed)
-    return Faithfulness(name, perturbation_curves(model, x, saliency, target, "deletion", **kw),
-                        perturbation_curves(model, x, saliency, target, "insertion", **kw))
+    return Faithfulness(
+        name, perturbation_curves(model, x, target, saliency, mode="deletion", **kw).cpu(),
+        perturbation_curves(model, x, target, saliency, mode="insertion", **kw).cpu())
 
 
 def table(results) -> "pd.DataFrame":  # noqa: F821
@@ -227,7 +233,3 @@ def plot_curves(results, ax=None, title=None):
     if title:
         fig.suptitle(title)
     return fig
-
-
-__all__ = ["pixel_order", "gaussian_blur", "substrate", "auc", "perturbation_curves",
-           "Faithfulness", "evaluate", "table", "plot_curves", "MODES", "DEFAULT_SUBSTRATE"]

@@ -149,7 +149,8 @@ def randomized_split(kind: str, train, test, seed: int = 0, p: float | None = No
                          f"{sorted(RANDOMIZATIONS)}.")
     if kind == "gaussian":
         return gaussian_images(*train, seed), gaussian_images(*test, seed + 1, stats_from=train[0])
-    test_fn = {"random labels": true_labels, "random pixels": lambda x, y, s: random_pixels(x, y, s + 1)}
+    test_fn = {"random labels": true_labels, "random pixels": lambda x, y,
+               s: random_pixels(x, y, s + 1)}
     return RANDOMIZATIONS[kind](*train, seed), test_fn.get(kind, RANDOMIZATIONS[kind])(*test, seed)
 
 

@@ -31,16 +31,23 @@ def _as_hwc_uint8(image) -> np.ndarray:
     return np.ascontiguousarray(image.transpose(1, 2, 0)[..., ::-1])
 
 
-def saliency_seeds(saliency, fg_quantile: float = 0.95, bg_quantile: float = 0.30) -> np.ndarray:
+__all__ = ["saliency_seeds", "saliency_grabcut", "largest_component_box"]
+
+
+def saliency_seeds(saliency, *, fg_quantile: float = 0.95,
+                   bg_quantile: float = 0.30) -> np.ndarray:
     """The GrabCut mask [H,W] uint8 from a saliency map: ``cv2.GC_FGD`` above the ``fg_quantile``,
     ``cv2.GC_BGD`` below the ``bg_quantile``, ``cv2.GC_PR_BGD`` in between."""
     import cv2
     if not 0 <= bg_quantile < fg_quantile <= 1:
-        raise ValueError(f"need 0 <= bg_quantile < fg_quantile <= 1, got {bg_quantile}, {fg_quantile}.")
+        raise ValueError(f"need 0 <= bg_quantile < fg_quantile <= 1, got {bg_quantile}, "
+                         f"{fg_quantile}.")
     m = saliency.detach().cpu().float().numpy() if isinstance(saliency, torch.Tensor) else \
         np.asarray(saliency, dtype=np.float32)
     if m.ndim != 2:
         raise ValueError(f"saliency must be one map [H, W], got shape {m.shape}.")
+    if not np.isfinite(m).all():
+        raise ValueError("saliency holds NaN or inf: fix the method that made it.")
     hi, lo = np.quantile(m, fg_quantile), np.quantile(m, bg_quantile)
     seeds = np.full(m.shape, cv2.GC_PR_BGD, np.uint8)
     seeds[m >= hi] = cv2.GC_FGD
@@ -48,20 +55,20 @@ def saliency_seeds(saliency, fg_quantile: float = 0.95, bg_quantile: float = 0.3
     return seeds
 
 
-def saliency_grabcut(image, saliency, fg_quantile: float = 0.95, bg_quantile: float = 0.30,
+def saliency_grabcut(image, saliency, *, fg_quantile: float = 0.95, bg_quantile: float = 0.30,
                      iterations: int = 5) -> torch.Tensor:
     """Foreground mask bool [H,W] of ``image`` ([3,H,W], uint8 or float in [0,1]) by GrabCut seeded
     with ``saliency`` [H,W] (Simonyan et al., Sec. 3.1; see the module's note on the middle band).
     The saliency map must have the image's size (upsample it first if needed)."""
     import cv2
     img = _as_hwc_uint8(image)
-    seeds = saliency_seeds(saliency, fg_quantile, bg_quantile)
+    seeds = saliency_seeds(saliency, fg_quantile=fg_quantile, bg_quantile=bg_quantile)
     if seeds.shape != img.shape[:2]:
         raise ValueError(f"saliency {seeds.shape} and image {img.shape[:2]} differ in size; "
                          "upsample the saliency map to the image first.")
     if not (seeds == cv2.GC_FGD).any() or not (seeds == cv2.GC_BGD).any():
-        raise ValueError("The saliency map is constant, so it seeds no foreground or no background; "
-                         "GrabCut needs both.")
+        raise ValueError("The saliency map is constant, so it seeds no foreground or no "
+                         "background; GrabCut needs both.")
     mask = seeds.copy()
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     cv2.setRNGSeed(0)   # GrabCut's k-means initialisation is random

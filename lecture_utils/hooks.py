@@ -18,23 +18,62 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
+__all__ = ["RULES", "backward_rule", "relu_backward_rule", "Captured", "capture", "eval_mode",
+           "frozen", "StopForward", "stop_after", "forward_to_layer"]
+
 RULES = ("gradient", "deconvnet", "guided")
 
 
-def _rule_hook(rule):
-    def hook(module, grad_input, grad_output):
-        if rule == "deconvnet":
-            return (grad_output[0].clamp(min=0),)
-        return (grad_input[0].clamp(min=0),)        # guided: the gradient, then 1(R > 0)
-    return hook
+REUSED = ("One {kind} module is called twice in a forward pass, so its backward rule would be "
+          "applied to the wrong signal. Give each use its own module (e.g. nn.ReLU() each time).")
 
 
-def _count_calls(module, args, output):
-    module._lecture_calls = getattr(module, "_lecture_calls", 0) + 1
-    if module._lecture_calls > 1:
-        raise RuntimeError(
-            "One nn.ReLU module is called twice in a forward pass, so its backward rule would be "
-            "applied to the wrong signal. Give each rectifier its own nn.ReLU() module.")
+@contextmanager
+def backward_rule(model: nn.Module, modules, rule, kind: str = "nn.ReLU"):
+    """Inside the block, each of ``modules`` (elementwise layers of ``model``) passes gradients by
+    ``rule(x, y, grad_input, grad_output) -> new grad_input``, where x and y are the module's
+    input and output on the forward pass and grad_input is what autograd would pass on.
+
+    The one mechanism behind the ReLU rules below and Deep SHAP's rescale rule
+    (``shapley.rescale_rule``). A module called twice in one forward pass is refused (its rule
+    would see the wrong x). The hooks are removed on every exit path.
+    """
+    modules = list(modules)
+    calls: dict = {}
+
+    def reset(module, args):
+        calls.clear()
+
+    def forward_hook(module, args, output):
+        if id(module) in calls:
+            raise RuntimeError(REUSED.format(kind=kind))
+        calls[id(module)] = (args[0].detach(), output.detach())
+
+    def backward_hook(module, grad_input, grad_output):
+        x, y = calls[id(module)]
+        return (rule(x, y, grad_input[0], grad_output[0]),)
+
+    handles = []
+    try:
+        handles.append(model.register_forward_pre_hook(reset))
+        for m in modules:
+            handles.append(m.register_forward_hook(forward_hook))
+            handles.append(m.register_full_backward_hook(backward_hook))
+        yield model
+    finally:
+        for h in handles:
+            h.remove()
+        calls.clear()
+
+
+# --8<-- [start:rules]
+def _deconvnet(x, y, grad_input, grad_output):
+    return grad_output.clamp(min=0)              # R_n = R_{n+1} 1(R_{n+1} > 0)
+
+
+def _guided(x, y, grad_input, grad_output):
+    return grad_input.clamp(min=0)               # the gradient R_{n+1} 1(X_n > 0), then 1(R > 0)
+# --8<-- [end:rules]
 
 
 @contextmanager
@@ -46,39 +85,26 @@ def relu_backward_rule(model: nn.Module, rule: str = "gradient"):
     """
     if rule not in RULES:
         raise ValueError(f"rule must be one of {RULES}, not {rule!r}.")
-    relus = [m for m in model.modules() if isinstance(m, nn.ReLU)]
-    if rule != "gradient":
-        if not relus:
-            raise TypeError(
-                f"The '{rule}' rule is a hook on nn.ReLU modules, and this model has none (it "
-                "may use torch.relu / F.relu or another activation). Rewrite its rectifiers as "
-                "nn.ReLU() modules, one per use.")
-        if any(m.inplace for m in relus):
-            raise TypeError(f"The '{rule}' rule needs the ReLU's input X_n, which an in-place "
-                            "ReLU overwrites: build the model with nn.ReLU(inplace=False).")
-    handles = []
-
-    def reset_counts(module, args):
-        for m in relus:
-            m._lecture_calls = 0
-
-    try:
-        if rule != "gradient":
-            handles.append(model.register_forward_pre_hook(reset_counts))
-            for m in relus:
-                m._lecture_calls = 0
-                handles.append(m.register_forward_hook(_count_calls))
-                handles.append(m.register_full_backward_hook(_rule_hook(rule)))
+    if rule == "gradient":
         yield model
-    finally:
-        for h in handles:
-            h.remove()
-        for m in relus:
-            m.__dict__.pop("_lecture_calls", None)
+        return
+    relus = [m for m in model.modules() if isinstance(m, nn.ReLU)]
+    if not relus:
+        raise TypeError(
+            f"The '{rule}' rule is a hook on nn.ReLU modules, and this model has none (it "
+            "may use torch.relu / F.relu or another activation). Rewrite its rectifiers as "
+            "nn.ReLU() modules, one per use.")
+    if any(m.inplace for m in relus):
+        raise TypeError(f"The '{rule}' rule needs the ReLU's input X_n, which an in-place "
+                        "ReLU overwrites: build the model with nn.ReLU(inplace=False) "
+                        "(models.relus_not_inplace(model) switches them off).")
+    with backward_rule(model, relus, _deconvnet if rule == "deconvnet" else _guided):
+        yield model
 
 
 class Captured:
-    """What ``capture`` recorded: ``activation`` (the layer's output) and ``gradient`` (d/d output)."""
+    """What ``capture`` recorded: ``activation`` (the layer's output) and ``gradient`` (d/d
+    output)."""
 
     activation: torch.Tensor | None = None
     gradient: torch.Tensor | None = None
@@ -88,6 +114,10 @@ class Captured:
 def capture(layer: nn.Module, gradient: bool = False, detach: bool = True):
     """Record ``layer``'s output (and, with ``gradient=True``, the gradient reaching it).
 
+    The record is the layer's own output even when an in-place op follows the layer (the
+    in-place ReLUs of torchvision's VGG): a detached record is a copy, and with ``detach=False``
+    the layers above receive a copy instead.
+
     >>> with capture(model.layer3, gradient=True) as rec:
     ...     model(x)[:, c].sum().backward()
     >>> rec.activation.shape, rec.gradient.shape
@@ -96,11 +126,18 @@ def capture(layer: nn.Module, gradient: bool = False, detach: bool = True):
 
     def forward_hook(module, args, output):
         out = output[0] if isinstance(output, tuple) else output
-        rec.activation = out.detach() if detach else out
+        if detach:
+            rec.activation = out.detach().clone()
+        else:
+            rec.activation = out
         if gradient and out.requires_grad:
             def save(g):
                 rec.gradient = g.detach()
             out.register_hook(save)
+        if not detach and not isinstance(output, tuple):
+            # The layers above get a copy: an in-place op there (nn.ReLU(inplace=True)) would
+            # otherwise overwrite the activation recorded here (and its gradient's meaning).
+            return out.clone()
 
     handle = layer.register_forward_hook(forward_hook)
     try:
@@ -120,6 +157,20 @@ def eval_mode(model: nn.Module):
     finally:
         for m, mode in modes:
             m.training = mode
+
+
+@contextmanager
+def frozen(model: nn.Module):
+    """Inside the block no parameter of ``model`` requires a gradient (only an input is optimised);
+    each parameter gets its own ``requires_grad`` back on every exit path."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    try:
+        for p in params:
+            p.requires_grad_(False)
+        yield model
+    finally:
+        for p in params:
+            p.requires_grad_(True)
 
 
 class StopForward(Exception):
@@ -147,3 +198,16 @@ def stop_after(*layers: nn.Module):
     finally:
         for h in handles:
             h.remove()
+
+
+def forward_to_layer(model: nn.Module, x: torch.Tensor, layer: nn.Module, detach: bool = True):
+    """The output of ``layer`` for input x; the rest of the network is not run."""
+    with capture(layer, detach=detach) as rec, stop_after(layer):
+        try:
+            model(x)
+        except StopForward:
+            pass
+    if rec.activation is None:
+        raise ValueError("The layer was not called in the forward pass; pick a layer on the path "
+                         "from the input to the output.")
+    return rec.activation

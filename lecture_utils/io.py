@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
+__all__ = ["sha256_file", "atomic_write"]
+
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     digest = hashlib.sha256()

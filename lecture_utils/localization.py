@@ -1,13 +1,14 @@
 """Scoring attribution maps on the course's localization benchmark (``lecture_utils.canvas``).
 
-Every attribution method of the course fits one interface, captum's call shape:
+Every attribution method of the course fits one call contract (``lecture_utils.attribution``):
 
     method(model, x, target) -> maps [N, h, w]  or  attributions [N, C, H, W]
 
-``heatmap`` reduces the second kind over channels by max_c |.| (Simonyan et al., Sec. 3) and
+``maps.heatmap`` reduces the second kind over channels by max_c |.| (Simonyan et al., Sec. 3) and
 upsamples either kind bilinearly to the canvas. ``evaluate_method`` (``heatmaps`` and
 ``correct_predictions``, then ``score``) scores the maps of the *true* class against the pasted
-image's box and mask with three metrics; ``benchmark`` does so for a dict of methods:
+image's box and mask with three metrics; ``benchmark`` does so for a dict of methods (e.g.
+``attribution.course_methods(...)``):
 
 * **Localization error** (Zhou et al., Sec. 3.1): the map is thresholded at 20% of its maximum, the
   largest 8-connected component of what is left gives the predicted box, and it is correct when its
@@ -20,17 +21,15 @@ image's box and mask with three metrics; ``benchmark`` does so for a dict of met
 * **Energy in the box** (Wang et al., 2020, Score-CAM): the share of the map's positive mass that
   lies inside the box.
 
-Public API (stable: notebooks 02, 03, 05, 07, the capstone and other modules of the course call
-these names; extend them, never rename them):
+Public API (model first, then the canvases, then the method):
 
-* ``benchmark_canvases(split, n, size)`` -> ``CanvasSet`` (images, labels, boxes, masks): the data;
-* ``benchmark(methods, model, canvases)`` -> ``(table, {name: LocalizationResult})``: the table;
-* ``evaluate_method(method, model, canvases, name=..., correct=...)`` -> ``LocalizationResult``;
+* ``benchmark(model, canvases, methods)`` -> ``(table, {name: LocalizationResult})``: the table;
+* ``evaluate_method(model, canvases, method, name=..., correct=...)`` -> ``LocalizationResult``;
 * ``heatmaps``, ``correct_predictions`` and ``score``: the same in three steps (score one set of
   maps at several thresholds without recomputing them);
-* the metrics ``heatmap``, ``box_from_map``, ``box_iou``, ``pointing_game``, ``energy_in_box``;
-* methods in the benchmark's call shape: ``course_methods``, and the baselines ``random_map``,
-  ``center_map``; constants ``CANVAS_SIZE``, ``N_TEST``, ``THRESHOLD``, ``IOU_THRESHOLD``, ``SEEDS``.
+* the metrics ``box_from_map``, ``box_iou``, ``pointing_game``, ``energy_in_box``;
+* the baseline ``center_map``; constants ``THRESHOLD``, ``IOU_THRESHOLD``. The canvases
+  themselves come from ``canvas.benchmark_canvases``.
 
 A map with no positive value points nowhere: it gets an empty box, a miss and zero energy (the
 ``empty`` column counts such maps). Signed maps (CAM) are thresholded as they are; their negative
@@ -38,106 +37,48 @@ part never reaches 20% of a positive maximum.
 """
 from __future__ import annotations
 
-import hashlib
-import inspect
 import time
 from dataclasses import dataclass
-from functools import partial
 
 import numpy as np
 import torch
 from scipy import ndimage
 
-from . import backprop, cam
-from . import canvas as canvas_module
-from .canvas import CanvasSet, make_canvases
-from .config import cache_dir
-from .data import cifar10_source, load_cifar10, to_float
+from .batching import batches, resolve
+from .canvas import CANVAS_SIZE, CanvasSet
 from .hooks import eval_mode
-from .io import atomic_write
-from .validate import model_device
+from .maps import heatmap
+from .validate import as_batch, attribution_method
 
-__all__ = ["CANVAS_SIZE", "IOU_THRESHOLD", "N_TEST", "SEEDS", "THRESHOLD", "LocalizationResult",
-           "benchmark", "benchmark_canvases", "box_from_map", "box_iou", "center_map",
-           "correct_predictions", "course_methods", "energy_in_box", "evaluate_method", "heatmap",
-           "heatmaps", "pointing_game", "random_map", "score"]
+__all__ = ["IOU_THRESHOLD", "THRESHOLD", "LocalizationResult", "benchmark", "box_from_map",
+           "box_iou", "center_map", "correct_predictions", "energy_in_box", "evaluate_method",
+           "heatmaps", "pointing_game", "score"]
 
-CANVAS_SIZE = 64
-SEEDS = {"train": 1, "test": 2}      # the benchmark's canvases; never change them
-N_TEST = 2000                        # test canvases (from CIFAR-10 test images)
 THRESHOLD = 0.2                      # of the map's maximum (Zhou et al.)
 IOU_THRESHOLD = 0.5
-
-
-def benchmark_canvases(split: str = "test", n: int | None = None, size: int = CANVAS_SIZE) -> CanvasSet:
-    """The benchmark's canvases: CIFAR-10 images of ``split`` pasted (scaled 1x to 1.5x) on
-    ``size`` x ``size`` texture or CIFAR backgrounds, with a fixed seed per split.
-
-    ``n`` defaults to ``N_TEST`` for the test split and to 50,000 for the training split; a
-    different ``n`` gives a different draw (not a prefix): slice the set instead (``cs[:100]``).
-    """
-    if split not in SEEDS:
-        raise ValueError(f"split must be one of {tuple(SEEDS)}, not {split!r}.")
-    images, labels = load_cifar10(split)
-    n = n or (N_TEST if split == "test" else len(labels))
-    if split != "test":
-        return make_canvases(images, labels, n, size=size, background="mixed", seed=SEEDS[split])
-    # The test canvases serve several notebooks: cache them, keyed by everything they depend on
-    # (the generator's source included, so that a change to it is never masked by the cache).
-    key = hashlib.sha256(f"{split}-{n}-{size}-{SEEDS[split]}-{cifar10_source()}".encode() +
-                         inspect.getsource(canvas_module).encode()).hexdigest()[:16]
-    path = cache_dir() / "canvases" / f"{split}-{n}-{size}-{key}.pt"
-    if path.exists():
-        try:
-            d = torch.load(path, weights_only=True)
-            return CanvasSet(d["images"], d["labels"], d["boxes"], _masks(d["boxes"], size),
-                             d["source"], d["background"])
-        except Exception:           # unreadable: build it again
-            pass
-    cs = make_canvases(images, labels, n, size=size, background="mixed", seed=SEEDS[split])
-    atomic_write(path, lambda tmp: torch.save({k: getattr(cs, k) for k in (
-        "images", "labels", "boxes", "source", "background")}, tmp))
-    return cs
-
-
-def _masks(boxes: torch.Tensor, size: int) -> torch.Tensor:
-    """bool [N, S, S]: True inside each box (x0, y0, x1, y1; x1, y1 exclusive)."""
-    r = torch.arange(size)
-    inside_y = (r >= boxes[:, 1, None]) & (r < boxes[:, 3, None])       # [N, S]
-    inside_x = (r >= boxes[:, 0, None]) & (r < boxes[:, 2, None])
-    return inside_y[:, :, None] & inside_x[:, None, :]
+CHUNK = 256                          # canvases handed to a method at once (it batches inside)
 
 
 # --------------------------------------------------------------------------------------------
 # The metrics, one image or a batch at a time
 # --------------------------------------------------------------------------------------------
-def heatmap(attribution: torch.Tensor, size) -> torch.Tensor:
-    """A method's output as one map per image at the canvas size: [N, h, w] maps are upsampled;
-    [N, C, H, W] attributions are first reduced by max_c |.| (Simonyan et al.'s saliency)."""
-    a = attribution.detach().float()
-    if a.dim() == 4:
-        a = a.abs().amax(dim=1)
-    if a.dim() != 3:
-        raise ValueError(f"A method must return maps [N, h, w] or attributions [N, C, H, W]; got "
-                         f"shape {tuple(attribution.shape)}.")
-    size = (size, size) if isinstance(size, int) else tuple(size)
-    return a if tuple(a.shape[-2:]) == size else cam.upsample(a, size)
-
-
 def box_from_map(heat, threshold: float = THRESHOLD) -> np.ndarray:
     """The CAM paper's box (Zhou et al., Sec. 3.1): keep the pixels >= ``threshold`` x max, take the
     largest 8-connected component, return its bounding box (x0, y0, x1, y1), x1 and y1 exclusive.
     A map with no positive value gives the empty box (0, 0, 0, 0)."""
-    m = heat.detach().cpu().double().numpy() if isinstance(heat, torch.Tensor) else np.asarray(heat, float)
+    m = (heat.detach().cpu().double().numpy() if isinstance(heat, torch.Tensor)
+         else np.asarray(heat, float))
     if m.ndim != 2:
         raise ValueError(f"box_from_map takes one map [H, W], got shape {m.shape}.")
     peak = m.max()
     if not np.isfinite(peak) or peak <= 0:
         return np.zeros(4, dtype=np.int64)
+    # --8<-- [start:box]
     labels, n = ndimage.label(m >= threshold * peak, structure=np.ones((3, 3), dtype=int))
     largest = 1 + int(np.argmax(np.bincount(labels.ravel())[1:]))
     ys, xs = np.nonzero(labels == largest)
     return np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], dtype=np.int64)
+    # --8<-- [end:box]
 
 
 def box_iou(a, b) -> np.ndarray:
@@ -153,7 +94,8 @@ def box_iou(a, b) -> np.ndarray:
 
 def pointing_game(heat: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
     """Zhang et al.'s pointing game: does each map's maximum fall inside its mask? heat [N, H, W],
-    masks bool [N, H, W] -> bool [N]. Ties point at their centroid; maps with no positive value miss."""
+    masks bool [N, H, W] -> bool [N]. Ties point at their centroid; maps with no positive value
+    miss."""
     n, h, w = heat.shape
     flat = heat.reshape(n, -1).float()
     peak = flat.max(dim=1, keepdim=True).values
@@ -221,34 +163,34 @@ class LocalizationResult:
                 "seconds": self.seconds}
 
 
-def heatmaps(method, model, canvases: CanvasSet, batch_size: int = 250, device=None) -> torch.Tensor:
-    """Run ``method(model, x, target)`` on ``canvases`` for each canvas's true class, batch by batch:
-    the maps reduced and upsampled by ``heatmap``, [N, S, S] on the CPU."""
-    device = torch.device(device) if device else model_device(model)
+def heatmaps(model, canvases: CanvasSet, method, *, batch_size: int = CHUNK) -> torch.Tensor:
+    """Run ``method(model, x, target)`` on ``canvases`` for each canvas's true class, ``batch_size``
+    canvases at a time (x float in [0, 1] on the model's device; the method batches them for its
+    device): the maps reduced and upsampled by ``maps.heatmap``, [N, S, S] on the CPU."""
     size = canvases.images.shape[-2:]
     heat = []
-    with eval_mode(model):
-        for i in range(0, len(canvases), batch_size):
-            x = to_float(canvases.images[i:i + batch_size]).to(device)
-            y = canvases.labels[i:i + batch_size].to(device)
-            heat.append(heatmap(method(model, x, y), size).cpu())
+    for b in batches(len(canvases), batch_size):
+        x = as_batch(canvases.images[b], model)
+        heat.append(heatmap(method(model, x, canvases.labels[b].to(x.device)), size).cpu())
     return torch.cat(heat)
 
 
 @torch.no_grad()
-def correct_predictions(model, canvases: CanvasSet, batch_size: int = 250, device=None) -> np.ndarray:
+def correct_predictions(model, canvases: CanvasSet, *, batch_size: int | None = None
+                        ) -> np.ndarray:
     """bool [N]: is the model's top-1 class the canvas's true class? (for the top-1 error)"""
-    device = torch.device(device) if device else model_device(model)
+    batch_size = resolve(batch_size, model, canvases.images.shape)
     with eval_mode(model):
-        preds = [model(to_float(canvases.images[i:i + batch_size]).to(device)).argmax(1).cpu()
-                 for i in range(0, len(canvases), batch_size)]
+        preds = [model(as_batch(canvases.images[b], model)).argmax(1).cpu()
+                 for b in batches(len(canvases), batch_size)]
     return (torch.cat(preds) == canvases.labels).numpy()
 
 
-def score(heat: torch.Tensor, canvases: CanvasSet, correct, name: str = "",
+def score(heat: torch.Tensor, canvases: CanvasSet, correct, *, name: str = "",
           threshold: float = THRESHOLD, iou_threshold: float = IOU_THRESHOLD,
           seconds: float = float("nan")) -> LocalizationResult:
     """The three metrics of maps ``heat`` [N, S, S] against the canvases' boxes and masks."""
+    heat = heat.detach().cpu()
     boxes = np.stack([box_from_map(h, threshold) for h in heat])
     return LocalizationResult(
         name=name, boxes=boxes, iou=box_iou(boxes, canvases.boxes.numpy()),
@@ -259,73 +201,45 @@ def score(heat: torch.Tensor, canvases: CanvasSet, correct, name: str = "",
         seconds=seconds, iou_threshold=iou_threshold)
 
 
-def evaluate_method(method, model, canvases: CanvasSet, name: str | None = None,
-                    batch_size: int = 250, threshold: float = THRESHOLD,
-                    iou_threshold: float = IOU_THRESHOLD, device=None,
-                    correct=None) -> LocalizationResult:
+def evaluate_method(model, canvases: CanvasSet, method, *, name: str | None = None,
+                    batch_size: int = CHUNK, threshold: float = THRESHOLD,
+                    iou_threshold: float = IOU_THRESHOLD, correct=None) -> LocalizationResult:
     """Score ``method(model, x, target)`` on ``canvases``: the maps of the true class, reduced and
-    upsampled to the canvas by ``heatmap``, against the pasted image's box and mask.
+    upsampled to the canvas by ``maps.heatmap``, against the pasted image's box and mask.
     ``correct`` (from ``correct_predictions``) is computed when not given; ``seconds`` is the time
     the method took to make its maps."""
     if correct is None:
-        correct = correct_predictions(model, canvases, batch_size, device)
+        correct = correct_predictions(model, canvases)
     start = time.perf_counter()
-    heat = heatmaps(method, model, canvases, batch_size, device)
+    heat = heatmaps(model, canvases, method, batch_size=batch_size)
     seconds = time.perf_counter() - start
-    return score(heat, canvases, correct,
-                 name or getattr(getattr(method, "func", method), "__name__", type(method).__name__),
-                 threshold, iou_threshold, seconds)
+    name = name or getattr(getattr(method, "func", method), "__name__", type(method).__name__)
+    return score(heat, canvases, correct, name=name, threshold=threshold,
+                 iou_threshold=iou_threshold, seconds=seconds)
 
 
-def benchmark(methods: dict, model, canvases: CanvasSet, **kwargs):
+def benchmark(model, canvases: CanvasSet, methods: dict, **options):
     """``{name: method}`` -> a pandas DataFrame, one row per method (see ``LocalizationResult``),
-    and the results themselves: ``(table, {name: LocalizationResult})``."""
+    and the results themselves: ``(table, {name: LocalizationResult})``. ``options`` go to
+    ``evaluate_method``."""
     import pandas as pd
-    correct = correct_predictions(model, canvases, kwargs.get("batch_size", 250),
-                                  kwargs.get("device"))
-    results = {name: evaluate_method(m, model, canvases, name=name, correct=correct, **kwargs)
+    correct = correct_predictions(model, canvases)
+    results = {name: evaluate_method(model, canvases, m, name=name, correct=correct, **options)
                for name, m in methods.items()}
     table = pd.DataFrame([r.summary() for r in results.values()]).set_index("method")
     return table, results
 
 
 # --------------------------------------------------------------------------------------------
-# Methods: baselines, and the course's methods in the benchmark's call shape
+# A baseline that ignores the image
 # --------------------------------------------------------------------------------------------
-def random_map(resolution: int | None = None, seed: int = 0):
-    """A baseline method: uniform noise [N, r, r] from its own generator, at the input's resolution
-    by default. (A coarser map, once upsampled bilinearly, peaks on the border more often than
-    inside, since only border cells keep their value exactly: a biased pointing game.)"""
-    g = torch.Generator().manual_seed(seed)
-
-    def random_map(model, x, target):
-        r = resolution or x.shape[-1]
-        return torch.rand(len(x), r, r, generator=g)
-    return random_map
-
-
 def center_map(side: int, size: int = CANVAS_SIZE):
     """A baseline method that ignores the image: 1 on the centred ``side`` x ``side`` square, else 0
     (its box is that square, its pointing-game point the canvas centre)."""
+    @attribution_method(backward=False, batched=False)
     def center_map(model, x, target):
-        m = torch.zeros(len(x), size, size)
+        m = torch.zeros(len(x), size, size, device=x.device)
         lo = (size - side) // 2
         m[:, lo:lo + side, lo:lo + side] = 1.0
         return m
     return center_map
-
-
-def course_methods(layer="layer3", fc="fc", guided=True) -> dict:
-    """The methods of notebook 7's table for a GAP network (``layer``, ``fc`` name its last conv
-    block and its linear head): CAM, Grad-CAM, guided Grad-CAM, saliency, guided backprop, random."""
-    methods = {"CAM": partial(cam.class_activation_map, layer=layer, fc=fc),
-               "Grad-CAM": partial(cam.grad_cam, layer=layer),
-               "guided Grad-CAM": partial(cam.guided_grad_cam, layer=layer),
-               "saliency": backprop.saliency_map,
-               "guided backprop": partial(backprop.input_gradient, rule="guided"),
-               "random map": random_map()}
-    if not guided:
-        methods = {k: v for k, v in methods.items() if "guided" not in k}
-    if fc is None:
-        methods.pop("CAM")
-    return methods

@@ -56,7 +56,8 @@ def _named(prefix, layers):
 # VGG-style network with max-pooling (Zeiler & Fergus' deconvnet needs the pooling switches)
 # --------------------------------------------------------------------------------------------
 def vgg(width: int = 64, num_classes: int = 10, batch_norm: bool = True, hidden: int | None = None):
-    """conv1_1..conv4_2 (3x3, widths w, w | 2w, 2w | 4w, 4w | 8w, 8w), max-pool after the first three
+    """conv1_1..conv4_2 (3x3, widths w, w | 2w, 2w | 4w, 4w | 8w, 8w), max-pool after the first
+    three
     blocks, then a fully connected head (pool4 -> flatten -> fc1 -> relu -> fc2), no GAP.
 
     The 4x4 maps of conv4_2 are what Grad-CAM sees on this net.
@@ -113,7 +114,8 @@ class ResNetGAP(nn.Module):
         for i, n in enumerate(blocks):
             cout = width * 2 ** i
             stages.append(nn.Sequential(*[BasicBlock(cin if j == 0 else cout, cout,
-                                                     stride=2 if (i > 0 and j == 0) else 1, skip=skip)
+                                                     stride=2 if (i > 0 and j == 0) else 1,
+                                                     skip=skip)
                                           for j in range(n)]))
             cin = cout
         self.layer1, self.layer2, self.layer3 = stages
@@ -214,14 +216,16 @@ class DownsampleModule(nn.Module):
 
 def small_inception(width: float = 1.0, num_classes: int = 10, batch_norm: bool = True):
     """The small Inception of Zhang et al. (Appendix A). At width 1 it has 1,651,114 parameters; the
-    paper's 1,649,402 is 1,712 fewer (one per conv channel) because its batch norm learns only a shift,
+    paper's 1,649,402 is 1,712 fewer (one per conv channel) because its batch norm learns only a
+    shift,
     where ours also learns a scale. ``batch_norm=False`` is the table's "Inception w/o BatchNorm"
     (each conv then has a bias instead)."""
     w = lambda c: _ch(c * width)  # noqa: E731
     spec = [("i", 32, 32), ("i", 32, 48), ("d", 80), ("i", 112, 48), ("i", 96, 64), ("i", 80, 80),
             ("i", 48, 96), ("d", 96), ("i", 176, 160), ("i", 176, 160)]
     bn = batch_norm
-    layers, cin = [("normalize", Normalize()), ("conv1", ConvModule(3, w(96), 3, batch_norm=bn))], w(96)
+    layers, cin = [("normalize", Normalize()),
+                   ("conv1", ConvModule(3, w(96), 3, batch_norm=bn))], w(96)
     for i, s in enumerate(spec, start=1):
         if s[0] == "i":
             layers.append((f"inception{i}", InceptionModule(cin, w(s[1]), w(s[2]), batch_norm=bn)))

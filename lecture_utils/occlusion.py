@@ -3,84 +3,131 @@ image and record, for each position of the square, the probability of the correc
 the most probable class (Fig. 7e) or the strongest activation of one feature map (Fig. 7b).
 
 If the model really locates the object, the probability drops when the square covers it. Every
-occluded copy is an ordinary forward pass, so the maps are computed in large batches.
+occluded copy is an ordinary forward pass, so the copies go through the model in batches
+(``batching.batch_size_for``). One function per question:
+
+* ``occlusion_sensitivity``: P_c (or the logit S_c) with the square at each position, [N, h', w'];
+* ``occlusion_map``: the attribution, P_c(x) - P_c(x occluded at each position), [N, h', w'];
+* ``occluded_logits``: every class's logit at each position, [N, h', w', classes] (Fig. 7e is
+  its argmax);
+* ``occlusion_activation``: the strongest activation of one feature map, [N, h', w'] (Fig. 7b).
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from .backprop import input_mean
-from .deconvnet import forward_to_layer
-from .hooks import eval_mode
-from .validate import check_images, check_layer, check_target, model_device
+from .batching import resolve
+from .hooks import eval_mode, forward_to_layer
+from .maps import check_output, input_mean, target_output
+from .validate import (as_batch, attribution_method, check_count, check_finite, check_index,
+                       check_layer, checked_outputs, to_device_of)
+
+__all__ = ["occlusion_masks", "occlusion_sensitivity", "occlusion_map", "occluded_logits",
+           "occlusion_activation"]
 
 
 def occlusion_masks(height: int, width: int, window: int, stride: int) -> torch.Tensor:
     """bool [h', w', H, W]: the square of side ``window`` centred on pixel (stride i, stride j),
     clipped at the border, for h' = ceil(H / stride) rows and w' = ceil(W / stride) columns."""
-    if window < 1 or stride < 1:
-        raise ValueError(f"window and stride must be >= 1, got {window} and {stride}.")
+    window, stride = check_count(window, "window"), check_count(stride, "stride")
     ys, xs = torch.arange(0, height, stride), torch.arange(0, width, stride)
     rows, cols = torch.arange(height), torch.arange(width)
     half = window // 2
-    in_y = (rows[None] >= ys[:, None] - half) & (rows[None] < ys[:, None] - half + window)  # [h',H]
-    in_x = (cols[None] >= xs[:, None] - half) & (cols[None] < xs[:, None] - half + window)  # [w',W]
-    return in_y[:, None, :, None] & in_x[None, :, None, :]
+    in_y = (rows[None] >= ys[:, None] - half) & (rows[None] < ys[:, None] - half + window)
+    in_x = (cols[None] >= xs[:, None] - half) & (cols[None] < xs[:, None] - half + window)
+    return in_y[:, None, :, None] & in_x[None, :, None, :]            # [h', w', H, W]
 
 
-@torch.no_grad()
-def occlusion_sensitivity(model: nn.Module, x: torch.Tensor, target, window: int = 8,
-                          stride: int = 2, fill=None, batch_size: int = 512,
-                          output: str = "probability", layer=None, unit: int | None = None,
-                          return_top_class: bool = False):
-    """Maps [N, h', w'] over the positions of an occluding square (see ``occlusion_masks``).
+def _fill(model: nn.Module, x: torch.Tensor, fill) -> torch.Tensor:
+    """The square's colour [1, C, 1, 1] on x's device: the model's mean colour by default."""
+    c = x.shape[1]
+    if fill is None:
+        return input_mean(model, c).to(x.device, x.dtype)
+    f = torch.as_tensor(fill, dtype=x.dtype, device=x.device).reshape(-1)
+    if len(f) not in (1, c):
+        raise ValueError(f"fill must be one number or one per channel ({c}), got {len(f)} values.")
+    check_finite(f, "fill")
+    return f.reshape(1, -1, 1, 1).expand(1, c, 1, 1)
 
-    ``output="probability"``: P_c of the target class with the square centred at each position;
-    ``"score"``: S_c. With ``layer`` and ``unit``: the strongest activation of that feature map
-    (``target`` is then ignored). ``fill``: the square's colour, a float or [3] in [0, 1]; default
-    the model's mean image colour (a grey square, as in the paper). ``return_top_class=True`` also
-    returns the most probable class at each position, int64 [N, h', w'].
-    """
-    check_images(x)
-    if output not in ("probability", "score"):
-        raise ValueError(f"output must be 'probability' or 'score', not {output!r}.")
-    if (layer is None) != (unit is None):
-        raise ValueError("give both layer and unit (a feature map), or neither.")
-    device = model_device(model)
+
+def _occluded(model, x, window, stride, fill, batch_size, fn):
+    """fn(occluded copies [B, C, H, W], image index) for every image of x and every position of
+    the square, in batches: the results joined per image and shaped [N, h', w', ...]."""
     n, c, h, w = x.shape
-    masks = occlusion_masks(h, w, window, stride).to(device)
+    window = window if window is not None else max(2, w // 8)
+    stride = stride if stride is not None else max(1, w // 16)
+    masks = occlusion_masks(h, w, window, stride).to(x.device)
     hp, wp = masks.shape[:2]
     masks = masks.reshape(hp * wp, 1, h, w)
-    if fill is None:
-        fill_t = input_mean(model, c).to(device)
-    else:
-        fill_t = torch.as_tensor(fill, dtype=x.dtype, device=device).reshape(1, -1, 1, 1)
-    layer_module = check_layer(model, layer) if layer is not None else None
-    maps, tops = [], []
-    with eval_mode(model):
-        t = None
+    fill_t = _fill(model, x, fill)
+    batch_size = resolve(batch_size, model, x.shape)
+    out = []
+    with eval_mode(model), torch.no_grad():
         for i in range(n):
-            img = x[i:i + 1].to(device)
-            vals, top = [], []
-            for j in range(0, len(masks), batch_size):
-                occluded = torch.where(masks[j:j + batch_size], fill_t, img)
-                if layer_module is not None:
-                    act = forward_to_layer(model, occluded, layer_module)
-                    vals.append(act[:, unit].flatten(1).amax(1))
-                    continue
-                logits = model(occluded)
-                if t is None:
-                    t = check_target(target, n, logits.shape[1]).to(device)
-                pick = logits.softmax(1) if output == "probability" else logits
-                vals.append(pick[:, t[i]])
-                top.append(logits.argmax(1))
-            maps.append(torch.cat(vals).reshape(hp, wp))
-            if top:
-                tops.append(torch.cat(top).reshape(hp, wp))
-    out = torch.stack(maps).cpu()
-    if return_top_class:
-        if not tops:
-            raise ValueError("return_top_class needs the class output, not a layer's activation.")
-        return out, torch.stack(tops).cpu()
-    return out
+            img = x[i:i + 1]
+            # --8<-- [start:occlude]
+            vals = [fn(torch.where(masks[j:j + batch_size], fill_t, img), i)
+                    for j in range(0, len(masks), batch_size)]
+            # --8<-- [end:occlude]
+            v = torch.cat(vals)
+            out.append(v.reshape(hp, wp, *v.shape[1:]))
+    return torch.stack(out)
+
+
+@attribution_method(backward=False)
+def occlusion_sensitivity(model: nn.Module, x: torch.Tensor, target, *, window: int | None = None,
+                          stride: int | None = None, fill=None, output: str = "probability",
+                          batch_size: int | None = None) -> torch.Tensor:
+    """f_c with a grey square centred at each position (see ``occlusion_masks``): [N, h', w'].
+
+    ``output="probability"``: P_c of the target class (Zeiler & Fergus, Fig. 7d); ``"logit"``:
+    S_c. ``window`` defaults to 1/8 of the image side, ``stride`` to 1/16. ``fill``: the square's
+    colour, a float or one per channel in [0, 1]; default the model's mean colour (a grey square,
+    as in the paper). ``batch_size``: occluded copies per forward pass (default
+    ``batching.batch_size_for``).
+    """
+    check_output(output)
+    return _occluded(model, x, window, stride, fill, batch_size,
+                     lambda xs, i: target_output(model(xs), target[i].expand(len(xs)), output))
+
+
+@attribution_method(backward=False)
+def occlusion_map(model: nn.Module, x: torch.Tensor, target, *, window: int | None = None,
+                  stride: int | None = None, fill=None, batch_size: int | None = None
+                  ) -> torch.Tensor:
+    """Zeiler & Fergus' occlusion as an attribution: P_c(x) - P_c(x with a grey square centred at
+    each position), [N, h', w'] (positive where covering the image lowers the class's
+    probability). Options as ``occlusion_sensitivity``."""
+    with eval_mode(model), torch.no_grad():
+        p = target_output(model(x), target, "probability")
+    occluded = occlusion_sensitivity(model, x, target, window=window, stride=stride, fill=fill,
+                                     batch_size=batch_size)
+    return p[:, None, None] - occluded
+
+
+def occluded_logits(model: nn.Module, x: torch.Tensor, *, window: int | None = None,
+                    stride: int | None = None, fill=None, batch_size: int | None = None
+                    ) -> torch.Tensor:
+    """Every class's logit with the square at each position: [N, h', w', classes] on x's device
+    (its ``argmax(-1)`` is the most probable class at each position, Fig. 7e)."""
+    xin = as_batch(x, model)
+    with checked_outputs(model):
+        out = _occluded(model, xin, window, stride, fill, batch_size, lambda xs, i: model(xs))
+    return to_device_of(out, x)
+
+
+def occlusion_activation(model: nn.Module, x: torch.Tensor, *, layer, unit: int,
+                         window: int | None = None, stride: int | None = None, fill=None,
+                         batch_size: int | None = None) -> torch.Tensor:
+    """The strongest activation of feature map ``unit`` of ``layer`` with the square at each
+    position (Zeiler & Fergus, Fig. 7b): [N, h', w'] on x's device. Only the layers up to
+    ``layer`` run."""
+    xin = as_batch(x, model)
+    module = check_layer(model, layer)
+
+    def strongest(xs, i):
+        act = forward_to_layer(model, xs, module)
+        u = check_index(unit, act.shape[1], "unit", f"feature maps in layer {layer!r}")
+        return act[:, u].flatten(1).amax(1)
+    return to_device_of(_occluded(model, xin, window, stride, fill, batch_size, strongest), x)

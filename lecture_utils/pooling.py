@@ -39,7 +39,8 @@ def pnorm_pool2d(x: torch.Tensor, p: float, kernel_size: int = 2, stride: int | 
     if math.isinf(p):
         return m
     if p == 1:
-        return F.avg_pool2d(a, kernel_size, stride, padding, count_include_pad=True) * _area(kernel_size)
+        return F.avg_pool2d(a, kernel_size, stride, padding,
+                            count_include_pad=True) * _area(kernel_size)
     # Broadcast each window's max back over the window, one value per input position: unfold.
     n, c, h, w = a.shape
     k = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
@@ -66,7 +67,8 @@ class PNormPool2d(nn.Module):
         return pnorm_pool2d(x, self.p, self.kernel_size, self.stride, self.padding)
 
     def extra_repr(self) -> str:
-        return f"p={self.p}, kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+        return (f"p={self.p}, kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"padding={self.padding}")
 
 
 def replace_max_pooling(model: nn.Module, p: float) -> nn.Module:
@@ -80,5 +82,6 @@ def replace_max_pooling(model: nn.Module, p: float) -> nn.Module:
                 if child.dilation not in (1, (1, 1)) or child.ceil_mode:
                     raise ValueError("replace_max_pooling handles max-pooling without dilation "
                                      "or ceil_mode only.")
-                setattr(parent, name, PNormPool2d(p, child.kernel_size, child.stride, child.padding))
+                setattr(parent, name,
+                        PNormPool2d(p, child.kernel_size, child.stride, child.padding))
     return model

@@ -2,7 +2,8 @@
 files are already in the torch hub cache: nothing is ever downloaded.
 
 ``imagenet_model(name)`` returns the network in the course's conventions (takes RGB in [0, 1],
-normalises inside, rectifiers hookable) or ``None``; ``skip_message(name)`` says what was skipped and
+normalises inside, rectifiers hookable) or ``None``; ``skip_message(name)`` says what was skipped
+and
 how to enable it.
 """
 from __future__ import annotations
@@ -14,6 +15,9 @@ import torch
 from torch import nn
 
 from .models import Normalize, relus_not_inplace
+
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "WEIGHT_FILES", "weights_path", "available",
+           "skip_message", "imagenet_classes", "wrap", "imagenet_model"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -36,7 +40,8 @@ def skip_message(name: str) -> str:
     where = str(weights_path(name)).replace(str(Path.home()), "~", 1)
     return (f"Skipped: the ImageNet weights of torchvision's {name} are not in the torch cache "
             f"({where}). To enable this part, download them once on a machine with a "
-            f"network:\n    python -c \"import torchvision; torchvision.models.{name}(weights='IMAGENET1K_V1')\"\n"
+            "network:\n    python -c \"import torchvision; "
+            f"torchvision.models.{name}(weights='IMAGENET1K_V1')\"\n"
             f"(or copy {WEIGHT_FILES[name]} into that folder) and re-run the notebook.")
 
 
@@ -47,7 +52,8 @@ def imagenet_classes() -> list[str]:
 
 
 def wrap(net: nn.Module) -> nn.Sequential:
-    """torchvision's VGG or AlexNet as ``normalize -> features -> avgpool -> flatten -> classifier``,
+    """torchvision's VGG or AlexNet as ``normalize -> features -> avgpool -> flatten ->
+    classifier``,
     taking RGB in [0, 1], with non-in-place ReLUs (so the backward rules can hook them)."""
     net = relus_not_inplace(net)
     return nn.Sequential(OrderedDict([

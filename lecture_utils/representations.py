@@ -23,17 +23,26 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from .batching import resolve
+from .data import to_float
 from .hooks import StopForward, capture, eval_mode, stop_after
 from .validate import check_images, check_layer, model_device
+
+__all__ = ["POOLS", "as_float_images", "pool_features", "iter_layer_activations",
+           "layer_activations", "layer_names", "block_layers", "layer_labels", "centre_index",
+           "effective_receptive_field", "erf_radius", "patch_distances",
+           "mean_attention_distance", "skip_removed", "residual_norm_ratios", "spatial_tokens",
+           "image_patches", "linear_probe", "linear_probe_accuracies"]
 
 POOLS = ("flatten", "mean", "cls")
 
 
 def as_float_images(x: torch.Tensor, device=None) -> torch.Tensor:
-    """uint8 [N,3,H,W] (0..255) or float [N,3,H,W] in [0,1] -> float on ``device``."""
-    if isinstance(x, torch.Tensor) and x.dtype == torch.uint8:
-        x = x.float().div_(255.0)
-    check_images(x)
+    """uint8 [N,3,H,W] (0..255, by ``data.to_float``) or float [N,3,H,W] in [0,1] -> float on
+    ``device`` (checked by ``validate.check_images``)."""
+    check_images(x, allow_uint8=True)
+    if x.dtype == torch.uint8:
+        x = to_float(x)
     return x.to(device) if device is not None else x
 
 
@@ -64,6 +73,9 @@ def iter_layer_activations(model: nn.Module, layers, x: torch.Tensor, batch_size
     larger than the classifier head accepts). The model runs in eval mode; hooks and modes are
     restored when the iteration ends.
     """
+    if isinstance(layers, (str, nn.Module)):
+        layers = [layers]
+    check_images(x, allow_uint8=True)
     names = layer_names(model, layers)
     modules = [check_layer(model, layer) for layer in layers]
     device = torch.device(device) if device else model_device(model)
@@ -88,14 +100,30 @@ def iter_layer_activations(model: nn.Module, layers, x: torch.Tensor, batch_size
             yield out
 
 
-def layer_activations(model: nn.Module, layers, x: torch.Tensor, batch_size: int = 256,
-                      device=None, pool: str | None = None) -> dict[str, torch.Tensor]:
-    """{layer name: activations of all of ``x``} (float32, CPU); see ``iter_layer_activations``."""
+def layer_activations(model: nn.Module, x: torch.Tensor, layers, *,
+                      batch_size: int | None = None, device=None, pool: str | None = None):
+    """The activations of ``layers`` for every image of ``x`` [N,3,H,W] (uint8 or float, any
+    device), float32 on x's device: one layer (a name or a module) -> a tensor [N, ...]; a
+    sequence of layers -> {layer name: tensor}.
+
+    The images go through the model on its device (or ``device``) in batches of ``batch_size``
+    (default ``batching.batch_size_for``); each pass stops once every layer has been seen. With
+    ``pool`` each activation is reduced by ``pool_features`` (``"mean"``, ``"flatten"``,
+    ``"cls"``). See ``iter_layer_activations``.
+    """
+    single = isinstance(layers, (str, nn.Module))
+    wanted = [layers] if single else list(layers)
+    if not wanted:
+        raise ValueError("layers is empty: name at least one layer (e.g. 'layer3').")
+    check_images(x, allow_uint8=True)
+    batch_size = resolve(batch_size, model, x.shape)
     parts: dict[str, list] = {}
-    for batch in iter_layer_activations(model, layers, x, batch_size, device, pool):
+    for batch in iter_layer_activations(model, wanted, x, batch_size, device, pool,
+                                        keep_on_device=True):
         for k, v in batch.items():
-            parts.setdefault(k, []).append(v)
-    return {k: torch.cat(v) for k, v in parts.items()}
+            parts.setdefault(k, []).append(v.to(x.device))
+    out = {k: torch.cat(v) for k, v in parts.items()}
+    return next(iter(out.values())) if single else out
 
 
 def layer_names(model: nn.Module, layers) -> list[str]:
@@ -147,7 +175,8 @@ def layer_labels(layers) -> list[str]:
             labels.append(f"b{last} mlp")
         elif parts[0] == "blocks" and len(parts) == 3:
             i = int(parts[1])
-            labels.append(f"b{i} attn" if parts[2] == "norm2" else ("embed" if i == 0 else f"b{i - 1} mlp"))
+            labels.append(f"b{i} attn" if parts[2] == "norm2"
+                          else ("embed" if i == 0 else f"b{i - 1} mlp"))
         elif parts[0].startswith("layer") and len(parts) >= 2:
             labels.append(f"l{parts[0][5:]}.{parts[1]}" + (" mid" if len(parts) > 2 else ""))
         else:
@@ -168,11 +197,14 @@ def centre_index(a: torch.Tensor) -> tuple:
         if g * g + 1 != a.shape[1]:
             raise ValueError(f"tokens [N, {a.shape[1]}, D] are not a class token + a square grid.")
         return (slice(None), 1 + (g // 2) * g + g // 2, slice(None))
-    raise ValueError(f"the layer gives {tuple(a.shape)}; expected [N,C,H,W] maps or [N,T,D] tokens.")
+    raise ValueError(f"the layer gives {tuple(a.shape)}; expected [N,C,H,W] maps or [N,T,D] "
+                     "tokens.")
 
 
-def effective_receptive_field(model: nn.Module, layer, x: torch.Tensor, device=None) -> torch.Tensor:
-    """|d a(centre) / d x| averaged over the images of ``x`` and summed over colour channels: [H, W].
+def effective_receptive_field(model: nn.Module, layer, x: torch.Tensor,
+                              device=None) -> torch.Tensor:
+    """|d a(centre) / d x| averaged over the images of ``x`` and summed over colour channels: [H,
+    W].
 
     a(centre) is the layer's output at its centre location summed over channels (Raghu et al.,
     Sec. 4.1: "the absolute value of the gradient of the center location of the feature map with
@@ -189,7 +221,8 @@ def effective_receptive_field(model: nn.Module, layer, x: torch.Tensor, device=N
 
 
 def erf_radius(erf: torch.Tensor, mass: float = 0.5) -> float:
-    """The radius (pixels) of the smallest disc around the image centre holding ``mass`` of the ERF."""
+    """The radius (pixels) of the smallest disc around the image centre holding ``mass`` of the
+    ERF."""
     h, w = erf.shape
     yy, xx = torch.meshgrid(torch.arange(h) - (h // 2), torch.arange(w) - (w // 2), indexing="ij")
     r = (yy.float() ** 2 + xx.float() ** 2).sqrt().flatten()
@@ -204,8 +237,8 @@ def erf_radius(erf: torch.Tensor, mass: float = 0.5) -> float:
 # --------------------------------------------------------------------------------------------
 def _check_vit(model: nn.Module) -> None:
     if not (hasattr(model, "blocks") and hasattr(model, "grid") and hasattr(model, "tokens")):
-        raise TypeError("This needs the course's ViT (models.vit): blocks[i].attention.attn exposes "
-                        "the attention weights, model.tokens(x) the embedded tokens.")
+        raise TypeError("This needs the course's ViT (models.vit): blocks[i].attention.attn "
+                        "exposes the attention weights, model.tokens(x) the embedded tokens.")
 
 
 def patch_distances(grid: int, patch: float) -> torch.Tensor:
@@ -338,7 +371,9 @@ def linear_probe_accuracies(model: nn.Module, layers, train, test, pool: str = "
 
     ``train`` and ``test`` are (images, labels) pairs; the features are computed once per set.
     """
-    ftr = layer_activations(model, layers, train[0], batch_size, device, pool)
-    fte = layer_activations(model, layers, test[0], batch_size, device, pool)
+    ftr = layer_activations(model, train[0], list(layers), batch_size=batch_size, device=device,
+                            pool=pool)
+    fte = layer_activations(model, test[0], list(layers), batch_size=batch_size, device=device,
+                            pool=pool)
     return {name: linear_probe(ftr[name], train[1], fte[name], test[1])
             for name in tqdm(ftr, desc="linear probes", disable=not progress, leave=False)}

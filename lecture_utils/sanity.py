@@ -29,7 +29,7 @@ import torch
 from scipy import stats
 from torch import nn
 
-from .localization import heatmap
+from .maps import heatmap
 from .validate import check_layer
 
 REINITIALISED = (nn.Conv2d, nn.Linear)
@@ -61,7 +61,7 @@ def top_down_blocks(model: nn.Module) -> list[str]:
     """The model's direct children that hold convolutions or linear layers, from the output down
     (ResNet-GAP: fc, layer3, layer2, layer1, stem; VGG: fc2, fc1, conv4_2, ..., conv1_1)."""
     names = [name for name, child in model.named_children()
-             if any(isinstance(m, REINITIALISED) for m in child.modules()) or isinstance(child, REINITIALISED)]
+             if any(isinstance(m, REINITIALISED) for m in child.modules())]
     if not names:
         raise ValueError("The model has no nn.Conv2d / nn.Linear children to re-initialise.")
     return names[::-1]
@@ -80,9 +80,10 @@ def reinitialise(module: nn.Module, seed: int = 0) -> int:
     return n
 
 
-def cascading_randomization(model: nn.Module, blocks=None, seed: int = 0
+def cascading_randomization(model: nn.Module, blocks=None, *, seed: int = 0
                             ) -> Iterator[tuple[str, nn.Module]]:
-    """Yield ("original", a copy of the model), then (block, a copy whose ``blocks`` down to this one
+    """Yield ("original", a copy of the model), then (block, a copy whose ``blocks`` down to this
+    one
     are re-initialised), cumulatively from the top (Adebayo et al.'s cascading randomization).
     ``blocks``: names of the model's modules, top first (default ``top_down_blocks``). The model
     itself is never changed; each block gets its own seed (``seed`` + its position)."""
@@ -98,7 +99,7 @@ def cascading_randomization(model: nn.Module, blocks=None, seed: int = 0
         yield b, current.eval()
 
 
-def randomization_test(methods: dict, model: nn.Module, x: torch.Tensor, target, blocks=None,
+def randomization_test(model: nn.Module, x: torch.Tensor, target, methods: dict, *, blocks=None,
                        seed: int = 0, keep_maps: bool = True):
     """Run each ``method(model, x, target)`` on the trained model and on each step of the
     cascading randomization, and compare the maps with the trained model's.
@@ -106,13 +107,13 @@ def randomization_test(methods: dict, model: nn.Module, x: torch.Tensor, target,
     Returns ``(table, maps)``: a pandas DataFrame with one row per (method, step, image) and the
     Spearman correlations of the absolute and of the signed maps with the trained model's
     ("spearman |map|", "spearman map"); ``maps[method][step]`` the maps [N, H, W] (reduced by
-    ``localization.heatmap``; signed maps keep their sign when they are [N, H, W]).
+    ``maps.heatmap``; signed maps keep their sign when they are [N, H, W]).
     """
     import pandas as pd
     size = x.shape[-2:]
     rows, maps = [], {name: {} for name in methods}
     reference = {}
-    for step, net in cascading_randomization(model, blocks, seed):
+    for step, net in cascading_randomization(model, blocks, seed=seed):
         for name, method in methods.items():
             m = _map(method, net, x, target, size)
             if step == "original":
@@ -130,7 +131,7 @@ def randomization_test(methods: dict, model: nn.Module, x: torch.Tensor, target,
 def _map(method: Callable, model, x, target, size) -> torch.Tensor:
     # pixel attributions [N, C, H, W] are reduced by Simonyan's max_c |.| (the course's convention);
     # maps [N, h, w] keep their sign and are upsampled to the input size
-    return heatmap(method(model, x, target).detach().float().cpu(), size)
+    return heatmap(method(model, x, target).detach(), size).float().cpu()
 
 
 def summary(table, column: str = "spearman |map|") -> "pd.DataFrame":  # noqa: F821
@@ -159,14 +160,15 @@ def plot_correlations(table, ax=None, column: str = "spearman |map|", title=None
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 4.2))
     steps = list(dict.fromkeys(table["randomized down to"]))
-    table = table.assign(**{column: table[column].fillna(0.0)})       # constant maps: rho = 0
+    table = table.assign(**{column: table[column].fillna(0.0)})     # constant maps: rho = 0
     colours = plt.get_cmap("tab10").colors
     for j, (name, g) in enumerate(table.groupby("method", sort=False)):
         stat = g.groupby("randomized down to", sort=False)[column].agg(["mean", "std"]).loc[steps]
         xs = np.arange(len(steps))
         ax.plot(xs, stat["mean"], marker="o", lw=2, color=colours[j % 10], label=name)
-        ax.fill_between(xs, stat["mean"] - stat["std"].fillna(0), stat["mean"] + stat["std"].fillna(0),
-                        color=colours[j % 10], alpha=0.12)
+        sd = stat["std"].fillna(0)
+        ax.fill_between(xs, stat["mean"] - sd, stat["mean"] + sd, color=colours[j % 10],
+                        alpha=0.12)
     ax.set_xticks(np.arange(len(steps)), ["trained"] + [f"{s}" for s in steps[1:]], rotation=30,
                   ha="right")
     ax.axhline(0, color="gray", lw=0.8)

@@ -31,8 +31,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from .hooks import eval_mode
-from .validate import check_target, model_device
+from .batching import resolve
+from .hooks import backward_rule, eval_mode
+from .maps import check_output, input_mean, target_output
+from .validate import (as_batch, as_image, attribution_method, check_count, check_finite,
+                       check_target, checked_outputs, model_device, to_device_of)
 
 MAX_EXACT_FEATURES = 20     # 2^20 = 1,048,576 model evaluations: minutes on a CPU, seconds on a GPU
 
@@ -42,12 +45,14 @@ MAX_EXACT_FEATURES = 20     # 2^20 = 1,048,576 model evaluations: minutes on a C
 # --------------------------------------------------------------------------------------------
 def _check_features(M) -> int:
     if isinstance(M, bool) or not isinstance(M, (int, np.integer)) or M < 1:
-        raise ValueError(f"M (the number of simplified features) must be a positive int, got {M!r}.")
+        raise ValueError(f"M (the number of simplified features) must be a positive int, got "
+                         f"{M!r}.")
     return int(M)
 
 
-def evaluate(value_fn: Callable, Z: torch.Tensor) -> torch.Tensor:
-    """Call ``value_fn`` on coalitions Z [n, M] and check that it returned n values (float64, CPU)."""
+def game_values(value_fn: Callable, Z: torch.Tensor) -> torch.Tensor:
+    """Call ``value_fn`` on coalitions Z [n, M] and check that it returned n finite values
+    (float64, CPU)."""
     v = value_fn(Z)
     v = torch.as_tensor(np.asarray(v) if not isinstance(v, torch.Tensor) else v)
     v = v.detach().to("cpu", torch.float64)
@@ -57,6 +62,8 @@ def evaluate(value_fn: Callable, Z: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"value_fn must return one value per coalition, shape [{len(Z)}], got "
                          f"{tuple(v.shape)}. For a model with several outputs, build the game for "
                          "one target class (e.g. image_game(..., target=c)).")
+    check_finite(v, "the game's values", "the model or value_fn returns NaN or inf for some "
+                 "coalitions; fix it before fitting (a linear fit of NaN has no answer)")
     return v
 
 
@@ -77,7 +84,7 @@ class Game:
         self.M = _check_features(M)
         self.inputs, self.predict = inputs, predict
         self.names = list(names) if names is not None else None
-        self.batch_size = max(1, batch_size // cost)
+        self.batch_size = max(1, check_count(batch_size, "batch_size") // cost)
         self.cost = cost                  # model evaluations per coalition (background size)
         self.evaluations = 0
 
@@ -85,17 +92,10 @@ class Game:
         Z = torch.as_tensor(Z, dtype=torch.float32)
         if Z.dim() != 2 or Z.shape[1] != self.M:
             raise ValueError(f"coalitions must have shape [n, {self.M}], got {tuple(Z.shape)}.")
-        out = [evaluate(lambda z: self.predict(self.inputs(z)), chunk)
+        out = [game_values(lambda z: self.predict(self.inputs(z)), chunk)
                for chunk in Z.split(self.batch_size)]
         self.evaluations += len(Z) * self.cost
         return torch.cat(out) if out else torch.zeros(0, dtype=torch.float64)
-
-
-def _model_output(model, x, target: int, output: str) -> torch.Tensor:
-    logits = model(x).float()
-    if output == "logit":
-        return logits[:, target]
-    return logits.softmax(1)[:, target]
 
 
 def check_segments(segments, image: torch.Tensor) -> torch.Tensor:
@@ -106,7 +106,8 @@ def check_segments(segments, image: torch.Tensor) -> torch.Tensor:
         raise TypeError(f"segments must be an int tensor [H, W] of superpixel labels, got "
                         f"{type(segments).__name__}.")
     if segments.is_floating_point() or segments.dtype == torch.bool:
-        raise TypeError(f"segments must hold integer superpixel labels, got dtype {segments.dtype}.")
+        raise TypeError(f"segments must hold integer superpixel labels, got dtype "
+                        f"{segments.dtype}.")
     if segments.shape != image.shape[-2:]:
         raise ValueError(f"segments has shape {tuple(segments.shape)} but the image is "
                          f"{tuple(image.shape[-2:])} (H, W): compute the superpixels on this very "
@@ -121,22 +122,9 @@ def check_segments(segments, image: torch.Tensor) -> torch.Tensor:
     return segments
 
 
-def _check_image(image) -> torch.Tensor:
-    if not isinstance(image, torch.Tensor):
-        raise TypeError(f"image must be a float tensor [C, H, W], got {type(image).__name__}.")
-    if image.dim() == 4 and image.shape[0] == 1:
-        raise ValueError(f"image has shape {tuple(image.shape)}: pass one image [C, H, W] "
-                         "(image[0]); explanations are computed one image at a time.")
-    if image.dim() != 3:
-        raise ValueError(f"image must have shape [C, H, W], got {tuple(image.shape)}.")
-    if not image.is_floating_point():
-        raise TypeError(f"image has dtype {image.dtype}; pass a float image in [0, 1] "
-                        "(lecture_utils.data.to_float).")
-    return image
-
-
 def segment_mean_baseline(image: torch.Tensor, segments: torch.Tensor) -> torch.Tensor:
-    """Every superpixel filled with its mean colour (LIME's default "hidden" superpixel), [C,H,W]."""
+    """Every superpixel filled with its mean colour (LIME's default "hidden" superpixel),
+    [C,H,W]."""
     S = int(segments.max()) + 1
     flat = segments.reshape(-1).to(image.device)
     sums = torch.zeros(image.shape[0], S, device=image.device).index_add_(
@@ -156,6 +144,7 @@ def _baselines(baseline, image, segments) -> torch.Tensor:
         return torch.full_like(image, float(baseline))[None]
     if isinstance(baseline, torch.Tensor):
         b = baseline.to(image.device, image.dtype)
+        check_finite(b, "baseline")
         if b.dim() == 3:
             b = b[None]
         if b.dim() != 4 or b.shape[1:] != image.shape:
@@ -163,43 +152,70 @@ def _baselines(baseline, image, segments) -> torch.Tensor:
             raise ValueError(f"baseline has shape {tuple(baseline.shape)}; it must be an image "
                              f"{tuple(image.shape)} or a set of them [B, {shape}].")
         return b
-    raise TypeError(f"baseline must be 'mean', a number or a tensor, got {type(baseline).__name__}.")
+    raise TypeError(f"baseline must be 'mean', a number or a tensor, got "
+                    f"{type(baseline).__name__}.")
 
 
-def image_game(model: nn.Module, image: torch.Tensor, target: int, segments, baseline="mean",
-               output: str = "prob", batch_size: int = 512) -> Game:
+PRECISIONS = ("auto", "fp32")
+
+
+def _autocast(precision: str, device):
+    """The forward passes' precision: ``"auto"`` follows the course's policy for batched
+    inference (``precision.precision_for``: bf16 on CPUs with native bf16 and on sm >= 8 GPUs,
+    fp16 below), ``"fp32"`` is float32 throughout."""
+    from contextlib import nullcontext
+
+    from .precision import autocast
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}.")
+    return autocast(device) if precision == "auto" else nullcontext()
+
+
+def image_game(model: nn.Module, image: torch.Tensor, target: int, segments, *,
+               baseline="mean", output: str = "probability", batch_size: int | None = None,
+               precision: str = "auto") -> Game:
     """The game of an image whose superpixels are present or replaced by a baseline.
 
     h_x(z') = z'[segments] * x + (1 - z'[segments]) * b: superpixel k of the image is kept when
     z'_k = 1 and replaced by the baseline b otherwise. ``baseline``: 'mean' (each superpixel's mean
     colour, LIME's default), a number (a constant colour), an image [C,H,W], or a background set
     [B,C,H,W] (then v(z') is the mean of f over the B baselines, SHAP's E[f(h_x(z'))]).
-    ``output``: 'prob' (the softmax probability of ``target``, LIME's f) or 'logit'.
-    Perturbed images are built and scored on the model's device in batches of ``batch_size``.
+    ``output``: 'probability' (the softmax probability of ``target``, LIME's f) or 'logit'.
+    ``image`` [C, H, W] (uint8 or float, any device) goes to the model's device; perturbed images
+    are built and scored there in batches of ``batch_size`` (default
+    ``batching.batch_size_for``). The target's range and the model's outputs are checked on the
+    game's own forward passes. ``precision``: ``"auto"`` runs them in the course's precision for
+    batched inference (bf16 where the device computes it natively: about 2x faster on such a
+    CPU, values within bf16's 3 significant digits), ``"fp32"`` in float32 (to compare with a
+    reference implementation to float32's precision).
     """
-    image = _check_image(image)
-    if output not in ("prob", "logit"):
-        raise ValueError(f"output must be 'prob' or 'logit', not {output!r}.")
-    device = model_device(model)
-    image = image.to(device)
+    image = as_image(image, model)
+    check_output(output)
+    _autocast(precision, image.device)
+    device = image.device
+    t = check_target(target, 1)
+    if len(torch.as_tensor(target).reshape(-1)) != 1:
+        raise ValueError("image_game explains one class of one image: pass one int target.")
     segments = check_segments(segments, image).to(device)
     base = _baselines(baseline, image, segments)                        # [B, C, H, W]
-    with torch.no_grad(), eval_mode(model):
-        num_classes = model(image[None]).shape[1]
-    target = int(check_target(target, 1, num_classes)[0])
     S, B = int(segments.max()) + 1, len(base)
+    batch_size = resolve(batch_size, model, image.shape, scale=B)
+    target = int(t[0])
 
     img = image.permute(1, 2, 0).contiguous()                          # channels last: [H, W, C]
     ref = base.permute(0, 2, 3, 1).contiguous()                        # [B, H, W, C]
 
+    # --8<-- [start:inputs]
     def inputs(Z):
         keep = Z.to(device)[:, segments][:, None, :, :, None]            # [n, 1, H, W, 1]
         x = ref + keep * (img - ref)                                     # [n, B, H, W, C]
-        return x.reshape(-1, *img.shape).permute(0, 3, 1, 2)             # [n*B, C, H, W] (NHWC memory)
+        return x.reshape(-1, *img.shape).permute(0, 3, 1, 2)             # [n*B, C, H, W] (NHWC)
+    # --8<-- [end:inputs]
 
     def predict(x):
-        with torch.inference_mode(), eval_mode(model):
-            return _model_output(model, x, target, output).reshape(-1, B).mean(1)
+        with torch.inference_mode(), eval_mode(model), checked_outputs(model, t), \
+                _autocast(precision, device):
+            return target_output(model(x), target, output).reshape(-1, B).mean(1)
 
     game = Game(S, inputs, predict, batch_size=batch_size, cost=B)
     game.image, game.segments, game.baselines = image, segments, base
@@ -226,7 +242,7 @@ def split_words(text: str) -> tuple[list[str], list[str], list[int]]:
     return pieces, words, index
 
 
-def text_game(predict_proba: Callable, text: str, target: int, batch_size: int = 1000) -> Game:
+def text_game(predict_proba: Callable, text: str, target: int, *, batch_size: int = 1000) -> Game:
     """The game of a document whose distinct words are present or removed (every occurrence).
 
     ``predict_proba(list of str) -> [n, classes]`` (e.g. a scikit-learn pipeline's
@@ -253,7 +269,7 @@ def text_game(predict_proba: Callable, text: str, target: int, batch_size: int =
     return game
 
 
-def tabular_game(predict: Callable, x, background, target: int | None = None,
+def tabular_game(predict: Callable, x, background, target: int | None = None, *,
                  batch_size: int = 4096) -> Game:
     """The game of a row of features x [M] whose missing features take background values.
 
@@ -265,8 +281,11 @@ def tabular_game(predict: Callable, x, background, target: int | None = None,
     background = torch.as_tensor(background, dtype=torch.float32)
     if background.dim() == 1:
         background = background[None]
-    if background.dim() != 2 or background.shape[1] != len(x):
-        raise ValueError(f"background must have shape [B, {len(x)}], got {tuple(background.shape)}.")
+    if background.dim() != 2 or background.shape[1] != len(x) or len(background) == 0:
+        raise ValueError(f"background must have shape [B, {len(x)}] with B >= 1, got "
+                         f"{tuple(background.shape)}.")
+    check_finite(x, "x")
+    check_finite(background, "background")
     B = len(background)
 
     def inputs(Z):
@@ -295,7 +314,7 @@ def shapley_weights(M: int) -> torch.Tensor:
     return torch.exp(torch.lgamma(s + 1) + torch.lgamma(M - s) - math.lgamma(M + 1))
 
 
-def exact_shapley(value_fn: Callable, M: int, batch_size: int = 4096,
+def exact_shapley(value_fn: Callable, M: int, *, batch_size: int = 4096,
                   max_features: int = MAX_EXACT_FEATURES) -> torch.Tensor:
     """phi_i = sum_{z' subset x'} |z'|!(M-|z'|-1)!/M! [f_x(z') - f_x(z' \\ i)], float64 [M].
 
@@ -312,15 +331,16 @@ def exact_shapley(value_fn: Callable, M: int, batch_size: int = 4096,
     phi = torch.zeros(M, dtype=torch.float64)
     for start in range(0, 2 ** M, batch_size):
         Z = coalitions(M, start, min(2 ** M, start + batch_size))
-        v = evaluate(value_fn, Z)
+        v = game_values(value_fn, Z)
         Zd = Z.double()
         size = Zd.sum(1).long()
-        coef = Zd * w[(size - 1).clamp(0, M - 1)][:, None] - (1 - Zd) * w[size.clamp(max=M - 1)][:, None]
+        coef = (Zd * w[(size - 1).clamp(0, M - 1)][:, None]
+                - (1 - Zd) * w[size.clamp(max=M - 1)][:, None])
         phi += coef.T @ v
     return phi
 
 
-def tabulate(value_fn: Callable, M: int, batch_size: int = 4096,
+def tabulate(value_fn: Callable, M: int, *, batch_size: int = 4096,
              max_features: int = MAX_EXACT_FEATURES) -> Callable:
     """Evaluate every coalition of a small game once and return a game that looks its values up:
     estimators can then be studied at any number of "evaluations" for free. The returned function
@@ -329,7 +349,7 @@ def tabulate(value_fn: Callable, M: int, batch_size: int = 4096,
     if M > max_features:
         raise ValueError(f"tabulate evaluates all 2^M coalitions: M = {M} would need {2 ** M:,} "
                          f"evaluations (the limit is M <= {max_features}).")
-    table = torch.cat([evaluate(value_fn, coalitions(M, s, min(2 ** M, s + batch_size)))
+    table = torch.cat([game_values(value_fn, coalitions(M, s, min(2 ** M, s + batch_size)))
                        for s in range(0, 2 ** M, batch_size)])
     powers = 2 ** torch.arange(M)
 
@@ -467,7 +487,7 @@ def constrained_wls(Z: torch.Tensor, y: torch.Tensor, weights: torch.Tensor,
     return sol[:M]
 
 
-def kernel_shap(value_fn: Callable, M: int, n_samples: int, seed: int = 0) -> torch.Tensor:
+def kernel_shap(value_fn: Callable, M: int, n_samples: int, *, seed: int = 0) -> torch.Tensor:
     """Kernel SHAP (Lundberg & Lee, Theorem 2): Shapley values as LIME's weighted linear fit with
     Omega(g) = 0 and the Shapley kernel pi_x'(z') = (M-1) / (C(M,|z'|) |z'| (M-|z'|)).
 
@@ -478,22 +498,21 @@ def kernel_shap(value_fn: Callable, M: int, n_samples: int, seed: int = 0) -> to
     Returns phi_1..phi_M as float64 [M] (phi_0 is ``value_fn(zeros(1, M))``).
     """
     M = _check_features(M)
-    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)):
-        raise TypeError(f"n_samples must be an int (a number of model evaluations), got {n_samples!r}.")
+    n_samples = check_count(n_samples, "n_samples")
     if n_samples < M + 1:
         raise ValueError(f"Kernel SHAP needs at least M + 1 = {M + 1} model evaluations (the empty "
                          f"and the full coalition, and M - 1 more to fix the M - 1 free values); "
                          f"got n_samples = {n_samples}. Raise n_samples or use fewer features.")
     ends = torch.stack([torch.zeros(M), torch.ones(M)])
     if M == 1:
-        v = evaluate(value_fn, ends)
+        v = game_values(value_fn, ends)
         return (v[1] - v[0]).reshape(1)
     if M <= 60 and n_samples >= 2 ** M:
         Z = coalitions(M, 1, 2 ** M - 1)
         w = shapley_kernel(M, Z.sum(1))
     else:
         Z, w = kernel_shap_samples(M, int(n_samples) - 2, seed)
-    v = evaluate(value_fn, torch.cat([ends, Z]))
+    v = game_values(value_fn, torch.cat([ends, Z]))
     v0, v1, vz = v[0], v[1], v[2:]
     return constrained_wls(Z, vz - v0, w, float(v1 - v0))
 
@@ -501,18 +520,19 @@ def kernel_shap(value_fn: Callable, M: int, n_samples: int, seed: int = 0) -> to
 # --------------------------------------------------------------------------------------------
 # Shapley sampling values (permutations)
 # --------------------------------------------------------------------------------------------
-def permutation_shapley(value_fn: Callable, M: int, n_samples: int, seed: int = 0,
+def permutation_shapley(value_fn: Callable, M: int, n_samples: int, *, seed: int = 0,
                         antithetic: bool = True) -> torch.Tensor:
     """Shapley sampling values: phi_i is the mean of f_x(pre_i + i) - f_x(pre_i) over random
     orderings, pre_i being the features before i. ``n_samples`` model evaluations buy
     (n_samples - 2) // (M - 1) orderings (the empty and full coalitions are shared); with
     ``antithetic`` each ordering comes with its reverse. float64 [M]."""
     M = _check_features(M)
+    n_samples = check_count(n_samples, "n_samples")
     if n_samples < M + 1:
         raise ValueError(f"permutation sampling needs at least M + 1 = {M + 1} evaluations (one "
                          f"ordering); got n_samples = {n_samples}.")
     if M == 1:
-        v = evaluate(value_fn, torch.stack([torch.zeros(1), torch.ones(1)]))
+        v = game_values(value_fn, torch.stack([torch.zeros(1), torch.ones(1)]))
         return (v[1] - v[0]).reshape(1)
     P = (n_samples - 2) // (M - 1)
     g = torch.Generator().manual_seed(seed)
@@ -523,9 +543,10 @@ def permutation_shapley(value_fn: Callable, M: int, n_samples: int, seed: int = 
     steps = torch.arange(1, M)
     Z = (rank[:, None, :] < steps[None, :, None]).float()       # [P, M-1, M] prefixes
     ends = torch.stack([torch.zeros(M), torch.ones(M)])
-    v = evaluate(value_fn, torch.cat([ends, Z.reshape(-1, M)]))
+    v = game_values(value_fn, torch.cat([ends, Z.reshape(-1, M)]))
     V = torch.cat([v[0].expand(P, 1), v[2:].reshape(P, M - 1), v[1].expand(P, 1)], dim=1)
-    gains = V[:, 1:] - V[:, :-1]                                 # gain of the feature added at step j
+    gains = V[:, 1:] - V[:,
+                         :-1]                                 # gain of the feature added at step j
     phi = torch.zeros(P, M, dtype=torch.float64).scatter_(1, perms, gains)
     return phi.mean(0)
 
@@ -586,86 +607,100 @@ def rescale_rule(model: nn.Module, eps: float = 1e-10):
     multiplier m = (g(x) - g(x_ref)) / (x - x_ref) backwards instead of g'(x) (the rescale rule;
     g'(x) where x = x_ref). The batch must hold the inputs in its first half and their references
     in its second half. Linear layers keep their gradients, which are their exact multipliers, so
-    backpropagation composes the multipliers by the chain rule, m_{y f3} = sum_j m_{y f_j} m_{x_j f3}.
-    Hooks are removed on every exit path."""
+    backpropagation composes the multipliers by the chain rule, m_{y f3} = sum_j m_{y f_j} m_{x_j
+    f3}.
+    Hooks are removed on every exit path (``hooks.backward_rule``)."""
     bad = [name for name, m in model.named_modules() if isinstance(m, NOT_SUPPORTED)]
     if bad:
         raise TypeError(f"deep_shap has no rule for the layers {bad} (max-pooling, softmax, layer "
                         "norm, attention): explain this model with kernel_shap on a game instead.")
-    handles, calls = [], {}
 
-    def forward_hook(module, args, output):
-        if module in calls:
-            raise RuntimeError("A nonlinearity module is called twice in one forward pass; the "
-                               "rescale rule needs one module per use (nn.ReLU() each time).")
-        calls[module] = (args[0].detach(), output.detach())
-
-    def backward_hook(module, grad_input, grad_output):
-        x, y = calls[module]
+    # --8<-- [start:multiplier]
+    def rescale(x, y, grad_input, grad_output):
         n = len(x) // 2
         ones = [1] * (x.dim() - 1)
         dx, dy = (x[:n] - x[n:]).repeat(2, *ones), (y[:n] - y[n:]).repeat(2, *ones)
         near = dx.abs() < eps
         ratio = dy / torch.where(near, torch.ones_like(dx), dx)
-        return (torch.where(near, grad_input[0], grad_output[0] * ratio),)
+        return torch.where(near, grad_input, grad_output * ratio)
+    # --8<-- [end:multiplier]
 
-    def reset(module, args):
-        calls.clear()
-
-    try:
-        handles.append(model.register_forward_pre_hook(reset))
-        for m in model.modules():
-            if isinstance(m, RESCALED):
-                handles.append(m.register_forward_hook(forward_hook))
-                handles.append(m.register_full_backward_hook(backward_hook))
+    nonlinear = [m for m in model.modules() if isinstance(m, RESCALED)]
+    with backward_rule(model, nonlinear, rescale, kind="nonlinearity (nn.ReLU, nn.Tanh, ...)"):
         yield model
-    finally:
-        for h in handles:
-            h.remove()
-        calls.clear()
 
 
-def deep_shap(model: nn.Module, x: torch.Tensor, baselines: torch.Tensor, target,
-              batch_size: int = 64, check: bool = True) -> torch.Tensor:
+def _background(background, x: torch.Tensor) -> torch.Tensor:
+    if not isinstance(background, torch.Tensor):
+        raise TypeError("background must be a tensor [B, ...] of reference inputs shaped like x's "
+                        f"rows, got {type(background).__name__}.")
+    if background.dim() == x.dim() - 1:
+        background = background[None]
+    if background.shape[1:] != x.shape[1:]:
+        raise ValueError(f"background must be [B, {', '.join(map(str, x.shape[1:]))}] like the "
+                         f"inputs x {tuple(x.shape)}; got {tuple(background.shape)}.")
+    if len(background) == 0:
+        raise ValueError("background is empty: Deep SHAP averages over at least one reference "
+                         "input (e.g. the mean image, or a few training images).")
+    if background.dtype == torch.uint8 and x.dtype != torch.uint8:
+        from .data import to_float
+        background = to_float(background)
+    check_finite(background.float(), "background")
+    return background
+
+
+def deep_shap(model: nn.Module, x: torch.Tensor, target, *, background: torch.Tensor,
+              batch_size: int | None = None, check: bool = True) -> torch.Tensor:
     """Deep SHAP (Lundberg & Lee, Sec. 4.2): DeepLIFT's rescale rule, composed through the network
     by the chain rule of multipliers, averaged over a background set.
 
-    For each input x and each baseline b: phi(x, b) = m_{x f}(x, b) * (x - b), where the multipliers
-    m come from one backward pass under ``rescale_rule``; Deep SHAP is the mean over b. ``x``
-    [N, ...], ``baselines`` [B, ...] (the background set, E[x] in the lecture's formulas), ``target``
-    an int or LongTensor [N]. Returns phi shaped like x. With ``check``, local accuracy
-    sum(phi) = f(x) - E_b[f(b)] is verified (it holds exactly for the layers the rule knows) and a
-    clear error is raised where it fails (a functional nonlinearity the hooks cannot see).
+    For each input x and each reference b: phi(x, b) = m_{x f}(x, b) * (x - b), where the
+    multipliers m come from one backward pass under ``rescale_rule``; Deep SHAP is the mean over
+    b. ``x`` [N, ...] (any model input: images, rows of features), ``background`` [B, ...] (E[x] in
+    the lecture's formulas), ``target`` an int or LongTensor [N]. Returns phi shaped like x, on
+    x's device. ``batch_size``: (input, reference) pairs per backward pass. With ``check``, local
+    accuracy sum(phi) = f(x) - E_b[f(b)] is verified (it holds exactly for the layers the rule
+    knows) and a clear error is raised where it fails (a functional nonlinearity the hooks cannot
+    see).
     """
-    if not isinstance(x, torch.Tensor) or not isinstance(baselines, torch.Tensor):
-        raise TypeError("x and baselines must be tensors ([N, ...] and [B, ...]).")
-    if not x.is_floating_point():
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a tensor [N, ...], got {type(x).__name__}.")
+    if x.dim() == 0 or len(x) == 0:
+        raise ValueError(f"x is empty (shape {tuple(x.shape)}): pass at least one input.")
+    home = x
+    if x.dim() == 4:
+        x = as_batch(x, model)
+    elif not x.is_floating_point():
         raise TypeError(f"x has dtype {x.dtype}; pass float inputs (data.to_float for images).")
-    if baselines.shape[1:] != x.shape[1:]:
-        raise ValueError(f"baselines must be [B, {', '.join(map(str, x.shape[1:]))}] like the inputs "
-                         f"x {tuple(x.shape)}; got {tuple(baselines.shape)}.")
+    check_finite(x, "x")
+    background = _background(background, x)
     device = model_device(model)
-    x, baselines = x.to(device), baselines.to(device, x.dtype)
-    N, B = len(x), len(baselines)
-    with torch.no_grad(), eval_mode(model):
-        fx, fb = model(x), model(baselines)
-    t = check_target(target, N, fx.shape[1]).to(device)
+    x, background = x.to(device), background.to(device, x.dtype)
+    N, B = len(x), len(background)
+    t = check_target(target, N).to(device)
+    batch_size = resolve(batch_size, model, x.shape, backward=True, scale=4)
+    with torch.no_grad(), eval_mode(model), checked_outputs(model, t):
+        fx, fb = model(x), model(background)
     phi = torch.zeros_like(x)
-    which = torch.arange(N, device=device).repeat_interleave(B)      # all (input, baseline) pairs
+    which = torch.arange(N, device=device).repeat_interleave(B)      # all (input, reference) pairs
     base = torch.arange(B, device=device).repeat(N)
-    with eval_mode(model), rescale_rule(model), torch.enable_grad():
-        for start in range(0, N * B, max(1, batch_size)):
+    with eval_mode(model), rescale_rule(model), torch.enable_grad(), checked_outputs(model, t):
+        # --8<-- [start:pairs]
+        for start in range(0, N * B, batch_size):
             i, b = which[start:start + batch_size], base[start:start + batch_size]
-            inp, ref = x[i], baselines[b]
-            both = torch.cat([inp, ref]).detach().requires_grad_(True)
-            out = model(both)[:len(i)].gather(1, t[i][:, None]).sum()
-            grad, = torch.autograd.grad(out, both)
-            phi.index_add_(0, i, grad[:len(i)] * (inp - ref))
-    phi /= B
+            inp, ref = x[i], background[b]
+            both = torch.cat([inp, ref]).detach().requires_grad_(True)    # inputs, then references
+            out = target_output(model(both)[:len(i)], t[i], "logit").sum()
+            grad, = torch.autograd.grad(out, both)                        # the multipliers m
+            phi.index_add_(0, i, grad[:len(i)] * (inp - ref))            # m (x - b)
+        phi /= B                                                          # the mean over b
+        # --8<-- [end:pairs]
     if check:
-        want = (fx.gather(1, t[:, None])[:, 0] - fb[:, t].mean(0)).float()
+        f_x = target_output(fx, t, "logit")
+        f_b = fb[:, t].mean(0)
+        want = (f_x - f_b).float()
         got = phi.reshape(N, -1).sum(1).float()
-        scale = fx.gather(1, t[:, None])[:, 0].abs() + fb[:, t].abs().mean(0) + 1e-3
+        scale = f_x.abs() + fb[:, t].abs().mean(0) + 1e-3
         err = ((got - want).abs() / scale).max().item()
         if err > 1e-3:
             raise RuntimeError(
@@ -673,7 +708,7 @@ def deep_shap(model: nn.Module, x: torch.Tensor, baselines: torch.Tensor, target
                 f"{err:.1e}). The model has a nonlinearity the rescale rule does not see (a "
                 "functional F.relu / torch.max / attention): write its nonlinearities as modules "
                 f"({', '.join(c.__name__ for c in RESCALED[:3])}, ...) or use kernel_shap.")
-    return phi.detach()
+    return to_device_of(phi.detach(), home)
 
 
 # --------------------------------------------------------------------------------------------
@@ -692,8 +727,47 @@ def paint(values: torch.Tensor, segments: torch.Tensor) -> torch.Tensor:
     return values.to(segments.device)[segments.long()]
 
 
+# --------------------------------------------------------------------------------------------
+# The attribution methods on images (the contract of ``validate.attribution_method``)
+# --------------------------------------------------------------------------------------------
+def _segments(image: torch.Tensor, n_segments: int) -> torch.Tensor:
+    from .lime import superpixels
+    return superpixels(image.detach().cpu(), "slic", n_segments=n_segments)
+
+
+@attribution_method(backward=False, batched=False)
+def kernel_shap_map(model: nn.Module, x: torch.Tensor, target, *, n_segments: int = 16,
+                    n_samples: int = 200, seed: int = 0, precision: str = "auto") -> torch.Tensor:
+    """Kernel SHAP (Lundberg & Lee) on SLIC superpixels hidden by their mean colour (the same game
+    as LIME's, the logit as f): each superpixel painted with its Shapley value, [N, H, W].
+    ``n_samples`` model evaluations per image (at least M + 1); ``precision`` as ``image_game``."""
+    n_samples = check_count(n_samples, "n_samples")
+    n_segments = check_count(n_segments, "n_segments")
+    out = []
+    for i in range(len(x)):
+        seg = _segments(x[i], n_segments)
+        game = image_game(model, x[i], int(target[i]), seg, baseline="mean", output="logit",
+                          precision=precision)
+        phi = kernel_shap(game, game.M, max(n_samples, game.M + 1), seed=seed)
+        out.append(paint(phi.float(), seg))
+    return torch.stack(out)
+
+
+@attribution_method(backward=True)
+def deep_shap_map(model: nn.Module, x: torch.Tensor, target, *,
+                  background: torch.Tensor | None = None,
+                  batch_size: int | None = None) -> torch.Tensor:
+    """Deep SHAP of images (``deep_shap``) with ``background`` [B, C, H, W] (default: one image of
+    the model's mean colour). Each pixel's value is the sum over its channels, [N, H, W]."""
+    if background is None:
+        background = input_mean(model, x.shape[1]).to(x.device, x.dtype).expand(1, *x.shape[1:])
+    phi = deep_shap(model, x, target, background=background, batch_size=batch_size)
+    return phi.sum(1)
+
+
 __all__ = ["Game", "image_game", "text_game", "tabular_game", "exact_shapley", "kernel_shap",
            "permutation_shapley", "linear_shap", "deep_shap", "LogOdds", "shapley_kernel",
            "shapley_weights", "coalitions", "constrained_wls", "kernel_shap_samples",
            "rescale_rule", "split_words", "tabulate", "check_segments", "segment_mean_baseline",
-           "per_segment", "paint", "evaluate", "MAX_EXACT_FEATURES"]
+           "per_segment", "paint", "game_values", "kernel_shap_map", "deep_shap_map",
+           "MAX_EXACT_FEATURES"]

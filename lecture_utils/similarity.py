@@ -273,8 +273,8 @@ def spatial_cka(features: torch.Tensor, patches: torch.Tensor, query: int) -> to
     patch at every grid position. ``features`` [m, P, d] and ``patches`` [m, P, k] on the same grid
     (``representations.spatial_tokens`` and ``representations.image_patches``): [P]."""
     if features.shape[:2] != patches.shape[:2]:
-        raise ValueError(f"features {tuple(features.shape)} and patches {tuple(patches.shape)} must "
-                         "share the examples and the grid positions (dims 0 and 1).")
+        raise ValueError(f"features {tuple(features.shape)} and patches {tuple(patches.shape)} "
+                         "must share the examples and the grid positions (dims 0 and 1).")
     return torch.tensor([linear_cka(features[:, query], patches[:, k])
                          for k in range(patches.shape[1])])
 

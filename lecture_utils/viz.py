@@ -44,7 +44,8 @@ def to_numpy_image(image) -> np.ndarray:
 def _grid(n: int, ncols: int | None, size: float):
     ncols = ncols or min(n, 8)
     nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.3), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.3),
+                             squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     return fig, axes.flat
@@ -88,7 +89,8 @@ def show_heatmap(ax, heat, image=None, signed=False, alpha=0.55, cmap=None, colo
 
     Signed maps use a diverging colour map centred on zero; magnitudes a uniform one.
     """
-    heat = heat.detach().cpu().float().numpy() if isinstance(heat, torch.Tensor) else np.asarray(heat)
+    heat = heat.detach().cpu().float().numpy() if isinstance(heat,
+                                                             torch.Tensor) else np.asarray(heat)
     cmap = cmap or (SIGNED_CMAP if signed else MAGNITUDE_CMAP)
     extent = None
     if image is not None:
@@ -153,7 +155,8 @@ def plot_history(history, title=None, axes=None):
 
 
 def show_image_pairs(left, right, left_title, right_title, size=2.0, captions=None):
-    """Two rows: images and, under each, its counterpart (e.g. patches and their reconstructions)."""
+    """Two rows: images and, under each, its counterpart (e.g. patches and their
+    reconstructions)."""
     n = len(left)
     fig, axes = plt.subplots(2, n, figsize=(size * n, 2 * size + 0.6), squeeze=False)
     for i in range(n):

@@ -145,9 +145,9 @@ def _cifar10(recipe: Recipe):
 
 
 def _canvas64(recipe: Recipe):
-    """64x64 canvases (``localization.benchmark_canvases``): training canvases from CIFAR-10
+    """64x64 canvases (``canvas.benchmark_canvases``): training canvases from CIFAR-10
     training images, test canvases from test images, each split with its own fixed seed."""
-    from .localization import benchmark_canvases
+    from .canvas import benchmark_canvases
     train, test = benchmark_canvases("train", recipe.train_subset), benchmark_canvases("test")
     return (train.images, train.labels), (test.images, test.labels)
 

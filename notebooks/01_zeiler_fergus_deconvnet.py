@@ -67,14 +67,15 @@ if "google.colab" in sys.modules:
     sys.path.insert(0, "/content/lecture-suite")
 
 # %% slideshow={"slide_type": "fragment"}
-from inspect import getsource
 
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from lecture_utils import checks, config, data, deconvnet, hooks, occlusion, pretrained, viz, zoo
+from lecture_utils import checks, config, data, deconvnet, display, hooks, occlusion, pretrained, viz, zoo
+from lecture_utils.representations import layer_activations
+from lecture_utils.source import show_source
 from lecture_utils.canvas import make_canvases
 
 viz.use_style()
@@ -109,8 +110,8 @@ print(config.describe())
 # A stride $r > 1$ first spreads $R_{n+1}$ out with $r - 1$ zeros between its entries.
 
 # %%
-print(getsource(deconvnet.flip_kernel))
-print(getsource(deconvnet.flipped_kernel_convolution))
+show_source(deconvnet.flip_kernel)
+show_source(deconvnet.flipped_kernel_convolution)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Three ways to compute $R_n$, on a random layer: our flipped-kernel convolution, PyTorch's
@@ -169,7 +170,7 @@ assert torch.equal(unpooled, grad)
 # module (`hooks.relu_backward_rule`), removed on every exit path:
 
 # %%
-print(getsource(hooks._rule_hook))
+show_source(hooks, "rules")
 
 # %%
 relu = torch.nn.Sequential(torch.nn.ReLU())
@@ -190,7 +191,7 @@ assert torch.equal(r_n, torch.tensor([[0.0, 0.0, 0.0, 8.0]]))      # guided: bot
 # ReLU:
 
 # %%
-print(getsource(deconvnet.project_unit))
+show_source(deconvnet.project_unit)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The network: a VGG-style net trained on CIFAR-10
@@ -217,7 +218,7 @@ x_search, y_search = x_test[:n_search], y_test[:n_search]
 LAYERS = ["relu1_2", "relu2_2", "relu3_2", "relu4_2"]
 rf_rows = []
 for name in LAYERS:
-    a = deconvnet.layer_activations(vgg, x_search[:2], name)
+    a = layer_activations(vgg, x_search[:2], name)
     rf = deconvnet.receptive_field(vgg, name)
     rf_rows.append({"layer": name, "feature maps": a.shape[1], "map size": f"{a.shape[2]}×{a.shape[3]}",
                     "receptive field (px)": rf.size, "stride (px)": rf.stride})
@@ -237,9 +238,9 @@ k_top = 9
 g = torch.Generator().manual_seed(1)
 tops = {}
 for layer in LAYERS[:2]:
-    channels = deconvnet.layer_activations(vgg, x_search[:1], layer).shape[1]
+    channels = layer_activations(vgg, x_search[:1], layer).shape[1]
     units = torch.randperm(channels, generator=g)[:n_units]
-    fig, tops[layer] = deconvnet.show_top_activations(vgg, x_search, layer, units)
+    fig, tops[layer] = display.show_top_activations(vgg, x_search, layer, units)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # The low layers respond to colours and oriented edges, and their projections look like the
@@ -247,9 +248,9 @@ for layer in LAYERS[:2]:
 
 # %%
 for layer in LAYERS[2:]:
-    channels = deconvnet.layer_activations(vgg, x_search[:1], layer).shape[1]
+    channels = layer_activations(vgg, x_search[:1], layer).shape[1]
     units = torch.randperm(channels, generator=g)[:n_units]
-    fig, tops[layer] = deconvnet.show_top_activations(vgg, x_search, layer, units)
+    fig, tops[layer] = display.show_top_activations(vgg, x_search, layer, units)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Higher up, the patches grow to the whole image, and the images that excite one unit start to
@@ -295,7 +296,7 @@ evo_search = x_search[: P.choose(quick=300, laptop=2_000, full=10_000)]
 evo_layers = ["relu1_2", "relu2_2", "relu4_2"]
 tiles = {}
 for layer in evo_layers:     # the two units with the largest mean activation in the final net
-    units = deconvnet.layer_activations(vgg, evo_search[:500], layer, reduce="max").mean(0).topk(2).indices
+    units = layer_activations(vgg, evo_search[:500], layer).flatten(2).amax(2).mean(0).topk(2).indices
     for e in epochs:
         top = deconvnet.top_activations(snapshots[e], evo_search, layer, units, k=1)
         proj = deconvnet.project_top_activations(snapshots[e], evo_search, top)
@@ -314,11 +315,11 @@ fig = viz.show_images(torch.stack([tiles[t] for t in keys]), ncols=len(epochs), 
 
 # %%
 probe = x_search[: P.choose(quick=200, laptop=1_000, full=2_000)]
-final_acts = {layer: deconvnet.layer_activations(vgg, probe, layer, reduce="max") for layer in LAYERS}
+final_acts = {layer: layer_activations(vgg, probe, layer).flatten(2).amax(2) for layer in LAYERS}
 settle = []
 for e in epochs:
     for layer in LAYERS:
-        a = deconvnet.layer_activations(snapshots[e], probe, layer, reduce="max")
+        a = layer_activations(snapshots[e], probe, layer).flatten(2).amax(2)
         b = final_acts[layer]
         a, b = a - a.mean(0), b - b.mean(0)
         corr = (a * b).sum(0) / (a.norm(dim=0) * b.norm(dim=0)).clamp_min(1e-12)
@@ -347,7 +348,7 @@ settle_table.style.format("{:.2f}").set_caption("Mean correlation of each layer'
 # less than 80% confidence, where a square can change the decision.
 
 # %%
-print(getsource(occlusion.occlusion_masks))
+show_source(occlusion.occlusion_masks)
 
 # %%
 window = 8
@@ -359,19 +360,19 @@ with torch.no_grad():
 unsure = torch.nonzero((probs.argmax(1) == y_search) & (probs.max(1).values < 0.8)).flatten()
 pick = unsure[: P.n_show // 2] if len(unsure) >= P.n_show // 2 else torch.arange(P.n_show // 2)
 x_occ = data.to_float(x_search[pick])
-p_map, top_class = occlusion.occlusion_sensitivity(vgg, x_occ.to(device), y_search[pick], window=window,
-                                                   stride=stride, return_top_class=True)
+p_map = occlusion.occlusion_sensitivity(vgg, x_occ, y_search[pick], window=window, stride=stride)
+top_class = occlusion.occluded_logits(vgg, x_occ, window=window, stride=stride).argmax(-1)
 print(f"{len(pick)} images x {p_map.shape[1] * p_map.shape[2]} square positions; "
       f"square {window}x{window} px, stride {stride} px")
 
 # %%
 unit_layer = "relu4_2"
-strongest = deconvnet.layer_activations(vgg, x_occ, unit_layer, reduce="max").argmax(1)
+strongest = layer_activations(vgg, x_occ, unit_layer).flatten(2).amax(2).argmax(1)
 fig, axes = plt.subplots(len(pick), 4, figsize=(13, 3.1 * len(pick)), squeeze=False)
 for r, n in enumerate(pick.tolist()):
     c = int(y_search[n])
-    act_map = occlusion.occlusion_sensitivity(vgg, x_occ[r:r + 1].to(device), None, window=window,
-                                              stride=stride, layer=unit_layer, unit=int(strongest[r]))
+    act_map = occlusion.occlusion_activation(vgg, x_occ[r:r + 1], window=window, stride=stride,
+                                             layer=unit_layer, unit=int(strongest[r]))
     axes[r, 0].imshow(viz.to_numpy_image(x_occ[r]))
     axes[r, 0].set_title(f"true: {data.CIFAR10_CLASSES[c]}", fontsize="small")
     axes[r, 0].axis("off")
@@ -402,7 +403,7 @@ xc = data.to_float(cs.images).to(device)
 with torch.no_grad():
     p0 = vgg(xc).softmax(1).gather(1, cs.labels.to(device)[:, None])[:, 0].cpu()
 stride_c = P.choose(quick=4, laptop=4, full=2)
-pc = occlusion.occlusion_sensitivity(vgg, xc, cs.labels, window=window, stride=stride_c)
+pc = occlusion.occlusion_sensitivity(vgg, xc, cs.labels, window=window, stride=stride_c).cpu()
 centres = torch.arange(0, 32, stride_c)
 on_object = cs.masks[:, centres][:, :, centres]                       # [N, h', w']
 drop = p0[:, None, None] - pc
@@ -435,7 +436,7 @@ for name in ("vgg16", "alexnet"):
     x224 = torch.stack([F.interpolate(p[None], size=(224, 224), mode="bilinear", antialias=True)[0]
                         for p in photos.values()]).to(device)
     layer = "features.28" if name == "vgg16" else "features.10"
-    fmap = deconvnet.layer_activations(net, x224, layer, reduce="max")
+    fmap = layer_activations(net, x224, layer).flatten(2).amax(2)
     units = fmap.mean(0).topk(3).indices
     proj = [deconvnet.project_unit(net, x224, layer, int(u)) for u in units]
     tiles = torch.cat([x224.cpu()] + [deconvnet.reconstruction_to_image(p.cpu()) for p in proj])
@@ -497,7 +498,7 @@ print(f"* pasted objects: mean drop of P_c {on.mean():.3f} with the square on th
 # 3. **Predict, then run.** What happens to the occlusion maps with a 4-pixel square? With a
 #    16-pixel one? Re-run Experiment 3 with `window=4` and `window=16`.
 # 4. **Guided instead of deconvnet.** Re-draw the top-9 figure of `relu3_2` with `rule="guided"`
-#    (`deconvnet.show_top_activations(..., rule="guided")`). Which projections change most, and
+#    (`display.show_top_activations(..., rule="guided")`). Which projections change most, and
 #    why ([notebook 03](03_springenberg_all_convolutional_net.ipynb))?
 
 # %% tags=["solution"]
@@ -526,7 +527,7 @@ checks.check_unpooling(my_unpool);
 ### BEGIN SOLUTION
 sizes = {}
 for w in (4, 16):
-    sizes[w] = occlusion.occlusion_sensitivity(vgg, x_occ.to(device), y_search[pick], window=w, stride=4)
+    sizes[w] = occlusion.occlusion_sensitivity(vgg, x_occ, y_search[pick], window=w, stride=4)
 fig, axes = plt.subplots(1, 2, figsize=(8, 3.5))
 for ax, (w, m) in zip(axes, sizes.items()):
     viz.show_heatmap(ax, m[0], x_occ[0], title=f"window {w} px", label="P(true class)")
@@ -540,9 +541,9 @@ for ax, (w, m) in zip(axes, sizes.items()):
 # %% tags=["solution"]
 ### BEGIN SOLUTION
 g = torch.Generator().manual_seed(1)
-channels = deconvnet.layer_activations(vgg, x_search[:1], "relu3_2").shape[1]
-deconvnet.show_top_activations(vgg, x_search, "relu3_2", torch.randperm(channels, generator=g)[:n_units],
-                               rule="guided", title="relu3_2, guided backpropagation");
+channels = layer_activations(vgg, x_search[:1], "relu3_2").shape[1]
+display.show_top_activations(vgg, x_search, "relu3_2", torch.randperm(channels, generator=g)[:n_units],
+                             rule="guided", title="relu3_2, guided backpropagation");
 ### END SOLUTION
 
 # %% [markdown] slideshow={"slide_type": "slide"}

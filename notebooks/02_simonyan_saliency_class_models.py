@@ -68,15 +68,14 @@ if "google.colab" in sys.modules:
     sys.path.insert(0, "/content/lecture-suite")
 
 # %% slideshow={"slide_type": "fragment"}
-from inspect import getsource
-
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from lecture_utils import (backprop, checks, config, data, deconvnet, grabcut, localization, pretrained, viz,
-                           zoo)
+from lecture_utils import (backprop, canvas, checks, config, data, deconvnet, grabcut, localization, maps,
+                           pretrained, viz, zoo)
+from lecture_utils.source import show_source
 
 viz.use_style()
 config.seed_everything(0)
@@ -103,8 +102,7 @@ CLASSES = data.CIFAR10_CLASSES
 # (projected gradient ascent): the class model stays a valid image.
 
 # %%
-src = getsource(backprop.class_model_visualization)
-print(src[src.index("    image = torch.zeros"):src.index("    finally:")])
+show_source(backprop.class_model_visualization, "ascent")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # A check with a known answer: for a linear model $S_c(I) = w_c^T I + b_c$ the objective is a
@@ -134,8 +132,8 @@ assert torch.allclose(I_star, w_c / (2 * lam), atol=1e-5)
 # $$M_{ij} = \max_k |w^c_{ijk}|, \qquad M \in \mathbb{R}^{H \times W}.$$
 
 # %%
-print(getsource(backprop.input_gradient))
-print(getsource(backprop.saliency_map))
+show_source(backprop.input_gradient, "gradient")
+show_source(backprop.saliency_map)
 
 # %%
 x0 = torch.rand(2, 3, 4, 4)
@@ -203,7 +201,7 @@ grid_lam = torch.tensor(lams).repeat_interleave(len(show_classes))
 imgs = backprop.class_model_visualization(vgg, grid_c, weight_decay=grid_lam, steps=steps, lr=0.05)
 with torch.no_grad():
     logits = vgg(imgs.to(device)).cpu()
-mean = backprop.input_mean(vgg, 3)[0].cpu()
+mean = maps.input_mean(vgg, 3)[0]                      # on the model's device, as imgs
 rows = [{"λ": float(lam), "class": CLASSES[int(c)], "‖I‖₂": (img - mean).norm().item(),
          "S_c": logit[c].item(), "P_c": logit.softmax(0)[c].item()}
         for img, c, lam, logit in zip(imgs, grid_c, grid_lam, logits)]
@@ -228,14 +226,14 @@ lam_table.style.format("{:.3f}").format_index("{:g}").set_caption("Mean over the
 # %%
 by_probability = backprop.class_model_visualization(vgg, torch.arange(10), weight_decay=lam_default,
                                                    steps=steps, lr=0.05, objective="probability")
-cmp_imgs = {"score": models_img, "probability": by_probability}   # Experiment 1's maximised S_c
+cmp_imgs = {"logit": models_img, "probability": by_probability}   # Experiment 1's maximised S_c
 cmp_rows = []
 for objective, imgs in cmp_imgs.items():
     with torch.no_grad():
         logits = vgg(imgs.to(device)).cpu()
     own = logits.diagonal()
     others = (logits.sum(1) - own) / 9
-    cmp_rows.append({"objective": f"maximise {'S_c' if objective == 'score' else 'log P_c'}",
+    cmp_rows.append({"objective": f"maximise {'S_c' if objective == 'logit' else 'log P_c'}",
                      "S_c (target)": own.mean().item(), "mean S_c' (other classes)": others.mean().item(),
                      "P_c": logits.softmax(1).diagonal().mean().item()})
 pd.DataFrame(cmp_rows).set_index("objective").style.format("{:.2f}")
@@ -247,7 +245,7 @@ pd.DataFrame(cmp_rows).set_index("objective").style.format("{:.2f}")
 # and gives the pictures with visible structure. That is the practical side of the paper's choice.
 
 # %% slideshow={"slide_type": "subslide"}
-fig = viz.show_images(torch.cat([cmp_imgs["score"], cmp_imgs["probability"]]), ncols=10, size=1.5,
+fig = viz.show_images(torch.cat([cmp_imgs["logit"], cmp_imgs["probability"]]), ncols=10, size=1.5,
                       titles=[f"{c}\n(score)" for c in CLASSES] + [f"{c}\n(log P)" for c in CLASSES],
                       title="Top: maximise S_c. Bottom: maximise log P_c")
 
@@ -287,7 +285,7 @@ fig = viz.show_attributions(xs.cpu(), [m_true, m_pred],
 # the quantiles; we start them as "probable background".)
 
 # %%
-print(getsource(grabcut.saliency_seeds))
+show_source(grabcut.saliency_seeds)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### On scikit-image's photos
@@ -340,14 +338,14 @@ for r, name in enumerate(photo_names):
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### On CIFAR-10 objects with a known box
 #
-# The course's localization benchmark (`localization.benchmark_canvases`) pastes CIFAR-10 test images
+# The course's localization benchmark (`canvas.benchmark_canvases`) pastes CIFAR-10 test images
 # at known places on 64 × 64 canvases. A box counts as correct when its IoU with the true box is at
 # least 0.5, the usual criterion. We compare saliency + GrabCut with two simpler uses of the same map
 # and with two boxes that ignore the image.
 
 # %%
 n_loc = P.choose(quick=40, laptop=400, full=2_000)
-canvases = localization.benchmark_canvases("test", n=n_loc if n_loc < localization.N_TEST else None)
+canvases = canvas.benchmark_canvases("test", n=n_loc if n_loc < canvas.N_TEST else None)
 xc = data.to_float(canvases.images).to(device)
 yc = canvases.labels
 sal_c = torch.cat([backprop.saliency_map(allconv, xc[i:i + 200], yc[i:i + 200].to(device)).cpu()
@@ -416,7 +414,7 @@ fig.suptitle("True box (green) and found box (yellow)");
 
 # %%
 x3, y3 = xs[: P.n_show // 2], ys[: P.n_show // 2]
-three = {rule: backprop.input_gradient(vgg, x3, y3.to(device), rule).cpu()
+three = {rule: backprop.input_gradient(vgg, x3, y3.to(device), rule=rule).cpu()
          for rule in ("gradient", "deconvnet", "guided")}
 tiles = torch.cat([torch.stack([x3.cpu()[i]] + [deconvnet.reconstruction_to_image(three[r][i])
                                                 for r in three]) for i in range(len(x3))])

@@ -69,7 +69,6 @@ if "google.colab" in sys.modules:
 
 # %% slideshow={"slide_type": "fragment"}
 from functools import partial
-from inspect import getsource
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -77,8 +76,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lecture_utils import (backprop, checks, config, data, deconvnet, hooks, localization, pooling, train,
-                           viz, zoo)
+from lecture_utils import (backprop, canvas, checks, config, data, deconvnet, hooks, localization, pooling,
+                           train, viz, zoo)
+from lecture_utils.representations import layer_activations
+from lecture_utils.source import show_source
 
 viz.use_style()
 config.seed_everything(0)
@@ -101,7 +102,7 @@ CLASSES = data.CIFAR10_CLASSES
 # $p \to \infty$ the largest term wins: **max-pooling**.
 
 # %%
-print(getsource(pooling.pnorm_pool2d))
+show_source(pooling.pnorm_pool2d)
 
 # %%
 f = torch.rand(2, 4, 8, 8, generator=torch.Generator().manual_seed(0))   # non-negative, like ReLU outputs
@@ -169,8 +170,8 @@ pd.DataFrame({rule: r[0].tolist() for rule, r in out.items()},
 x_test, y_test = data.load_cifar10("test")
 x_eval, y_eval = data.subset(x_test, y_test, P.eval_subset)
 model_c = zoo.load_model("model_c", device=device)
-feats = deconvnet.layer_activations(model_c, x_eval[: P.choose(quick=64, laptop=256, full=1_000)],
-                                    "relu2")                           # the input of pool1
+feats = layer_activations(model_c, x_eval[: P.choose(quick=64, laptop=256, full=1_000)],
+                          "relu2")                                     # the input of pool1
 pool = model_c.pool1
 ps = [1, 2, 4, 8, 16, 32, 64, 128]
 mx = F.max_pool2d(feats, pool.kernel_size, pool.stride, pool.padding)
@@ -358,7 +359,7 @@ blank = torch.full((1, 3, 32, 32), 0.5, device=device)
 tiles, titles = [], []
 n_per_layer = P.choose(quick=4, laptop=8, full=12)
 for layer in ("conv1", "conv2", "conv3", "conv6"):
-    size = deconvnet.layer_activations(allconv, blank, layer).shape[-1]
+    size = layer_activations(allconv, blank, layer).shape[-1]
     for u in range(n_per_layer):
         r = deconvnet.project_unit(allconv, blank, layer, u, position=(size // 2, size // 2), signal="one")
         rf = deconvnet.receptive_field(allconv, layer)
@@ -398,12 +399,12 @@ def three_rules_figure(net, layer, units, images, k, title):
 
 k_show = P.choose(quick=3, laptop=5, full=8)
 search = x_eval[: P.choose(quick=300, laptop=2_000, full=10_000)]
-units_all = deconvnet.layer_activations(allconv, search[:300], "relu8", reduce="max").mean(0).topk(2).indices
+units_all = layer_activations(allconv, search[:300], "relu8").flatten(2).amax(2).mean(0).topk(2).indices
 fig = three_rules_figure(allconv, "relu8", units_all, search, k_show,
                          "All-CNN-C, relu8: top images and their reconstructions")
 
 # %% slideshow={"slide_type": "subslide"}
-units_pool = deconvnet.layer_activations(pooled, search[:300], "relu6", reduce="max").mean(0).topk(2).indices
+units_pool = layer_activations(pooled, search[:300], "relu6").flatten(2).amax(2).mean(0).topk(2).indices
 fig = three_rules_figure(pooled, "relu6", units_pool, search, k_show,
                          "Model C (max-pooling), relu6: top images and their reconstructions")
 
@@ -416,12 +417,12 @@ fig = three_rules_figure(pooled, "relu6", units_pool, search, k_show,
 
 # %%
 n_loc = P.choose(quick=40, laptop=400, full=2_000)
-canvases = localization.benchmark_canvases("test", n=n_loc if n_loc < localization.N_TEST else None)
+canvases = canvas.benchmark_canvases("test", n=n_loc if n_loc < canvas.N_TEST else None)
 rule_rows = []
 for net_name in ("all_cnn_c", "model_c"):
     for rule in ("gradient", "deconvnet", "guided"):
-        res = localization.evaluate_method(partial(backprop.saliency_map, rule=rule), nets[net_name],
-                                           canvases, name=rule)
+        res = localization.evaluate_method(nets[net_name], canvases,
+                                           partial(backprop.saliency_map, rule=rule), name=rule)
         rule_rows.append({"network": net_name, "rule": rule, "energy in box (%)": 100 * res.mean_energy,
                           "pointing game (%)": 100 * res.pointing_accuracy})
 box_share = (canvases.masks.float().mean()).item()

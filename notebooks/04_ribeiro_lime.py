@@ -72,8 +72,6 @@ if "google.colab" in sys.modules:
     sys.path.insert(0, "/content/lecture-suite")
 
 # %% slideshow={"slide_type": "fragment"}
-from inspect import getsource
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -89,6 +87,7 @@ from torchvision.transforms import Resize
 from tqdm.auto import tqdm
 
 from lecture_utils import checks, config, data, lime, shapley, train, viz, zoo
+from lecture_utils.source import show_source
 
 viz.use_style()
 config.seed_everything(0)
@@ -149,9 +148,9 @@ for ax in axes:
 # default $w = 0.25$ is our $\sigma = 0.354$ for cosine distances.
 
 # %% slideshow={"slide_type": "fragment"}
-print(getsource(lime.proximity))
-print(getsource(lime.cosine_distance))
-print(getsource(lime.l2_distance))
+show_source(lime.proximity)
+show_source(lime.cosine_distance)
+show_source(lime.l2_distance)
 
 # %% slideshow={"slide_type": "subslide"}
 Z_toy = torch.tensor([[1.0, 1, 1, 1], [1, 1, 0, 0], [0, 0, 0, 0]])
@@ -180,7 +179,7 @@ ax.legend(fontsize="small");
 # `lime` package we also fit an intercept.
 
 # %% slideshow={"slide_type": "fragment"}
-print(getsource(lime.k_lasso))
+show_source(lime.k_lasso)
 
 # %% slideshow={"slide_type": "subslide"}
 # A toy check: f depends on features 0, 3 and 7 only; K-LASSO with K = 3 finds exactly them.
@@ -202,7 +201,8 @@ assert torch.nonzero(w_toy).flatten().tolist() == [0, 3, 7]
 # $h_x(z') = b + z'[\text{segments}] \odot (x - b)$.
 
 # %% slideshow={"slide_type": "fragment"}
-print(getsource(lime.explain))
+show_source(lime.explain, "lime")
+show_source(shapley.image_game, "inputs")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Experiment 1: a text classifier that is right for the wrong reasons
@@ -251,10 +251,10 @@ def header_share(exp, i):
 pred_raw = raw_model.predict(raw_test)
 candidates = [i for i in range(len(raw_test))                    # Atheism, right, with a body
               if y_test_txt[i] == 0 == pred_raw[i] and len(shapley.split_words(clean_test[i])[1]) >= 20][:20]
-quick_look = [lime.explain_text(raw_model.predict_proba, raw_test[i], 0, num_samples=500, num_features=6)
+quick_look = [lime.explain_text(raw_model.predict_proba, raw_test[i], 0, n_samples=500, num_features=6)
               for i in candidates]
 doc = candidates[int(np.argmax([header_share(e, i) for e, i in zip(quick_look, candidates)]))]
-exp_raw = lime.explain_text(raw_model.predict_proba, raw_test[doc], target=0, num_samples=text_samples,
+exp_raw = lime.explain_text(raw_model.predict_proba, raw_test[doc], target=0, n_samples=text_samples,
                             num_features=6)
 print(raw_test[doc][:420], "...")
 
@@ -304,7 +304,7 @@ accuracy.style.format("{:.1%}")
 
 # %% slideshow={"slide_type": "subslide"}
 exp_clean = lime.explain_text(clean_model.predict_proba, clean_test[doc], target=0,
-                              num_samples=text_samples, num_features=6)
+                              n_samples=text_samples, num_features=6)
 fig, axes = plt.subplots(1, 2, figsize=(13, 3.6))
 show_words(axes[0], exp_raw, "trained with headers")
 show_words(axes[1], exp_clean, "trained without headers")
@@ -324,7 +324,7 @@ show_words(axes[1], exp_clean, "trained without headers")
 # within $1 - 1/e$ of the best.
 
 # %% slideshow={"slide_type": "fragment"}
-print(getsource(lime.submodular_pick))
+show_source(lime.submodular_pick)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # The lecture's picture: five explanations (rows) over five features (columns). Feature 1 is the most
@@ -371,7 +371,7 @@ for i in tqdm(docs, desc="explaining posts"):
     for name, model in (("trained with headers", raw_model), ("trained without", clean_model)):
         target = int(model.predict([raw_test[i]])[0])
         explanations[name].append(lime.explain_text(model.predict_proba, raw_test[i], target,
-                                                    num_samples=text_budget, num_features=6))
+                                                    n_samples=text_budget, num_features=6))
 
 
 shares = {name: np.mean([header_share(e, i) for e, i in zip(exps, docs)]) for name, exps in explanations.items()}
@@ -428,7 +428,7 @@ def explain_top_classes(model, image, segments, k=3, keep=5, samples=image_sampl
     with torch.no_grad():
         p = model(image[None].to(device)).softmax(1)[0].cpu()
     top = torch.argsort(-p)[:k].tolist()
-    return [(c, p[c].item(), lime.explain_image(model, image, c, segments, num_samples=samples))
+    return [(c, p[c].item(), lime.explain_image(model, image, c, segments, n_samples=samples))
             for c in top]
 
 
@@ -512,7 +512,7 @@ sizes = P.choose(quick=[50, 200], laptop=[50, 200, 1000, 3000], full=[50, 200, 1
 seeds = range(P.choose(quick=2, laptop=5, full=10))
 rows = []
 for n in tqdm(sizes, desc="samples"):
-    tops = [set(lime.explain_image(net, img, target, seg, num_samples=n, seed=s).top(5)) for s in seeds]
+    tops = [set(lime.explain_image(net, img, target, seg, n_samples=n, seed=s).top(5)) for s in seeds]
     pairs = [(a, b) for j, a in enumerate(tops) for b in tops[j + 1:]]
     rows.append({"samples": n, "Jaccard of top-5 sets": np.mean([len(a & b) / len(a | b) for a, b in pairs])})
 stability = pd.DataFrame(rows).set_index("samples")
@@ -612,9 +612,9 @@ checks.check_submodular_pick(my_pick);
 # %% tags=["solution"]
 ### BEGIN SOLUTION
 for sigma in (0.05, 5.0):
-    e = lime.explain_image(net, img, target, seg, num_samples=image_samples, kernel_width=sigma)
+    e = lime.explain_image(net, img, target, seg, n_samples=image_samples, kernel_width=sigma)
     print(f"sigma = {sigma}: R^2 = {e.score:.2f}, top superpixels {e.top(5)}")
-exp_k = {k: lime.explain_text(raw_model.predict_proba, raw_test[doc], 0, num_samples=text_samples,
+exp_k = {k: lime.explain_text(raw_model.predict_proba, raw_test[doc], 0, n_samples=text_samples,
                               num_features=k) for k in (2, 15)}
 print({k: [w for w, _ in e.as_list()] for k, e in exp_k.items()})
 ### END SOLUTION

@@ -29,7 +29,7 @@
 # %% [markdown] slideshow={"slide_type": "notes"} tags=["presenter"]
 # **Presenter's note.**
 # *Before class:* `python -m lecture_utils.zoo list` must show `resnet_gap` and `resnet_gap_canvas`
-# (both committed). Run the notebook once: the first call of `localization.benchmark_canvases`
+# (both committed). Run the notebook once: the first call of `canvas.benchmark_canvases`
 # builds the 2,000 test canvases into `data/cache/canvases/` (later calls load them).
 # *Run live:* the hand-checked tiny network and the identity on the trained ResNet (the slide's two
 # lines of algebra, checked to float precision), then the top-3 CAM figure: point at a wrong
@@ -71,7 +71,6 @@ if "google.colab" in sys.modules:
     sys.path.insert(0, "/content/lecture-suite")
 
 # %% slideshow={"slide_type": "fragment"}
-import inspect
 from collections import OrderedDict
 from functools import partial
 
@@ -83,7 +82,8 @@ from matplotlib.patches import Rectangle
 from sklearn.linear_model import LogisticRegression
 from torch import nn
 
-from lecture_utils import cam, checks, config, data, hooks, localization, train, viz, zoo
+from lecture_utils import batching, cam, canvas, checks, config, data, display, hooks, localization, maps, train, viz, zoo
+from lecture_utils.source import show_source
 
 viz.use_style()
 config.seed_everything(0)
@@ -109,11 +109,13 @@ resnet = zoo.load_model("resnet_gap", device=device)
 x_test, y_test = data.load_cifar10("test")
 n_eval = P.choose(quick=256, laptop=2000, full=10_000)
 x_eval, y_eval = data.subset(x_test, y_test, n_eval)
-xf = data.to_float(x_eval).to(device)
-
+xf = data.to_float(x_eval)                  # on the CPU: the batches go to the device in turn
+f, scores = [], []
 with hooks.capture(resnet.layer3) as rec, torch.no_grad():
-    scores = resnet(xf)
-f = rec.activation
+    for b in batching.batches(len(xf), 500):
+        scores.append(resnet(xf[b].to(device)).cpu())
+        f.append(rec.activation.cpu())
+f, scores = torch.cat(f), torch.cat(scores)
 print(f"f: {tuple(f.shape)} (N, K units, h, w)    w: {tuple(resnet.fc.weight.shape)} (classes, K)")
 print(f"test accuracy of resnet_gap: {resnet.zoo_info['test_accuracy']:.1%}")
 assert f.shape[-2:] == (8, 8)     # 32x32 input, two stride-2 stages: an 8x8 map
@@ -142,8 +144,7 @@ assert f.shape[-2:] == (8, 8)     # 32x32 input, two stride-2 stages: an 8x8 map
 # normalisation: the map is signed, and the display does the rest.
 
 # %%
-src = inspect.getsource(cam.class_activation_map)
-print(src[src.index("    w = fc_mod.weight"):])
+show_source(cam.class_activation_map, "cam")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **A case we can do by hand.** One $1\times 1$ convolution with two units, $f_1 = \mathrm{ReLU}(2x)$
@@ -174,13 +175,13 @@ assert torch.isclose(tiny(x_tiny)[0, 2], m_tiny.sum() / 4 + 0.25)
 
 # %%
 n_id = P.choose(quick=32, laptop=500, full=2000)
-maps = torch.stack([cam.class_activation_map(resnet, xf[:n_id], c, "layer3", "fc")
-                    for c in range(10)], 1)
-Z = maps.shape[-1] * maps.shape[-2]
-b = resnet.fc.bias.detach()
-err_mean = (maps.sum((2, 3)) / Z + b - scores[:n_id]).abs().max().item()
+cams = torch.stack([cam.class_activation_map(resnet, xf[:n_id], c, layer="layer3", fc="fc")
+                    for c in range(10)], 1)           # on xf's device: the CPU
+Z = cams.shape[-1] * cams.shape[-2]
+b = resnet.fc.bias.detach().cpu()
+err_mean = (cams.sum((2, 3)) / Z + b - scores[:n_id]).abs().max().item()
 F_sum = f[:n_id].sum((2, 3))                           # the lecture's F_k
-err_sum = (F_sum @ resnet.fc.weight.detach().T - maps.sum((2, 3))).abs().max().item()
+err_sum = (F_sum @ resnet.fc.weight.detach().cpu().T - cams.sum((2, 3))).abs().max().item()
 print(f"{n_id} images x 10 classes, Z = {Z}, scores up to {scores.abs().max():.1f}\n"
       f"max |(1/Z) sum M_c + b_c - S_c|           = {err_mean:.1e}\n"
       f"max |sum_k w_k^c F_k - sum_(x,y) M_c(x,y)| = {err_sum:.1e}  (F_k a sum, as on the slide)")
@@ -212,8 +213,8 @@ def show_top_cams(model, images, labels, probs, idx, layer="layer3", k=3, size=2
         axes[r, 0].set_title(f"true: {data.CIFAR10_CLASSES[labels[i]]}", fontsize="small")
         axes[r, 0].axis("off")
         for j, (p, c) in enumerate(zip(top.values, top.indices)):
-            m = cam.class_activation_map(model, x, int(c), layer, "fc")
-            viz.show_heatmap(axes[r, j + 1], cam.upsample(m, images.shape[-1])[0].cpu(), images[i],
+            m = cam.class_activation_map(model, x, int(c), layer=layer, fc="fc")
+            viz.show_heatmap(axes[r, j + 1], maps.upsample(m, images.shape[-1])[0].cpu(), images[i],
                              signed=True, title=f"{data.CIFAR10_CLASSES[c]}: p = {p:.2f}")
     return fig
 
@@ -236,8 +237,8 @@ fig.suptitle("CAMs of the top-3 classes: two right predictions, then two wrong o
 # deterministic (fixed seeds), and it keeps the ground truth: a box and a mask per canvas.
 
 # %%
-n_bench = P.choose(quick=64, laptop=localization.N_TEST, full=localization.N_TEST)
-canvases = localization.benchmark_canvases("test")[:n_bench]
+n_bench = P.choose(quick=64, laptop=canvas.N_TEST, full=canvas.N_TEST)
+canvases = canvas.benchmark_canvases("test")[:n_bench]
 print(f"{len(canvases)} canvases {tuple(canvases.images.shape[1:])}, object sides "
       f"{int((canvases.boxes[:, 2] - canvases.boxes[:, 0]).min())} to "
       f"{int((canvases.boxes[:, 2] - canvases.boxes[:, 0]).max())} px, "
@@ -288,18 +289,17 @@ fig = viz.plot_history(zoo.history_of(canvas_net), title="resnet_gap_canvas: fin
 # The **centre box** baseline ignores the image: a centred square of the average true side.
 
 # %%
-src = inspect.getsource(localization.box_from_map)
-print(src[src.index("    labels, n"):])
+show_source(localization.box_from_map, "box")
 
 # %%
 cam_method = partial(cam.class_activation_map, layer="layer3", fc="fc")
 side = int((canvases.boxes[:, 2] - canvases.boxes[:, 0]).float().mean().round())
-heat_all = localization.heatmaps(cam_method, canvas_net, canvases)        # kept for later
+heat_all = localization.heatmaps(canvas_net, canvases, cam_method)        # kept for later
 correct = localization.correct_predictions(canvas_net, canvases)
 results = {
-    "CAM, fine-tuned ResNet-GAP": localization.score(heat_all, canvases, correct, "CAM"),
-    "CAM, CIFAR-10 ResNet-GAP": localization.evaluate_method(cam_method, resnet, canvases),
-    "centre box": localization.evaluate_method(localization.center_map(side), canvas_net, canvases),
+    "CAM, fine-tuned ResNet-GAP": localization.score(heat_all, canvases, correct, name="CAM"),
+    "CAM, CIFAR-10 ResNet-GAP": localization.evaluate_method(resnet, canvases, cam_method),
+    "centre box": localization.evaluate_method(canvas_net, canvases, localization.center_map(side)),
 }
 table = pd.DataFrame([r.summary() for r in results.values()], index=list(results)).drop(
     columns=["method", "seconds", "empty maps (%)"])
@@ -353,8 +353,7 @@ by_size.round(1)
 
 # %% slideshow={"slide_type": "subslide"}
 show = torch.arange(8)
-heat = localization.heatmap(cam_method(canvas_net, data.to_float(canvases.images[show]).to(device),
-                                       canvases.labels[show].to(device)), 64).cpu()
+heat = maps.heatmap(cam_method(canvas_net, canvases.images[show], canvases.labels[show]), 64)
 fig, axes = plt.subplots(2, 4, figsize=(14, 7.2))
 for ax, i in zip(axes.flat, show.tolist()):
     viz.show_heatmap(ax, heat[i], canvases.images[i], signed=True,
@@ -392,7 +391,7 @@ ax.legend();
 
 # %%
 n_concept = P.choose(quick=120, laptop=2000, full=10_000)
-train_canvases = localization.benchmark_canvases("train", n=n_concept)
+train_canvases = canvas.benchmark_canvases("train", n=n_concept)
 animal = torch.tensor([0, 0, 1, 1, 1, 1, 1, 1, 0, 0])      # bird, cat, deer, dog, frog, horse
 
 
@@ -427,26 +426,26 @@ concept_net = nn.Sequential(OrderedDict(
 
 pick = torch.cat([torch.nonzero(animal[canvases.labels] == a)[:4, 0] for a in (1, 0)])
 x_pick = data.to_float(canvases.images[pick]).to(device)
-m_concept = cam.class_activation_map(concept_net, x_pick, 0, "layer3", "fc")
+m_concept = cam.class_activation_map(concept_net, x_pick, 0, layer="layer3", fc="fc")
 fig, axes = plt.subplots(2, 4, figsize=(14, 7.2))
 for ax, i, m in zip(axes.flat, pick.tolist(), m_concept):
-    viz.show_heatmap(ax, cam.upsample(m[None], 64)[0].cpu(), canvases.images[i], signed=True,
+    viz.show_heatmap(ax, maps.upsample(m[None], 64)[0].cpu(), canvases.images[i], signed=True,
                      title=f"{data.CIFAR10_CLASSES[canvases.labels[i]]}")
     draw_box(ax, canvases.boxes[i], "lime")
 fig.suptitle('CAM of the new concept "animal" (red) versus "vehicle" (blue)');
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **One class across many images.** The CAM of a single class, "horse", on canvases of horses and
-# on canvases of other classes (overlays scaled per image by `cam.overlay`).
+# on canvases of other classes (overlays scaled per image by `display.overlay`).
 
 # %%
 horse = data.CIFAR10_CLASSES.index("horse")
 idx = torch.cat([torch.nonzero(canvases.labels == horse)[:4, 0],
                  torch.nonzero(canvases.labels != horse)[:4, 0]])
 x_idx = data.to_float(canvases.images[idx]).to(device)
-m_horse = cam.class_activation_map(canvas_net, x_idx, horse, "layer3", "fc")
+m_horse = cam.class_activation_map(canvas_net, x_idx, horse, layer="layer3", fc="fc")
 pred_idx = canvas_net(x_idx).argmax(1).cpu()
-fig = viz.show_images(cam.overlay(canvases.images[idx], m_horse.cpu()), canvases.labels[idx],
+fig = viz.show_images(display.overlay(canvases.images[idx], m_horse), canvases.labels[idx],
                       pred_idx, ncols=4, size=2.6,
                       title='The CAM of "horse" on four horse canvases (top) and four others')
 fig.colorbar(plt.cm.ScalarMappable(cmap=viz.MAGNITUDE_CMAP), ax=fig.axes, shrink=0.8,
@@ -520,7 +519,7 @@ print("\n".join("* " + line for line in lines))
 #    8-connected component (`scipy.ndimage.label`), its box `(x0, y0, x1, y1)` with `x1, y1`
 #    exclusive. Check it with `checks.check_box_from_map(my_box)`.
 # 3. **A fair threshold.** Pick the threshold that minimises the GT-known error on 500 *training*
-#    canvases (`localization.benchmark_canvases("train", n=500)`), then score it on the test
+#    canvases (`canvas.benchmark_canvases("train", n=500)`), then score it on the test
 #    canvases. How far is it from the 20% of the paper, and from the best threshold on the test set?
 # 4. **Predict, then run.** The bias $b_c$ is not part of $M_c$. Add $b_c / Z$ to every position
 #    of a CAM: does the box from the 20% threshold change? Predict, then compute it for the eight
@@ -554,8 +553,8 @@ checks.check_box_from_map(my_box);
 
 # %% tags=["solution"]
 ### BEGIN SOLUTION
-tune = localization.benchmark_canvases("train", n=P.choose(quick=64, laptop=500, full=2000))
-heat_tune = localization.heatmaps(cam_method, canvas_net, tune)
+tune = canvas.benchmark_canvases("train", n=P.choose(quick=64, laptop=500, full=2000))
+heat_tune = localization.heatmaps(canvas_net, tune, cam_method)
 correct_tune = localization.correct_predictions(canvas_net, tune)
 err_tune = [localization.score(heat_tune, tune, correct_tune, threshold=t).gt_known_loc_error
             for t in thresholds]
@@ -567,10 +566,9 @@ print(f"threshold chosen on training canvases: {best}; GT-known error on the tes
 
 # %% tags=["solution"]
 ### BEGIN SOLUTION
-m8 = cam_method(canvas_net, data.to_float(canvases.images[show]).to(device),
-                canvases.labels[show].to(device)).cpu()
+m8 = cam_method(canvas_net, canvases.images[show], canvases.labels[show])
 shifted = m8 + canvas_net.fc.bias.detach().cpu()[canvases.labels[show]][:, None, None] / m8[0].numel()
-for m, s in zip(localization.heatmap(m8, 64), localization.heatmap(shifted, 64)):
+for m, s in zip(maps.heatmap(m8, 64), maps.heatmap(shifted, 64)):
     print(localization.box_from_map(m).tolist(), "->", localization.box_from_map(s).tolist())
 print(f"b_c / Z is at most {canvas_net.fc.bias.abs().max().item() / m8[0].numel():.3f}, the maps "
       f"reach {m8.amax((1, 2)).min().item():.1f}")

@@ -70,7 +70,6 @@ if "google.colab" in sys.modules:
     sys.path.insert(0, "/content/lecture-suite")
 
 # %% slideshow={"slide_type": "fragment"}
-import inspect
 from functools import partial
 
 import matplotlib.pyplot as plt
@@ -78,7 +77,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lecture_utils import backprop, cam, canvas, checks, config, data, localization, viz, zoo
+from lecture_utils import attribution, backprop, cam, canvas, checks, config, data, localization, viz, zoo
+from lecture_utils.maps import heatmap, upsample
+from lecture_utils.source import show_source
 
 viz.use_style()
 config.seed_everything(0)
@@ -107,9 +108,8 @@ print(config.describe())
 # from $y^c$ that **stops at the layer** (`torch.autograd.grad` with respect to $A$ only):
 
 # %%
-print(inspect.getsource(cam.grad_cam_weights).split('"""')[-1])
-src = inspect.getsource(cam.grad_cam)
-print(src[src.index("    alpha, a ="):])
+show_source(cam.grad_cam_weights, "weights")
+show_source(cam.grad_cam, "map")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **How coarse?** The map has the resolution of the layer. For the course's networks:
@@ -125,7 +125,7 @@ rows = [("ResNet-GAP", "layer3", "32x32 (CIFAR-10)", resnet, x32),
         ("VGG", "conv4_2", "32x32 (CIFAR-10)", vgg, x32),
         ("VGG", "conv3_2", "32x32 (CIFAR-10)", vgg, x32)]
 res = pd.DataFrame([{"network": n, "layer": l, "input": i,
-                     "Grad-CAM map": "x".join(map(str, cam.grad_cam(m, x, 0, l).shape[1:]))}
+                     "Grad-CAM map": "x".join(map(str, cam.grad_cam(m, x, 0, layer=l).shape[1:]))}
                     for n, l, i, m, x in rows])
 assert list(res["Grad-CAM map"]) == ["8x8", "16x16", "32x32", "4x4", "8x8"]
 res
@@ -148,15 +148,15 @@ res
 # %%
 x_test, y_test = data.load_cifar10("test")
 x_eval, y_eval = data.subset(x_test, y_test, P.choose(quick=32, laptop=200, full=2000))
-n_bench = P.choose(quick=64, laptop=localization.N_TEST, full=localization.N_TEST)
-canvases = localization.benchmark_canvases("test")[:n_bench]
+n_bench = P.choose(quick=64, laptop=canvas.N_TEST, full=canvas.N_TEST)
+canvases = canvas.benchmark_canvases("test")[:n_bench]
 for name, net, images in (("resnet_gap on CIFAR-10", resnet, x_eval),
                           ("resnet_gap_canvas on canvases", canvas_net,
                            canvases.images[:P.choose(quick=32, laptop=200, full=2000)])):
-    x = data.to_float(images).to(device)
+    x = data.to_float(images)             # on the CPU: the methods send batches to the device
     for c in range(10):
-        m = cam.class_activation_map(net, x, c, "layer3", "fc")
-        g = cam.grad_cam(net, x, c, "layer3")
+        m = cam.class_activation_map(net, x, c, layer="layer3", fc="fc")
+        g = cam.grad_cam(net, x, c, layer="layer3")
         Z = m.shape[-1] * m.shape[-2]
         err = (g - m.clamp(min=0) / Z).abs().max().item()
         assert err <= 1e-5 * m.abs().max().item() / Z + 1e-7, (name, c, err)
@@ -176,9 +176,9 @@ show = torch.arange(4)
 xs = data.to_float(canvases.images[show]).to(device)
 ts = canvases.labels[show].to(device)
 layers = ["layer1", "layer2", "layer3"]
-maps = [cam.upsample(cam.grad_cam(canvas_net, xs, ts, l), 64).cpu() for l in layers]
-shapes = [f"{l} ({cam.grad_cam(canvas_net, xs[:1], ts[:1], l).shape[-1]}x"
-          f"{cam.grad_cam(canvas_net, xs[:1], ts[:1], l).shape[-1]})" for l in layers]
+maps = [upsample(cam.grad_cam(canvas_net, xs, ts, layer=l), 64).cpu() for l in layers]
+shapes = [f"{l} ({cam.grad_cam(canvas_net, xs[:1], ts[:1], layer=l).shape[-1]}x"
+          f"{cam.grad_cam(canvas_net, xs[:1], ts[:1], layer=l).shape[-1]})" for l in layers]
 fig = viz.show_attributions(canvases.images[show], maps, titles=shapes,
                             row_titles=[data.CIFAR10_CLASSES[c] for c in canvases.labels[show]],
                             suptitle="Grad-CAM of the true class at three depths", label="$L^c$")
@@ -192,13 +192,13 @@ fig = viz.show_attributions(canvases.images[show], maps, titles=shapes,
 # %%
 xv = data.to_float(x_eval[:4]).to(device)
 try:
-    cam.class_activation_map(vgg, xv, 0, "conv4_2", "fc2")
+    cam.class_activation_map(vgg, xv, 0, layer="conv4_2", fc="fc2")
 except ValueError as err:
     print("CAM:", err)
 
 # %%
 pred_v = vgg(xv).argmax(1)
-maps = [cam.upsample(cam.grad_cam(vgg, xv, pred_v, l), 32).cpu() for l in ("conv3_2", "conv4_2")]
+maps = [upsample(cam.grad_cam(vgg, xv, pred_v, layer=l), 32).cpu() for l in ("conv3_2", "conv4_2")]
 fig = viz.show_attributions(x_eval[:4], maps, titles=["conv3_2 (8x8)", "conv4_2 (4x4)"],
                             row_titles=[f"true {data.CIFAR10_CLASSES[t]}\npred "
                                         f"{data.CIFAR10_CLASSES[p]}" for t, p in zip(y_eval[:4], pred_v)],
@@ -234,9 +234,9 @@ cols = {}
 for c in (cat, dog):
     name = data.CIFAR10_CLASSES[c]
     cols[f"guided backprop '{name}'"] = backprop.input_gradient(canvas_net, xb, c, rule="guided")
-    cols[f"Grad-CAM '{name}'"] = cam.upsample(cam.grad_cam(canvas_net, xb, c, "layer3"), 64)
-    cols[f"guided Grad-CAM '{name}'"] = cam.guided_grad_cam(canvas_net, xb, c, "layer3")
-heat = {k: localization.heatmap(v, 64)[0].cpu() for k, v in cols.items()}
+    cols[f"Grad-CAM '{name}'"] = upsample(cam.grad_cam(canvas_net, xb, c, layer="layer3"), 64)
+    cols[f"guided Grad-CAM '{name}'"] = cam.guided_grad_cam(canvas_net, xb, c, layer="layer3")
+heat = {k: heatmap(v, 64)[0].cpu() for k, v in cols.items()}
 fig, axes = plt.subplots(2, 3, figsize=(13, 8.4))
 for ax, (k, h) in zip(axes.flat, heat.items()):       # row 1: "cat", row 2: "dog"
     viz.show_heatmap(ax, h, None if "guided" in k else both, title=k)
@@ -268,7 +268,7 @@ disc.round(2)
 
 # %%
 cf = {f"counterfactual '{data.CIFAR10_CLASSES[c]}'":
-      cam.upsample(cam.grad_cam(canvas_net, xb, c, "layer3", counterfactual=True), 64)[0].cpu()
+      upsample(cam.grad_cam(canvas_net, xb, c, layer="layer3", counterfactual=True), 64)[0].cpu()
       for c in (cat, dog)}
 fig, axes = plt.subplots(1, 2, figsize=(9, 4.2))
 for ax, (k, h) in zip(axes, cf.items()):
@@ -285,17 +285,18 @@ print({k: f"{v:.0f}% on the cat half" for k, v in share.items()})
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ### The localization benchmark
 #
-# Every method of the course on the same canvases (`localization.course_methods`), scored as in
+# Every method of the course on the same canvases (`attribution.course_methods`), scored as in
 # notebook 05: top-1 and GT-known localization error (box from the map thresholded at 20% of its
 # maximum, IoU ≥ 0.5), the pointing game (is the map's maximum on the object?) and the share of the
-# map's positive mass inside the box. Input-space methods (saliency, guided backprop, guided
+# map's positive mass inside the box. Input-space methods (the gradient, guided backprop, guided
 # Grad-CAM) are reduced to one map by $\max_c |\cdot|$ over colour channels, as in Simonyan et al.
 # The random map is uniform noise at the canvas's resolution; `seconds` is the time each method
 # took for its maps on this machine.
 
 # %%
-methods = localization.course_methods(layer="layer3", fc="fc")
-table, results = localization.benchmark(methods, canvas_net, canvases)
+methods = attribution.course_methods("layer3", "fc", include=["gradient", "guided backprop", "CAM",
+                                                               "Grad-CAM", "guided Grad-CAM", "random"])
+table, results = localization.benchmark(canvas_net, canvases, methods)
 table.drop(columns=["empty maps (%)"]).round(1).assign(**{"mean IoU": table["mean IoU"].round(2)})
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -305,11 +306,11 @@ table.drop(columns=["empty maps (%)"]).round(1).assign(**{"mean IoU": table["mea
 # 15% of its maximum; we keep CAM's 20% for every row so that the rows compare.
 
 # %%
-paper = {"Grad-CAM": 56.51, "CAM": 57.20, "saliency": 61.12}
+paper = {"Grad-CAM": 56.51, "CAM": 57.20, "gradient": 61.12}             # "Backprop" in the paper
 pd.DataFrame({"paper: ILSVRC-15, VGG-16": pd.Series(paper),
               f"ours: {len(canvases)} canvases, ResNet-GAP": table["top-1 loc. error (%)"]}
-             ).loc[["CAM", "Grad-CAM", "guided Grad-CAM", "saliency", "guided backprop",
-                    "random map"]].round(1)
+             ).loc[["CAM", "Grad-CAM", "guided Grad-CAM", "gradient", "guided backprop",
+                    "random"]].round(1)
 
 # %% [markdown]
 # On a GAP network Grad-CAM's box is nearly CAM's box: the ReLU removes only the negative part,
@@ -337,7 +338,7 @@ pd.DataFrame({"paper: ILSVRC-15, VGG-16": pd.Series(paper),
 
 # %%
 by_layer = {f"Grad-CAM {l}": localization.evaluate_method(
-    partial(cam.grad_cam, layer=l), canvas_net, canvases, name=l,
+    canvas_net, canvases, partial(cam.grad_cam, layer=l), name=l,
     correct=results["Grad-CAM"].correct) for l in ("layer1", "layer2")}
 by_layer["Grad-CAM layer3"] = results["Grad-CAM"]
 layer_table = pd.DataFrame([r.summary() for r in by_layer.values()], index=list(by_layer)).drop(
@@ -443,9 +444,9 @@ checks.check_pointing_game(my_pointing_game);
 
 # %% tags=["solution"]
 ### BEGIN SOLUTION
-heat_gc = localization.heatmaps(partial(cam.grad_cam, layer="layer3"), canvas_net, canvases)
-at = {t: localization.score(heat_gc, canvases, results["Grad-CAM"].correct, f"Grad-CAM at {t:.0%}",
-                            threshold=t) for t in (0.15, 0.2)}
+heat_gc = localization.heatmaps(canvas_net, canvases, partial(cam.grad_cam, layer="layer3"))
+at = {t: localization.score(heat_gc, canvases, results["Grad-CAM"].correct,
+                            name=f"Grad-CAM at {t:.0%}", threshold=t) for t in (0.15, 0.2)}
 pd.DataFrame([v.summary() for v in at.values()]).set_index("method").drop(columns="seconds").round(1)
 # A lower threshold grows the box; our CAM boxes are smaller than the objects (notebook 05), so
 # the error goes down.

@@ -72,7 +72,6 @@ if "google.colab" in sys.modules:
 
 # %% slideshow={"slide_type": "fragment"}
 import math
-from inspect import getsource
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -83,6 +82,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from lecture_utils import checks, config, data, lime, shapley, train, viz, zoo
+from lecture_utils.source import show_source
 
 viz.use_style()
 config.seed_everything(0)
@@ -108,8 +108,7 @@ print(config.describe())
 # with superpixels, $h_x(z')$ is built for a whole batch of coalitions by indexing:
 
 # %% slideshow={"slide_type": "fragment"}
-src = getsource(shapley.image_game)
-print(src[src.index("    def inputs"):src.index("    game = Game")])
+show_source(shapley.image_game, "inputs")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### SHAP values
@@ -123,7 +122,7 @@ print(src[src.index("    def inputs"):src.index("    game = Game")])
 # $\phi_i$ with weight $+w(|z'|-1)$ if it contains $i$ and $-w(|z'|)$ if not:
 
 # %% slideshow={"slide_type": "fragment"}
-print(getsource(shapley.exact_shapley))
+show_source(shapley.exact_shapley)
 
 # %% slideshow={"slide_type": "subslide"}
 # The glove game: players 0 and 1 hold a left glove, player 2 a right glove; a pair is worth 1.
@@ -257,7 +256,7 @@ print(f"f(x) = {f_x:.3f}; LIME: intercept + sum of weights = {lime_cifar.local_p
 # coalitions, unlike LIME's kernel:
 
 # %% slideshow={"slide_type": "fragment"}
-print(getsource(shapley.shapley_kernel))
+show_source(shapley.shapley_kernel)
 
 # %% slideshow={"slide_type": "subslide"}
 sizes = torch.arange(1, M)
@@ -280,7 +279,7 @@ ax.legend(fontsize="small");
 # least-squares fit under the constraint $\sum_i \phi_i = f(x) - \phi_0$ is one small linear solve.
 
 # %% slideshow={"slide_type": "fragment"}
-print(getsource(shapley.kernel_shap))
+show_source(shapley.kernel_shap)
 
 # %% slideshow={"slide_type": "subslide"}
 assert torch.allclose(shapley.kernel_shap(table, M, 2 ** M), phi, atol=1e-8)   # every coalition: exact
@@ -297,7 +296,7 @@ assert torch.isclose(phi_small.sum(), f_x - phi_0, atol=1e-8)                 # 
 # values (random orderings, each with its reverse) and LIME (all features, its default kernel).
 
 # %% slideshow={"slide_type": "fragment"}
-print(getsource(shapley.permutation_shapley))
+show_source(shapley.permutation_shapley)
 
 # %% slideshow={"slide_type": "subslide"}
 budgets = [b for b in (16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192) if M + 1 <= b < 2 ** M]
@@ -363,7 +362,7 @@ X_train = data.to_float(x_dig_train).reshape(len(x_dig_train), -1)
 X_test = data.to_float(x_dig_test).reshape(len(x_dig_test), -1)
 linear = LogisticRegression(max_iter=2000).fit(X_train.numpy(), y_dig_train.numpy())
 print(f"logistic regression on digits: {linear.score(X_test.numpy(), y_dig_test.numpy()):.1%} test accuracy")
-print(getsource(shapley.linear_shap).split('"""')[0] + "...")
+show_source(shapley.linear_shap)
 
 # %% slideshow={"slide_type": "subslide"}
 w8, b8 = torch.tensor(linear.coef_[8], dtype=torch.float32), float(linear.intercept_[8])
@@ -402,10 +401,8 @@ viz.show_heatmap(axes[2], phi_lin.reshape(8, 8).float(), signed=True, title=r"Li
 # computes all of it. Deep SHAP averages over a background set of references ($E[x]$).
 
 # %% slideshow={"slide_type": "fragment"}
-src = getsource(shapley.rescale_rule)
-print(src[src.index("    def backward_hook"):src.index("    def reset")])
-src = getsource(shapley.deep_shap)
-print(src[src.index("    phi = torch.zeros_like"):src.index("    phi /= B")])
+show_source(shapley.rescale_rule, "multiplier")
+show_source(shapley.deep_shap, "pairs")
 
 # %% slideshow={"slide_type": "subslide"}
 # The slide's composition by hand: y -> x = relu(W1 y) -> f3 = w2 . x, one reference r.
@@ -417,14 +414,16 @@ h, h_ref = y_in @ W1.T, r_in @ W1.T
 m_x_f3 = w2                                          # f3 is linear in x: its multipliers are w2
 m_y_x = (h.relu() - h_ref.relu()) / (h - h_ref)      # rescale rule, one input per ReLU
 m_y_f3 = (m_y_x * m_x_f3) @ W1                       # sum_j m_{y x_j} m_{x_j f3}
-print("by hand:", (m_y_f3 * (y_in - r_in)).numpy(), " deep_shap:", shapley.deep_shap(tiny, y_in, r_in, 0).numpy())
-assert torch.allclose(shapley.deep_shap(tiny, y_in, r_in, 0), m_y_f3 * (y_in - r_in), atol=1e-6)
+phi_tiny = shapley.deep_shap(tiny, y_in, 0, background=r_in)
+print("by hand:", (m_y_f3 * (y_in - r_in)).numpy(), " deep_shap:", phi_tiny.numpy())
+assert torch.allclose(phi_tiny, m_y_f3 * (y_in - r_in), atol=1e-6)
 
 # For a linear model Deep SHAP is Linear SHAP (the logistic regression above as an nn.Linear):
 as_net = nn.Sequential(nn.Linear(64, 10))
 as_net[0].weight.data = torch.tensor(linear.coef_, dtype=torch.float32)
 as_net[0].bias.data = torch.tensor(linear.intercept_, dtype=torch.float32)
-assert torch.allclose(shapley.deep_shap(as_net, eight[None], background, 8)[0].double(), phi_lin, atol=1e-5)
+assert torch.allclose(shapley.deep_shap(as_net, eight[None], 8, background=background)[0].double(), phi_lin,
+                      atol=1e-5)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The paper's "8 versus 3"
@@ -457,7 +456,7 @@ def pixel_game(x):
 
 digit_background = data.to_float(x_dig_train[:100]).to(device)
 def deep(x, references):
-    return shapley.deep_shap(log_odds, x[None], references, 0)[0].reshape(-1).cpu()
+    return shapley.deep_shap(log_odds, x[None], 0, background=references)[0].reshape(-1).cpu()
 
 
 attributions = {
@@ -543,7 +542,8 @@ for i in tqdm(order, desc="images"):
     m_i = int(seg.max()) + 1
     exact = shapley.exact_shapley(shapley.image_game(net, img, int(y_test[i]), seg, baseline=ref,
                                                      output="logit"), m_i)
-    deep = shapley.per_segment(shapley.deep_shap(net, img[None], ref[None], int(y_test[i]))[0].cpu(), seg).double()
+    deep = shapley.per_segment(shapley.deep_shap(net, img[None], int(y_test[i]), background=ref[None])[0].cpu(),
+                               seg).double()
     pairs.append((i, exact, deep))
 
 fig, ax = plt.subplots(figsize=(5.5, 5))

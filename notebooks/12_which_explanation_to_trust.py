@@ -76,7 +76,6 @@ if "google.colab" in sys.modules:
     sys.path.insert(0, "/content/lecture-suite")
 
 # %% slideshow={"slide_type": "fragment"}
-import inspect
 import time
 
 import matplotlib.pyplot as plt
@@ -86,8 +85,9 @@ import torch
 from scipy import stats
 from torch import nn
 
-from lecture_utils import (attribution, calibration, checks, config, data, explorers, faithfulness,
-                           lime, localization, sanity, viz, zoo)
+from lecture_utils import (attribution, calibration, canvas, checks, config, data, explorers,
+                           faithfulness, lime, localization, sanity, viz, zoo)
+from lecture_utils.source import show_source
 
 viz.use_style()
 config.seed_everything(0)
@@ -116,7 +116,7 @@ print(config.describe())
 # %%
 canvas_net = zoo.load_model("resnet_gap_canvas", device=device)
 n_canvas = P.choose(quick=3, laptop=24, full=500)
-canvases = localization.benchmark_canvases("test")[:n_canvas]
+canvases = canvas.benchmark_canvases("test")[:n_canvas]
 samples = P.choose(quick=24, laptop=100, full=500)      # LIME and Kernel SHAP model evaluations
 methods = attribution.course_methods("layer3", "fc", n_segments=16, lime_samples=samples,
                                      shap_samples=samples, occlusion_window=16, occlusion_stride=8)
@@ -182,7 +182,7 @@ print("box", box.tolist(), "IoU with the true box", localization.box_iou(box, [2
 # fast** when inserting (high insertion AUC). These ask the *model*, not a human.
 
 # %%
-print(inspect.getsource(faithfulness.auc).split('"""')[-1])
+show_source(faithfulness.auc, docstring=False)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # A closed form. A "model" whose logit is the mean brightness of a region $R$ covering a fraction
@@ -205,9 +205,9 @@ region = torch.zeros(16, 16)
 region[:8, :8] = 1                                     # a = 1/4
 toy, white = RegionMean(region).eval(), torch.ones(1, 3, 16, 16)
 for name, m in (("ideal map", region[None]), ("inverted map", 1 - region[None])):
-    curve = faithfulness.perturbation_curves(toy, white, m, 0, "deletion", steps=16, output="logit")
+    curve = faithfulness.perturbation_curves(toy, white, 0, m, mode="deletion", steps=16, output="logit")
     print(f"{name}: deletion AUC {faithfulness.auc(curve)[0]:.4f}")
-ideal = faithfulness.perturbation_curves(toy, white, region[None], 0, "deletion", steps=16,
+ideal = faithfulness.perturbation_curves(toy, white, 0, region[None], mode="deletion", steps=16,
                                          output="logit")
 assert abs(faithfulness.auc(ideal)[0] - 1 / 8) < 1e-6
 
@@ -227,7 +227,7 @@ assert abs(faithfulness.auc(ideal)[0] - 1 / 8) < 1e-6
 # a random map passes.)
 
 # %%
-print(inspect.getsource(sanity.spearman).split('"""')[-1])
+show_source(sanity.spearman, docstring=False)
 a, b = torch.rand(2, 6, 6), torch.rand(2, 6, 6)
 ref = [stats.spearmanr(a[i].ravel(), b[i].ravel()).statistic for i in range(2)]
 assert np.allclose(sanity.spearman(a, b), ref)
@@ -250,10 +250,11 @@ correct = localization.correct_predictions(canvas_net, canvases)
 loc, faith = {}, {}
 for name, m in methods.items():
     t0 = time.perf_counter()
-    maps = localization.heatmaps(m, canvas_net, canvases, batch_size=64)   # one map per canvas
-    loc[name] = localization.score(maps, canvases, correct, name,
+    maps = localization.heatmaps(canvas_net, canvases, m, batch_size=64)   # one map per canvas
+    loc[name] = localization.score(maps, canvases, correct, name=name,
                                    seconds=time.perf_counter() - t0)
-    faith[name] = faithfulness.evaluate(name, canvas_net, x_can, maps, canvases.labels, steps=steps)
+    faith[name] = faithfulness.deletion_insertion(canvas_net, x_can, canvases.labels, maps, name=name,
+                                                  steps=steps)
 loc_table = pd.DataFrame([r.summary() for r in loc.values()]).set_index("method")
 canvas_table = pd.concat([loc_table[["pointing game (%)", "GT-known loc. error (%)", "mean IoU",
                                      "seconds"]], faithfulness.table(faith.values())], axis=1)
@@ -279,7 +280,7 @@ fig = faithfulness.plot_curves([faith[k] for k in pick],
 n_sanity = P.choose(quick=1, laptop=4, full=32)
 xs, ys = x_can[:n_sanity], canvases.labels[:n_sanity].to(device)
 t0 = time.perf_counter()
-san_table, san_maps = sanity.randomization_test(methods, canvas_net, xs, ys, seed=0)
+san_table, san_maps = sanity.randomization_test(canvas_net, xs, ys, methods, seed=0)
 canvas_sanity = sanity.summary(san_table)
 print(f"{len(methods)} methods x {canvas_sanity.shape[1]} steps x {n_sanity} canvases in "
       f"{time.perf_counter() - t0:.0f} s")
@@ -325,7 +326,7 @@ for name, layer, fc in (("resnet_gap", "layer3", "fc"), ("vgg", "conv4_2", None)
     net = zoo.load_model(name, device=device)
     ms = attribution.course_methods(layer, fc, include=cheap,
                                     exclude=() if fc else ("Deep SHAP",))
-    cifar_tables[name], _ = sanity.randomization_test(ms, net, x_c, y_c, keep_maps=False)
+    cifar_tables[name], _ = sanity.randomization_test(net, x_c, y_c, ms, keep_maps=False)
     cifar_sanity[name] = sanity.summary(cifar_tables[name])
 cifar_sanity["vgg"].round(2)
 
@@ -415,11 +416,11 @@ seg0 = lime.superpixels(img0, "slic", n_segments=16)
 
 # %% tags=["remove-output"]
 # NBVAL_SKIP
-explorers.lime_explorer(canvas_net, img0, lab0, seg0, num_samples=samples)
+explorers.lime_explorer(canvas_net, img0, lab0, seg0, n_samples=samples)
 
 # %% tags=["hide-input"]
 fig = explorers.lime_grid(canvas_net, img0, lab0, seg0, Ks=(1, 3, 8), widths=(0.1, 0.35, 2.0),
-                          num_samples=samples)
+                          n_samples=samples)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **Temperature** (notebook 09): trusting a *prediction* also means trusting its confidence.
@@ -562,7 +563,7 @@ mid = copy.deepcopy(canvas_net)
 sanity.reinitialise(mid.layer2, seed=0)
 ms = {k: methods[k] for k in ("gradient", "guided backprop", "deconvnet", "Grad-CAM", "CAM",
                               "edge detector")}
-before, after = attribution.maps_for(ms, canvas_net, xs, ys), attribution.maps_for(ms, mid, xs, ys)
+before, after = attribution.maps_for(canvas_net, xs, ys, ms), attribution.maps_for(mid, xs, ys, ms)
 pd.Series({k: np.nan_to_num(sanity.spearman(before[k].abs(), after[k].abs())).mean() for k in ms},
           name="rho, only layer2 re-initialised").round(2)
 ### END SOLUTION

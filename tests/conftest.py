@@ -1,4 +1,5 @@
-"""Shared fixtures. Tests run in the quick profile on the CPU (``make test`` sets LECTURE_PROFILE)."""
+"""Shared fixtures. Tests run in the quick profile on the CPU (``make test`` sets
+LECTURE_PROFILE)."""
 from __future__ import annotations
 
 import os

@@ -56,12 +56,14 @@ def test_three_rules_match_captum_batched_and_single(arch):
     x = torch.rand(3, 3, 32, 32, generator=g)
     target = torch.tensor([0, 7, 3])
     for rule in RULES:
-        ours = backprop.input_gradient(model, x, target, rule)
+        ours = backprop.input_gradient(model, x, target, rule=rule)
         ref = _captum(rule, model, x.clone(), target)
         assert ours.shape == x.shape
         assert torch.allclose(ours, ref, rtol=1e-4, atol=1e-6 * ref.abs().max()), (arch, rule)
-        single = backprop.input_gradient(model, x[1:2], 7, rule)          # one image, int target
-        assert torch.allclose(single, ours[1:2], rtol=1e-4, atol=1e-6 * ref.abs().max()), (arch, rule)
+        single = backprop.input_gradient(model, x[1:2], 7,
+                                         rule=rule)          # one image, int target
+        assert torch.allclose(single, ours[1:2], rtol=1e-4, atol=1e-6 * ref.abs().max()), (arch,
+                                                                                           rule)
         assert torch.allclose(single, _captum(rule, model, x[1:2].clone(), 7), rtol=1e-4,
                               atol=1e-6 * ref.abs().max())
 
@@ -79,7 +81,8 @@ def test_saliency_map_matches_captum(arch):
 
 @pytest.mark.parametrize("arch", ARCHS[:3])
 def test_rules_differ_only_at_the_rectifiers(arch):
-    """Layer by layer: every non-ReLU layer passes the signal by its plain backward (J^T R) under all
+    """Layer by layer: every non-ReLU layer passes the signal by its plain backward (J^T R) under
+    all
     three rules, max-pooling through its switches included; the ReLUs follow the lecture's formulas
     and, for deconvnet and guided, break the chain rule."""
     model = _net(arch)
@@ -93,11 +96,13 @@ def test_rules_differ_only_at_the_rectifiers(arch):
                 assert r["chain_rule"] < 1e-6, r
         else:
             assert r["chain_rule"] < 1e-5, r
-    broken = [r for r in rows if r["kind"] == "ReLU" and r["rule"] != "gradient" and r["chain_rule"] > 1e-3]
+    broken = [r for r in rows
+              if r["kind"] == "ReLU" and r["rule"] != "gradient" and r["chain_rule"] > 1e-3]
     assert broken, "deconvnet and guided should differ from backpropagation at some rectifier"
     assert any(r["kind"] == "MaxPool2d" for r in rows) == ("max-pooling" in arch)
-    first = backprop.backward_signals(model, x, torch.tensor([2, 5]), "guided")[0]
-    assert torch.allclose(first[4], backprop.input_gradient(model, x, torch.tensor([2, 5]), "guided"))
+    first = backprop.backward_signals(model, x, torch.tensor([2, 5]), rule="guided")[0]
+    assert torch.allclose(first[4],
+                          backprop.input_gradient(model, x, torch.tensor([2, 5]), rule="guided"))
 
 
 def test_linear_model_gradient_is_the_weight_row():
@@ -123,7 +128,7 @@ def test_one_layer_relu_net_three_rules_by_hand():
                 "deconvnet": (top * (top > 0)) @ W1,
                 "guided": (top * (pre > 0) * (top > 0)) @ W1}
     for rule, want in expected.items():
-        got = backprop.input_gradient(model, x, 2, rule)
+        got = backprop.input_gradient(model, x, 2, rule=rule)
         assert torch.allclose(got, want.reshape(5, 3, 2, 2), atol=1e-6), rule
 
 
@@ -148,13 +153,13 @@ def test_clear_errors():
             return torch.relu(self.conv(x)).flatten(1)
 
     with pytest.raises(TypeError, match="nn.ReLU"):
-        backprop.input_gradient(Functional(), x, 0, "guided")
+        backprop.input_gradient(Functional(), x, 0, rule="guided")
     inplace = models.relus_not_inplace(models.vgg(width=2))
     inplace.relu1_1.inplace = True
     with pytest.raises(TypeError, match="in-place"):
-        backprop.input_gradient(inplace, x, 0, "deconvnet")
+        backprop.input_gradient(inplace, x, 0, rule="deconvnet")
     with pytest.raises(ValueError, match="rule must be"):
-        backprop.input_gradient(model, x, 0, "lrp")
+        backprop.input_gradient(model, x, 0, rule="lrp")
 
 
 def _no_hooks(model):
@@ -168,13 +173,13 @@ def test_plain_gradient_unchanged_after_an_exception(rule):
     x = torch.rand(2, 3, 32, 32)
     plain = backprop.input_gradient(model, x, 3)
     with pytest.raises(IndexError):                       # raised inside the hooked pass
-        backprop.input_gradient(model, x, 99, rule)
+        backprop.input_gradient(model, x, 99, rule=rule)
 
     def boom(module, args, output):
         raise RuntimeError("boom")
     handle = model.conv3_1.register_forward_hook(boom)    # raised in the middle of the forward
     with pytest.raises(RuntimeError, match="boom"):
-        backprop.input_gradient(model, x, 3, rule)
+        backprop.input_gradient(model, x, 3, rule=rule)
     handle.remove()
     assert _no_hooks(model) and not model.training
     assert torch.equal(backprop.input_gradient(model, x, 3), plain)
@@ -182,14 +187,15 @@ def test_plain_gradient_unchanged_after_an_exception(rule):
 
 def test_param_grads_untouched_and_train_mode_restored():
     model = _net(ARCHS[2]).train()
-    backprop.input_gradient(model, torch.rand(2, 3, 32, 32), 1, "guided")
+    backprop.input_gradient(model, torch.rand(2, 3, 32, 32), 1, rule="guided")
     assert model.training
     assert all(p.grad is None for p in model.parameters())
 
 
 def test_repeated_calls_leave_no_growing_memory():
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
+                          nn.MaxPool2d(2),
                           nn.Conv2d(4, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(64, 3))
     model = _randomise_batch_norm(model)
     x = torch.rand(2, 3, 8, 8)
@@ -199,11 +205,11 @@ def test_repeated_calls_leave_no_growing_memory():
         return sum(1 for o in gc.get_objects() if type(o) in (torch.Tensor, nn.Parameter))
 
     for rule in RULES:                                     # warm-up (allocator caches)
-        backprop.input_gradient(model, x, 1, rule)
+        backprop.input_gradient(model, x, 1, rule=rule)
     gc.collect()
     n0, rss0 = tensors(), proc.memory_info().rss
     for i in range(100):
-        backprop.input_gradient(model, x, 1, RULES[i % 3])
+        backprop.input_gradient(model, x, 1, rule=RULES[i % 3])
     gc.collect()
     assert tensors() <= n0
     assert proc.memory_info().rss - rss0 < 30 * 2**20      # < 30 MB over 100 calls
@@ -215,7 +221,8 @@ def test_repeated_calls_leave_no_growing_memory():
 # Class model visualization
 # --------------------------------------------------------------------------------------------
 def test_class_model_of_a_linear_model_is_w_over_two_lambda():
-    """argmax_I w_c^T (mean + I) + b - lambda ||I||^2 = w_c / (2 lambda), reached by plain ascent."""
+    """argmax_I w_c^T (mean + I) + b - lambda ||I||^2 = w_c / (2 lambda), reached by plain
+    ascent."""
     torch.manual_seed(0)
     lin = nn.Linear(3 * 4 * 4, 3)
     model = nn.Sequential(nn.Flatten(), lin)
@@ -224,15 +231,19 @@ def test_class_model_of_a_linear_model_is_w_over_two_lambda():
                                              lr=0.9, optimizer="sgd", clamp=False)
     want = lin.weight[1].detach().reshape(3, 4, 4) / (2 * lam)       # the model has no mean
     assert torch.allclose(img, want, atol=1e-5)
-    batch = backprop.class_model_visualization(model, torch.tensor([0, 2]), (4, 4), weight_decay=lam,
+    batch = backprop.class_model_visualization(model, torch.tensor([0, 2]), (4, 4),
+                                               weight_decay=lam,
                                                steps=40, lr=0.9, optimizer="sgd", clamp=False)
     assert batch.shape == (2, 3, 4, 4)
     assert torch.allclose(batch[1], lin.weight[2].detach().reshape(3, 4, 4) / (2 * lam), atol=1e-5)
-    per_image = backprop.class_model_visualization(model, torch.tensor([0, 0]), (4, 4), steps=60, lr=0.4,
-                                                   weight_decay=torch.tensor([0.5, 2.0]), optimizer="sgd",
+    per_image = backprop.class_model_visualization(model, torch.tensor([0, 0]), (4, 4), steps=60,
+                                                   lr=0.4,
+                                                   weight_decay=torch.tensor([0.5, 2.0]),
+                                                   optimizer="sgd",
                                                    clamp=False)
     w0 = lin.weight[0].detach().reshape(3, 4, 4)
-    assert torch.allclose(per_image[0], w0 / 1.0, atol=1e-5) and torch.allclose(per_image[1], w0 / 4.0, atol=1e-5)
+    assert torch.allclose(per_image[0], w0 / 1.0, atol=1e-5) and torch.allclose(per_image[1],
+                                                                                w0 / 4.0, atol=1e-5)
 
 
 def test_class_model_starts_at_the_mean_raises_the_score_and_stays_valid():

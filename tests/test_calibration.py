@@ -290,7 +290,8 @@ def test_temperature_checks():
     with pytest.raises(checks.CheckFailed):
         checks.check_temperature_nll(lambda z, y, T: F.cross_entropy(z * T, y).item())
     with pytest.raises(checks.CheckFailed):
-        checks.check_temperature_nll(lambda z, y, T: F.cross_entropy(z / T, y, reduction="sum").item())
+        checks.check_temperature_nll(lambda z, y,
+                                     T: F.cross_entropy(z / T, y, reduction="sum").item())
 
     def grid(z, y):
         ts = torch.logspace(-0.7, 0.7, 401)             # T from 0.2 to 5, steps of 0.8%

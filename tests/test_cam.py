@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from lecture_utils import backprop, cam, models
+from lecture_utils import backprop, cam, display, maps, models
 
 
 def _no_hooks(model):
@@ -71,11 +71,12 @@ def test_cam_closed_form(tiny):
 def test_grad_cam_closed_form(tiny):
     net, x = tiny
     # alpha^2 = w^2 / Z = (1/4, -2/4): L = ReLU(M_2) / 4
-    alpha, a = cam.grad_cam_weights(net, x, 2, "relu")
+    alpha, a = cam.grad_cam_weights(net, x, 2, layer="relu")
     assert torch.allclose(alpha, torch.tensor([[0.25, -0.5]]))
-    assert torch.allclose(cam.grad_cam(net, x, 2, "relu"), torch.tensor([[[0.5, 0.0], [1.5, 0.0]]]))
+    assert torch.allclose(cam.grad_cam(net, x, 2, layer="relu"),
+                          torch.tensor([[[0.5, 0.0], [1.5, 0.0]]]))
     # counterfactual (negative gradients): ReLU(-M_2) / 4
-    assert torch.allclose(cam.grad_cam(net, x, 2, "relu", counterfactual=True),
+    assert torch.allclose(cam.grad_cam(net, x, 2, layer="relu", counterfactual=True),
                           torch.tensor([[[0.0, 1.5], [0.0, 0.5]]]))
 
 
@@ -85,7 +86,7 @@ def test_grad_cam_closed_form(tiny):
 def test_cam_sums_to_the_score(resnet, x):
     scores = resnet(x).detach()
     for c in range(10):
-        m = cam.class_activation_map(resnet, x, c, "layer3", "fc")
+        m = cam.class_activation_map(resnet, x, c, layer="layer3", fc="fc")
         assert m.shape == (4, 8, 8)
         z = m.shape[1] * m.shape[2]
         torch.testing.assert_close(m.sum((1, 2)) / z + resnet.fc.bias[c], scores[:, c],
@@ -94,18 +95,18 @@ def test_cam_sums_to_the_score(resnet, x):
 
 def test_grad_cam_is_relu_cam_over_z(resnet, x):
     t = torch.tensor([0, 3, 5, 9])
-    m = cam.class_activation_map(resnet, x, t, resnet.layer3, resnet.fc)
-    g = cam.grad_cam(resnet, x, t, resnet.layer3)
+    m = cam.class_activation_map(resnet, x, t, layer=resnet.layer3, fc=resnet.fc)
+    g = cam.grad_cam(resnet, x, t, layer=resnet.layer3)
     torch.testing.assert_close(g, m.clamp(min=0) / 64, rtol=1e-5, atol=1e-7)
     assert (m < 0).any() and (g == 0).any()          # the ReLU did something
 
 
 def test_resolutions(resnet, vgg, x):
-    assert cam.grad_cam(resnet, x, 0, "layer3").shape == (4, 8, 8)
+    assert cam.grad_cam(resnet, x, 0, layer="layer3").shape == (4, 8, 8)
     big = torch.rand(2, 3, 64, 64)
-    assert cam.class_activation_map(resnet, big, 0, "layer3", "fc").shape == (2, 16, 16)
-    assert cam.grad_cam(vgg, x, 0, "conv4_2").shape == (4, 4, 4)
-    assert cam.guided_grad_cam(vgg, x, 0, "conv4_2").shape == x.shape
+    assert cam.class_activation_map(resnet, big, 0, layer="layer3", fc="fc").shape == (2, 16, 16)
+    assert cam.grad_cam(vgg, x, 0, layer="conv4_2").shape == (4, 4, 4)
+    assert cam.guided_grad_cam(vgg, x, 0, layer="conv4_2").shape == x.shape
 
 
 # --------------------------------------------------------------------------------------------
@@ -118,7 +119,7 @@ def test_grad_cam_matches_captum(net_name, layer, request, x):
     net = request.getfixturevalue(net_name)
     t = torch.tensor([1, 2, 7, 4])
     ref = LayerGradCam(net, net.get_submodule(layer)).attribute(x, target=t, relu_attributions=True)
-    ours = cam.grad_cam(net, x, t, layer)
+    ours = cam.grad_cam(net, x, t, layer=layer)
     torch.testing.assert_close(ours, ref[:, 0].detach(), rtol=1e-4, atol=1e-6)
     assert _no_hooks(net)
 
@@ -130,7 +131,7 @@ def test_guided_grad_cam_matches_captum(net_name, layer, request, x):
     t = torch.tensor([3, 0, 2, 6])
     ref = GuidedGradCam(net, net.get_submodule(layer)).attribute(x, target=t,
                                                                   interpolate_mode="bilinear")
-    ours = cam.guided_grad_cam(net, x, t, layer)
+    ours = cam.guided_grad_cam(net, x, t, layer=layer)
     torch.testing.assert_close(ours, ref.detach(), rtol=1e-4, atol=1e-6)
     assert _no_hooks(net)
 
@@ -145,7 +146,7 @@ def test_grad_cam_matches_pytorch_grad_cam(net_name, layer, request, x):
     with GradCAM(model=net, target_layers=[net.get_submodule(layer)]) as ref_cam:
         ref = ref_cam(input_tensor=x, targets=[ClassifierOutputTarget(c) for c in t])
     # pytorch-grad-cam resizes each map with OpenCV and scales it to [0, 1] by its min and max
-    ours = normalize_map(cam.upsample(cam.grad_cam(net, x, torch.tensor(t), layer), 32))
+    ours = normalize_map(maps.upsample(cam.grad_cam(net, x, torch.tensor(t), layer=layer), 32))
     np.testing.assert_allclose(ours.numpy(), ref, atol=1e-4)
 
 
@@ -153,31 +154,31 @@ def test_grad_cam_matches_pytorch_grad_cam(net_name, layer, request, x):
 # Helpers
 # --------------------------------------------------------------------------------------------
 def test_upsample_and_overlay(resnet, x):
-    g = cam.grad_cam(resnet, x, 0, "layer3")
-    up = cam.upsample(g, 32)
+    g = cam.grad_cam(resnet, x, 0, layer="layer3")
+    up = maps.upsample(g, 32)
     assert up.shape == (4, 32, 32)
-    assert torch.allclose(cam.upsample(torch.ones(2, 4, 4), (8, 16)), torch.ones(2, 8, 16))
-    pic = cam.overlay(x, g)
+    assert torch.allclose(maps.upsample(torch.ones(2, 4, 4), (8, 16)), torch.ones(2, 8, 16))
+    pic = display.overlay(x, g)
     assert pic.shape == x.shape and pic.min() >= 0 and pic.max() <= 1
-    pic8 = cam.overlay((x * 255).to(torch.uint8), g, alpha=0.0)
+    pic8 = display.overlay((x * 255).to(torch.uint8), g, alpha=0.0)
     assert torch.allclose(pic8, (x * 255).to(torch.uint8).float() / 255)
     with pytest.raises(ValueError, match=r"\[N, h, w\]"):
-        cam.upsample(torch.ones(4, 4), 8)
+        maps.upsample(torch.ones(4, 4), 8)
 
 
 def test_guided_grad_cam_is_the_product(resnet, x):
     t = 4
     expected = backprop.input_gradient(resnet, x, t, rule="guided") * \
-        cam.upsample(cam.grad_cam(resnet, x, t, "layer3"), 32)[:, None]
-    torch.testing.assert_close(cam.guided_grad_cam(resnet, x, t, "layer3"), expected)
+        maps.upsample(cam.grad_cam(resnet, x, t, layer="layer3"), 32)[:, None]
+    torch.testing.assert_close(cam.guided_grad_cam(resnet, x, t, layer="layer3"), expected)
 
 
 def test_training_mode_restored_and_no_grads_left(resnet, x):
     resnet.zero_grad(set_to_none=True)       # other tests' reference libraries leave grads
     resnet.train()
     try:
-        cam.grad_cam(resnet, x, 0, "layer3")
-        cam.class_activation_map(resnet, x, 0, "layer3", "fc")
+        cam.grad_cam(resnet, x, 0, layer="layer3")
+        cam.class_activation_map(resnet, x, 0, layer="layer3", fc="fc")
         assert resnet.training
         assert all(p.grad is None for p in resnet.parameters())
     finally:
@@ -189,22 +190,22 @@ def test_training_mode_restored_and_no_grads_left(resnet, x):
 # --------------------------------------------------------------------------------------------
 def test_layer_not_in_model(resnet, vgg, x):
     with pytest.raises(ValueError, match="no layer named 'layer9'"):
-        cam.grad_cam(resnet, x, 0, "layer9")
+        cam.grad_cam(resnet, x, 0, layer="layer9")
     with pytest.raises(ValueError, match="not a module of this model"):
-        cam.grad_cam(resnet, x, 0, vgg.conv4_2)
+        cam.grad_cam(resnet, x, 0, layer=vgg.conv4_2)
     with pytest.raises(ValueError, match="not a module of this model"):
-        cam.class_activation_map(resnet, x, 0, resnet.layer3, vgg.fc2)
+        cam.class_activation_map(resnet, x, 0, layer=resnet.layer3, fc=vgg.fc2)
     assert _no_hooks(resnet) and _no_hooks(vgg)
 
 
 def test_cam_needs_a_gap_linear_head(resnet, vgg, x):
     with pytest.raises(ValueError, match="GAP \\+ linear head"):      # VGG: flatten + 2 fc layers
-        cam.class_activation_map(vgg, x, 0, "conv4_2", "fc2")
+        cam.class_activation_map(vgg, x, 0, layer="conv4_2", fc="fc2")
     with pytest.raises(ValueError, match="GAP \\+ linear head"):      # not the last conv block
-        cam.class_activation_map(resnet, x, 0, "layer2", "fc")
+        cam.class_activation_map(resnet, x, 0, layer="layer2", fc="fc")
     allc = models.model_c("all_cnn_c", width=0.1).eval()
     with pytest.raises(TypeError, match="nn.Linear"):                # GAP, but no linear layer
-        cam.class_activation_map(allc, x, 0, "conv8", "conv9")
+        cam.class_activation_map(allc, x, 0, layer="conv8", fc="conv9")
     for net in (resnet, vgg, allc):
         assert _no_hooks(net)
 
@@ -223,21 +224,21 @@ def test_cam_rejects_a_head_that_is_not_gap(x):
 
     net = MaxHead().eval()
     with pytest.raises(ValueError, match="does not reproduce the model's scores"):
-        cam.class_activation_map(net, x, 0, "body.layer3", "fc")
+        cam.class_activation_map(net, x, 0, layer="body.layer3", fc="fc")
     assert _no_hooks(net)
 
 
 def test_bad_targets_and_layers(resnet, x):
     with pytest.raises(IndexError, match="out of range"):
-        cam.grad_cam(resnet, x, 10, "layer3")
+        cam.grad_cam(resnet, x, 10, layer="layer3")
     with pytest.raises(IndexError, match="out of range"):
-        cam.class_activation_map(resnet, x, torch.tensor([0, 1, 2, -1]), "layer3", "fc")
+        cam.class_activation_map(resnet, x, torch.tensor([0, 1, 2, -1]), layer="layer3", fc="fc")
     with pytest.raises(IndexError, match="out of range"):
-        cam.guided_grad_cam(resnet, x, 12, "layer3")
+        cam.guided_grad_cam(resnet, x, 12, layer="layer3")
     with pytest.raises(ValueError, match=r"\[N, K, h, w\]"):            # not a conv layer
-        cam.grad_cam(resnet, x, 0, "flatten")
+        cam.grad_cam(resnet, x, 0, layer="flatten")
     with pytest.raises(ValueError, match="single image"):
-        cam.grad_cam(resnet, x[0], 0, "layer3")
+        cam.grad_cam(resnet, x[0], 0, layer="layer3")
     assert _no_hooks(resnet)
     assert resnet(x).shape == (4, 10)       # still a working model
 
@@ -264,7 +265,8 @@ def test_check_grad_cam():
     right = lambda a, g: torch.relu(torch.einsum("nk,nkhw->nhw", g.mean((2, 3)), a))  # noqa: E731
     check_grad_cam(right)
     wrong = {"no ReLU": lambda a, g: torch.einsum("nk,nkhw->nhw", g.mean((2, 3)), a),
-             "sum, not mean": lambda a, g: torch.relu(torch.einsum("nk,nkhw->nhw", g.sum((2, 3)), a)),
+             "sum, not mean": lambda a, g: torch.relu(torch.einsum("nk,nkhw->nhw", g.sum((2, 3)),
+                                                                   a)),
              "gradient x activation": lambda a, g: torch.relu((g * a).sum(1)),
              "abs": lambda a, g: torch.einsum("nk,nkhw->nhw", g.mean((2, 3)), a).abs()}
     for name, fn in wrong.items():

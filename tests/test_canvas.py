@@ -13,7 +13,8 @@ def sets(cifar_test):
 def test_deterministic(sets):
     x, y, c = sets
     again = canvas.make_canvases(x, y, 64, size=64, seed=3)
-    for a, b in zip((c.images, c.boxes, c.masks, c.source), (again.images, again.boxes, again.masks, again.source)):
+    for a, b in zip((c.images, c.boxes, c.masks, c.source),
+                    (again.images, again.boxes, again.masks, again.source)):
         assert torch.equal(a, b)
     other = canvas.make_canvases(x, y, 64, size=64, seed=4)
     assert not torch.equal(c.boxes, other.boxes)

@@ -15,24 +15,30 @@ def _unpool(r, x, k):
 
 
 def _relu(r, x, rule):
-    return {"gradient": r * (x > 0), "deconvnet": r * (r > 0), "guided": r * (x > 0) * (r > 0)}[rule]
+    return {"gradient": r * (x > 0), "deconvnet": r * (r > 0),
+            "guided": r * (x > 0) * (r > 0)}[rule]
 
 
 RIGHT_AND_WRONG = {
     checks.check_flipped_convolution: (
         lambda r, w, p: flipped_kernel_convolution(r, w, 1, p),
-        [lambda r, w, p: F.conv2d(F.pad(r, (w.shape[-1] - 1 - p,) * 4), w.transpose(0, 1)),   # not flipped
-         lambda r, w, p: F.conv2d(r, w.flip(-2, -1).transpose(0, 1), padding=p)]),           # wrong padding
+        [lambda r, w, p: F.conv2d(F.pad(r, (w.shape[-1] - 1 - p,) * 4), w.transpose(0, 1)),
+         # not flipped
+         lambda r, w, p: F.conv2d(r, w.flip(-2, -1).transpose(0, 1),
+                                  padding=p)]),           # wrong padding
     checks.check_unpooling: (
         _unpool,
-        [lambda r, x, k: F.interpolate(r, scale_factor=k) / (k * k),                          # spread evenly
-         lambda r, x, k: F.interpolate(r, scale_factor=k)]),                                  # no switches
+        [lambda r, x, k: F.interpolate(r, scale_factor=k) / (k * k),
+         # spread evenly
+         # no switches
+         lambda r, x, k: F.interpolate(r, scale_factor=k)]),
     checks.check_saliency: (
         lambda w: w.abs().amax(1),
         [lambda w: w.amax(1), lambda w: w.abs().sum(1), lambda w: w.abs().amax(-1)]),
     checks.check_relu_rules: (
         _relu,
-        [lambda r, x, rule: r * (x > 0),                                                      # always gradient
+        [lambda r, x, rule: r * (x > 0),
+         # always gradient
          lambda r, x, rule: _relu(r, x, "gradient" if rule == "guided" else rule),
          lambda r, x, rule: r * (x > 0) if rule == "deconvnet" else _relu(r, x, rule)]),
     checks.check_ascent_step: (
@@ -41,11 +47,14 @@ RIGHT_AND_WRONG = {
          lambda i, g, lam, lr: i + lr * (g - lam * i)]),
     checks.check_pnorm_pool: (
         lambda f, p, k, r: pnorm_pool2d(f, p, k, r),
-        [lambda f, p, k, r: F.avg_pool2d(f ** p, k, r) ** (1 / p),                            # mean, not sum
-         lambda f, p, k, r: F.avg_pool2d(f ** p, k, r) * k * k]),                             # no root
+        [lambda f, p, k, r: F.avg_pool2d(f ** p, k, r) ** (1 / p),
+         # mean, not sum
+         lambda f, p, k, r: F.avg_pool2d(f ** p, k,
+                                         r) * k * k]),                             # no root
     checks.check_pool_as_conv: (
         lambda c, k: torch.eye(c)[:, :, None, None].expand(c, c, k, k),
-        [lambda c, k: torch.ones(c, c, k, k),                                                 # mixes channels
+        [lambda c, k: torch.ones(c, c, k, k),
+         # mixes channels
          lambda c, k: torch.eye(c)[:, :, None, None].expand(c, c, k, k) / (k * k)]),
 }
 

@@ -63,7 +63,8 @@ def test_masks_are_one_hot_per_category(scenes):
     for cat in concepts.CATEGORIES:
         per_pixel = m[:, torch.from_numpy(cats == cat)].sum(1)
         assert per_pixel.max() <= 1
-    assert (m[:, torch.from_numpy(cats == "color")].sum(1) == 1).all()      # every pixel has a colour
+    assert (m[:,
+              torch.from_numpy(cats == "color")].sum(1) == 1).all()      # every pixel has a colour
     assert len(set(names)) == len(names) == 10 + 20 + len(concepts.MATERIALS) + len(concepts.COLORS)
     assert len(cs[:5]) == 5 and torch.equal(cs[:5].masks(), m[:5])
 

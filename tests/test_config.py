@@ -11,7 +11,8 @@ def test_profiles_and_choose(monkeypatch):
     assert config.get_profile("full").choose(quick=1, laptop=2, full=3) == 3
     monkeypatch.setenv("LECTURE_PROFILE", "laptop")
     assert config.get_profile().name == "laptop"
-    assert config.get_profile("quick").rank < config.get_profile("laptop").rank < config.get_profile("full").rank
+    assert (config.get_profile("quick").rank < config.get_profile("laptop").rank
+            < config.get_profile("full").rank)
 
 
 def test_unknown_profile_is_a_clear_error(monkeypatch):

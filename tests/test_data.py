@@ -19,7 +19,8 @@ def _fake_jpeg_archive(path, per_split=None):
             for cls in data.CIFAR10_CLASSES:
                 for i in range(k):
                     buf = io.BytesIO()
-                    Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(buf, "JPEG")
+                    Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(buf,
+                                                                                            "JPEG")
                     info = tarfile.TarInfo(f"cifar10/{split}/{cls}/{i:04d}.jpg")
                     info.size = buf.tell()
                     buf.seek(0)
@@ -131,7 +132,8 @@ def test_device_loader_batches(cifar_test):
     batches = list(loader)
     assert len(batches) == len(loader) == 4
     xb, yb = batches[0]
-    assert xb.dtype == torch.float32 and xb.shape == (32, 3, 32, 32) and 0 <= xb.min() <= xb.max() <= 1
+    assert xb.dtype == torch.float32 and xb.shape == (32, 3, 32,
+                                                      32) and 0 <= xb.min() <= xb.max() <= 1
     crop = data.DeviceLoader(x, y, batch_size=50, augment=False, crop=28)
     assert next(iter(crop))[0].shape == (50, 3, 28, 28)
     with pytest.raises(ValueError, match="uint8"):

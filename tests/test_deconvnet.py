@@ -5,19 +5,23 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lecture_utils import deconvnet, models
+from lecture_utils import deconvnet, display, models
+from lecture_utils.representations import layer_activations
 from test_backprop import _randomise_batch_norm
 
 
-@pytest.mark.parametrize("stride,padding,size", [(1, 0, 8), (1, 1, 8), (2, 1, 9), (2, 0, 8), (3, 1, 10)])
-def test_transposed_convolution_is_the_flipped_kernel_convolution_and_the_backward_pass(stride, padding, size):
+@pytest.mark.parametrize("stride,padding,size",
+                         [(1, 0, 8), (1, 1, 8), (2, 1, 9), (2, 0, 8), (3, 1, 10)])
+def test_transposed_convolution_is_the_flipped_kernel_convolution_and_the_backward_pass(
+        stride, padding, size):
     g = torch.Generator().manual_seed(0)
     weight = torch.randn(5, 3, 3, 3, generator=g)
     x = torch.randn(2, 3, size, size, generator=g, requires_grad=True)
     y = F.conv2d(x, weight, stride=stride, padding=padding)
     r = torch.randn(y.shape, generator=g)
     out_pad = (size + 2 * padding - 3) % stride          # the rows the forward pass dropped
-    transposed = F.conv_transpose2d(r, weight, stride=stride, padding=padding, output_padding=out_pad)
+    transposed = F.conv_transpose2d(r, weight, stride=stride, padding=padding,
+                                    output_padding=out_pad)
     flipped = deconvnet.flipped_kernel_convolution(r, weight, stride, padding, out_pad)
     (backward,) = torch.autograd.grad(y, x, r)
     assert flipped.shape == x.shape
@@ -29,9 +33,11 @@ def test_flip_kernel():
     w = torch.arange(2 * 3 * 2 * 2.).reshape(2, 3, 2, 2)
     k = deconvnet.flip_kernel(w)
     assert k.shape == (3, 2, 2, 2)
-    assert torch.equal(k[1, 0], torch.tensor([[w[0, 1, 1, 1], w[0, 1, 1, 0]], [w[0, 1, 0, 1], w[0, 1, 0, 0]]]))
+    assert torch.equal(k[1, 0], torch.tensor([[w[0, 1, 1, 1], w[0, 1, 1, 0]],
+                                              [w[0, 1, 0, 1], w[0, 1, 0, 0]]]))
     with pytest.raises(ValueError, match="padding"):
-        deconvnet.flipped_kernel_convolution(torch.rand(1, 2, 3, 3), torch.rand(2, 3, 3, 3), padding=3)
+        deconvnet.flipped_kernel_convolution(torch.rand(1, 2, 3, 3), torch.rand(2, 3, 3, 3),
+                                             padding=3)
 
 
 @pytest.fixture(scope="module")
@@ -42,30 +48,30 @@ def vgg():
 
 @pytest.fixture(scope="module")
 def images():
-    return (torch.rand(12, 3, 32, 32, generator=torch.Generator().manual_seed(1)) * 255).to(torch.uint8)
+    return (torch.rand(12, 3, 32, 32,
+                       generator=torch.Generator().manual_seed(1)) * 255).to(torch.uint8)
 
 
 def test_layer_activations_and_forward_stops_early(vgg, images):
     x = images.float() / 255
-    acts = deconvnet.layer_activations(vgg, images, "relu2_2", batch_size=5)
+    acts = layer_activations(vgg, images, "relu2_2", batch_size=5)
     assert acts.shape == (12, 8, 16, 16)
     full = {}
     handle = vgg.relu2_2.register_forward_hook(lambda m, a, o: full.setdefault("a", o.detach()))
     vgg(x)
     handle.remove()
     assert torch.allclose(acts, full["a"], atol=1e-6)
-    assert torch.allclose(deconvnet.layer_activations(vgg, x, "relu2_2", reduce="max"),
-                          full["a"].flatten(2).amax(2), atol=1e-6)
+    assert torch.allclose(layer_activations(vgg, x, ["relu2_2"])["relu2_2"], full["a"], atol=1e-6)
     calls = []
     handle = vgg.fc2.register_forward_hook(lambda *a: calls.append(1))
-    deconvnet.layer_activations(vgg, x, "relu2_2")
+    layer_activations(vgg, x, "relu2_2")
     handle.remove()
     assert not calls                                        # the head was not run
 
 
 def test_top_activations_against_brute_force(vgg, images):
     top = deconvnet.top_activations(vgg, images, "relu3_2", [0, 3, 5], k=4, batch_size=5)
-    acts = deconvnet.layer_activations(vgg, images, "relu3_2")
+    acts = layer_activations(vgg, images, "relu3_2")
     for row, unit in enumerate([0, 3, 5]):
         maxes = acts[:, unit].flatten(1).amax(1)
         assert torch.allclose(top.value[row], maxes.topk(4).values)
@@ -81,7 +87,8 @@ def test_top_activations_against_brute_force(vgg, images):
 
 def test_project_unit_gradient_rule_is_the_gradient_of_the_activation(vgg, images):
     x = images[:3].float() / 255
-    proj = deconvnet.project_unit(vgg, x, "conv3_1", 2, position=(4, 5), rule="gradient", signal="one")
+    proj = deconvnet.project_unit(vgg, x, "conv3_1", 2, position=(4, 5), rule="gradient",
+                                  signal="one")
     xg = x.clone().requires_grad_(True)
     acts = {}
     handle = vgg.conv3_1.register_forward_hook(lambda m, a, o: acts.setdefault("a", o))
@@ -95,7 +102,9 @@ def test_project_unit_gradient_rule_is_the_gradient_of_the_activation(vgg, image
     proj_max = deconvnet.project_unit(vgg, x, "conv3_1", 2, rule="gradient")
     for n in range(3):
         i, j = divmod(int(best[n]), 8)
-        one = deconvnet.project_unit(vgg, x[n:n + 1], "conv3_1", 2, (i, j), "gradient", "one")
+        one = deconvnet.project_unit(vgg, x[n:n + 1], "conv3_1", 2, position=(i, j),
+                                     rule="gradient",
+                                     signal="one")
         assert torch.allclose(proj_max[n], val[n] * one[0], atol=1e-6)
 
 
@@ -103,7 +112,8 @@ def test_receptive_field_projection_stays_inside(vgg, images):
     x = images[:2].float() / 255
     for layer in ("relu1_2", "pool2", "relu3_1"):
         rf = deconvnet.receptive_field(vgg, layer)
-        proj = deconvnet.project_unit(vgg, x, layer, 1, position=(2, 3), rule="deconvnet", signal="one")
+        proj = deconvnet.project_unit(vgg, x, layer, 1, position=(2, 3), rule="deconvnet",
+                                      signal="one")
         x0, y0, x1, y1 = rf.box(2, 3)
         inside = torch.zeros(32, 32, dtype=torch.bool)
         inside[max(y0, 0):y1, max(x0, 0):x1] = True
@@ -114,7 +124,8 @@ def test_receptive_field_equals_the_support_of_a_linearised_network():
     torch.manual_seed(0)
     net = nn.Sequential(nn.Conv2d(3, 2, 3, padding=1), nn.Conv2d(2, 2, 3, stride=2, padding=1),
                         nn.AvgPool2d(2), nn.Conv2d(2, 2, 5, padding=2), nn.Conv2d(2, 2, 3))
-    assert deconvnet.receptive_field(net, "4", 32) == deconvnet.ReceptiveField(size=31, stride=4, start=-10)
+    assert deconvnet.receptive_field(net, "4", 32) == deconvnet.ReceptiveField(size=31, stride=4,
+                                                                               start=-10)
     x = torch.rand(1, 3, 32, 32, requires_grad=True)
     out = net(x)
     (g,) = torch.autograd.grad(out[0, 0, 1, 1], x)
@@ -151,9 +162,11 @@ def test_deconvnet_of_an_all_convolutional_net_needs_no_image(images):
     allconv = _randomise_batch_norm(models.model_c("all_cnn_c", width=0.1))
     pooled = _randomise_batch_norm(models.model_c("model_c", width=0.1))
     x = images[:2].float() / 255
-    a = deconvnet.project_unit(allconv, x, "conv6", 0, (3, 3), "deconvnet", signal="one")
+    a = deconvnet.project_unit(allconv, x, "conv6", 0, position=(3, 3), rule="deconvnet",
+                               signal="one")
     assert torch.allclose(a[0], a[1], atol=1e-6)
-    b = deconvnet.project_unit(pooled, x, "conv4", 0, (3, 3), "deconvnet", signal="one")
+    b = deconvnet.project_unit(pooled, x, "conv4", 0, position=(3, 3), rule="deconvnet",
+                               signal="one")
     assert not torch.allclose(b[0], b[1], atol=1e-6)
 
 
@@ -174,7 +187,7 @@ def test_show_top_activations_figure(vgg, images):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, top = deconvnet.show_top_activations(vgg, images, "relu2_2", [1, 2], k=4, rule="guided")
+    fig, top = display.show_top_activations(vgg, images, "relu2_2", [1, 2], k=4, rule="guided")
     assert top.index.shape == (2, 4)
     assert "relu2_2" in fig._suptitle.get_text()
     plt.close(fig)

@@ -24,7 +24,8 @@ def test_threshold_is_argmax_definition():
         frac_above = (values > t[u]).float().mean()
         assert frac_above >= 0.01                        # P[a > t_u] >= 1% ...
         larger = values[values > t[u]]
-        assert ((values > larger.min()).float().mean() < 0.01)    # ... and no larger observed t has it
+        # ... and no larger observed t has it
+        assert ((values > larger.min()).float().mean() < 0.01)
 
 
 def test_streaming_threshold_equals_in_memory():
@@ -225,7 +226,8 @@ def test_ablation_effects_fast_and_generic_paths_agree(cifar_test):
     # removing a set of units at once agrees with the per-unit drop for a single unit
     base, acc, both = D.accuracy_with_units_removed(net, "relu4_2", x, y, [[], [5], [0, 5]])
     assert torch.allclose(base - acc, fast[5], atol=1e-6)
-    assert torch.allclose(D.accuracy_with_units_removed(wrapped, "net.relu4_2", x, y, [[0, 5]])[0], both)
+    assert torch.allclose(D.accuracy_with_units_removed(wrapped, "net.relu4_2", x, y, [[0, 5]])[0],
+                          both)
     sets = D.random_units(32, 4, 3, seed=0)
     assert len(sets) == 3 and all(len(set(s)) == 4 for s in sets)
 

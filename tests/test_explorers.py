@@ -1,12 +1,11 @@
 """The explorers' pure functions, their static figures, and the widgets built without a kernel
 (tiny untrained models: fast). Also the course's methods in one call shape (attribution.py)."""
 import matplotlib
-import numpy as np
 import pytest
 import torch
-from torch import nn
 
-from lecture_utils import attribution, calibration, dissection, explorers, models, shapley
+from lecture_utils import (attribution, calibration, dissection, explorers, models, occlusion,
+                           shapley)
 
 matplotlib.use("Agg")
 pytest.importorskip("ipywidgets")
@@ -42,7 +41,7 @@ def test_course_methods_names_and_errors():
 
 
 def test_every_method_gives_a_finite_map(net, images, methods):
-    maps = attribution.maps_for(methods, net, images[:1], 3)
+    maps = attribution.maps_for(net, images[:1], 3, methods)
     assert list(maps) == list(methods)
     for name, m in maps.items():
         assert m.shape == (1, 16, 16), name
@@ -52,7 +51,7 @@ def test_every_method_gives_a_finite_map(net, images, methods):
 def test_deep_shap_map_adds_up(net, images):
     """Local accuracy: the pixel map sums to f_c(x) - f_c(baseline)."""
     b = images[2:3] * 0 + 0.5
-    m = attribution.deep_shap_map(net, images[:2], 1, background=b)
+    m = shapley.deep_shap_map(net, images[:2], 1, background=b)
     with torch.no_grad():
         want = net(images[:2])[:, 1] - net(b)[:, 1]
     torch.testing.assert_close(m.sum((1, 2)), want, rtol=1e-4, atol=1e-5)
@@ -60,13 +59,13 @@ def test_deep_shap_map_adds_up(net, images):
 
 def test_edge_map_ignores_model_and_class(net, images):
     a = attribution.edge_map(net, images, 0)
-    torch.testing.assert_close(a, attribution.edge_map(None, images, 7))
-    flat = attribution.edge_map(None, torch.full((1, 3, 8, 8), 0.4), 0)
+    torch.testing.assert_close(a, attribution.edge_map(models.vgg(width=2), images, 7))
+    flat = attribution.edge_map(net, torch.full((1, 3, 8, 8), 0.4), 0)
     assert flat.abs().max() < 1e-6                                     # no edges, no map
 
 
 def test_occlusion_map_is_a_probability_drop(net, images):
-    m = attribution.occlusion_map(net, images[:1], 2, window=4, stride=4)
+    m = occlusion.occlusion_map(net, images[:1], 2, window=4, stride=4)
     assert m.shape == (1, 4, 4)
     assert (m.abs() <= 1).all()
 
@@ -103,8 +102,8 @@ def test_attribution_explorer_without_kernel(net, images, methods):
 def test_grad_cam_layers(net, images):
     layers = ["layer1", "layer2", "layer3"]
     maps = explorers.grad_cam_layers(net, images, 0, layers)
-    assert all(maps[l].shape == (3, 16, 16) for l in layers)
-    assert [explorers.native_resolution(net, images[0], l) for l in layers] == [
+    assert all(maps[layer].shape == (3, 16, 16) for layer in layers)
+    assert [explorers.native_resolution(net, images[0], layer) for layer in layers] == [
         (16, 16), (8, 8), (4, 4)]
     fig = explorers.gradcam_layer_grid(net, images[:2], 0, layers)
     assert "layer3 (4x4)" in [a.get_title() for a in fig.axes]
@@ -126,26 +125,26 @@ class _LinearGame:
 
 
 def test_lime_fits_respect_k():
-    fits = explorers.lime_fits(_LinearGame(), [1, 2, 3], [0.3, 5.0], num_samples=200)
+    fits = explorers.lime_fits(_LinearGame(), [1, 2, 3], [0.3, 5.0], n_samples=200)
     for w in (0.3, 5.0):
         assert torch.nonzero(fits[(1, w)].weights).flatten().tolist() == [0]
         assert torch.nonzero(fits[(2, w)].weights).flatten().tolist() == [0, 1]
         torch.testing.assert_close(fits[(3, w)].weights[:3].float(), torch.tensor([3.0, -2.0, 1.0]))
     with pytest.raises(ValueError, match="positive"):
-        explorers.lime_fits(_LinearGame(), [1], [0.0], num_samples=40)
+        explorers.lime_fits(_LinearGame(), [1], [0.0], n_samples=40)
 
 
 def test_lime_game_runs_the_model_once(net, images):
     seg = torch.zeros(16, 16, dtype=torch.long)
     seg[:8, 8:], seg[8:, :8], seg[8:, 8:] = 1, 2, 3
     game = explorers.lime_game(net, images[0], 3, seg)
-    explorers.lime_fits(game, [1, 4], [0.2, 5.0], num_samples=40)
+    explorers.lime_fits(game, [1, 4], [0.2, 5.0], n_samples=40)
     assert game.game.evaluations == 40                         # one pass for all four fits
-    explorers.lime_fits(game, [3], [1.0], num_samples=40)
+    explorers.lime_fits(game, [3], [1.0], n_samples=40)
     assert game.game.evaluations == 40
-    fig = explorers.lime_grid(net, images[0], 3, seg, Ks=(1, 4), widths=(0.3,), num_samples=40)
+    fig = explorers.lime_grid(net, images[0], 3, seg, Ks=(1, 4), widths=(0.3,), n_samples=40)
     assert any("R²" in a.get_title() for a in fig.axes)
-    ex = explorers.lime_explorer(net, images[0], 3, seg, num_samples=40)
+    ex = explorers.lime_explorer(net, images[0], 3, seg, n_samples=40)
     ex.set(K=2, width=1.0)
     assert ex.renders == 3 and "K=2" in ex.figure.axes[1].get_title()
 

@@ -52,31 +52,33 @@ def test_deletion_and_insertion_closed_form(region):
     model, x = Inside(region).eval(), torch.ones(1, 3, 8, 8)
     kw = dict(steps=16, output="logit")
     good, bad = region[None], 1 - region[None]
-    d = fa.perturbation_curves(model, x, good, 0, "deletion", **kw)
+    d = fa.perturbation_curves(model, x, 0, good, mode="deletion", **kw)
     np.testing.assert_allclose(d[0, :5].numpy(), [1, 0.75, 0.5, 0.25, 0], atol=1e-6)
     assert d[0, 4:].abs().max() < 1e-6
     assert fa.auc(d)[0] == pytest.approx(0.125)
-    ins = fa.perturbation_curves(model, x, good, 0, "insertion", substrate_kind="black", **kw)
+    ins = fa.perturbation_curves(model, x, 0, good, mode="insertion", substrate_kind="black", **kw)
     assert fa.auc(ins)[0] == pytest.approx(1 - 0.125)
-    assert fa.auc(fa.perturbation_curves(model, x, bad, 0, "deletion", **kw))[0] == pytest.approx(0.875)
-    assert fa.auc(fa.perturbation_curves(model, x, bad, 0, "insertion", substrate_kind="black",
+    assert fa.auc(fa.perturbation_curves(model, x, 0, bad, mode="deletion",
+                                         **kw))[0] == pytest.approx(0.875)
+    assert fa.auc(fa.perturbation_curves(model, x, 0, bad, mode="insertion", substrate_kind="black",
                                          **kw))[0] == pytest.approx(0.125)
 
 
 def test_curve_ends_and_probability(region):
     """Deletion starts at f(x) and ends at f(substrate); insertion the other way round; 'prob'
     is the softmax of the logits."""
-    model, x = Inside(region).eval(), torch.rand(3, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    model, x = Inside(region).eval(), torch.rand(3, 3, 8, 8,
+                                                 generator=torch.Generator().manual_seed(0))
     sal = torch.rand(3, 8, 8)
-    d = fa.perturbation_curves(model, x, sal, 0, "deletion", steps=4)
-    i = fa.perturbation_curves(model, x, sal, 0, "insertion", steps=4)
+    d = fa.perturbation_curves(model, x, 0, sal, mode="deletion", steps=4)
+    i = fa.perturbation_curves(model, x, 0, sal, mode="insertion", steps=4)
     p_x = model(x).softmax(1)[:, 0]
     np.testing.assert_allclose(d[:, 0], p_x, rtol=1e-5)
     np.testing.assert_allclose(i[:, -1], p_x, rtol=1e-5)
     np.testing.assert_allclose(d[:, -1], model(torch.zeros_like(x)).softmax(1)[:, 0], rtol=1e-5)
     np.testing.assert_allclose(i[:, 0], model(fa.substrate(x, "blur")).softmax(1)[:, 0], rtol=1e-5)
     # batch size does not change anything
-    d2 = fa.perturbation_curves(model, x, sal, 0, "deletion", steps=4, batch_size=2)
+    d2 = fa.perturbation_curves(model, x, 0, sal, mode="deletion", steps=4, batch_size=2)
     torch.testing.assert_close(d, d2)
 
 
@@ -103,7 +105,7 @@ def test_substrates():
     const = torch.full((1, 3, 16, 16), 0.3)
     torch.testing.assert_close(fa.gaussian_blur(const, 2.0), const)      # blur keeps constants
     net = models.resnet_gap(width=4, blocks=(1, 1, 1))
-    mean = fa.substrate(x, "mean", net)
+    mean = fa.substrate(x, "mean", model=net)
     torch.testing.assert_close(mean[0, :, 0, 0], net.normalize.mean.view(-1))
     with pytest.raises(ValueError, match="needs the model"):
         fa.substrate(x, "mean")
@@ -114,13 +116,13 @@ def test_substrates():
 def test_errors(region):
     model, x = Inside(region), torch.ones(2, 3, 8, 8)
     with pytest.raises(ValueError, match="mode"):
-        fa.perturbation_curves(model, x, torch.rand(2, 8, 8), 0, "removal")
+        fa.perturbation_curves(model, x, 0, torch.rand(2, 8, 8), mode="removal")
     with pytest.raises(ValueError, match="2 images"):
-        fa.perturbation_curves(model, x, torch.rand(3, 8, 8), 0)
+        fa.perturbation_curves(model, x, 0, torch.rand(3, 8, 8))
     with pytest.raises(ValueError, match="steps"):
-        fa.perturbation_curves(model, x, torch.rand(2, 8, 8), 0, steps=0)
+        fa.perturbation_curves(model, x, 0, torch.rand(2, 8, 8), steps=0)
     with pytest.raises(IndexError, match="out of range"):
-        fa.perturbation_curves(model, x, torch.rand(2, 8, 8), 5)          # no class 5
+        fa.perturbation_curves(model, x, 5, torch.rand(2, 8, 8))          # no class 5
 
 
 def test_evaluate_table_and_coarse_maps():
@@ -129,8 +131,8 @@ def test_evaluate_table_and_coarse_maps():
     torch.manual_seed(0)
     net = models.resnet_gap(width=4, blocks=(1, 1, 1)).train()
     x = torch.rand(2, 3, 16, 16)
-    r1 = fa.evaluate("coarse", net, x, torch.rand(2, 4, 4), 1, steps=4)
-    r2 = fa.evaluate("pixels", net, x, torch.randn(2, 3, 16, 16), 1, steps=4)
+    r1 = fa.deletion_insertion(net, x, 1, torch.rand(2, 4, 4), name="coarse", steps=4)
+    r2 = fa.deletion_insertion(net, x, 1, torch.randn(2, 3, 16, 16), name="pixels", steps=4)
     assert net.training
     t = fa.table([r1, r2])
     assert list(t.index) == ["coarse", "pixels"]

@@ -132,7 +132,8 @@ def test_gaussian_images_match_the_data_mean_and_variance(cifar_test):
     out, out_labels = gen.gaussian_images(images, labels, seed=0)
     assert out.dtype == torch.uint8 and out.shape == images.shape
     assert torch.equal(out_labels, labels)
-    mean, std = (lambda t: t.double().mean(dim=(0, 2, 3))), (lambda t: t.double().std(dim=(0, 2, 3)))
+    mean, std = (lambda t: t.double().mean(dim=(0, 2, 3))), (lambda t: t.double().std(dim=(0, 2,
+                                                                                           3)))
     np.testing.assert_allclose(mean(out), mean(images), rtol=0.01)
     np.testing.assert_allclose(std(out), std(images), rtol=0.07)     # clipping to 0..255 trims it
     # pixels are independent: neighbours do not correlate, unlike in real images

@@ -21,7 +21,7 @@ def _disk_scene(seed=0):
 
 def test_seeds_follow_the_quantiles():
     sal = torch.arange(100.).reshape(10, 10)
-    seeds = saliency_seeds(sal, 0.95, 0.30)
+    seeds = saliency_seeds(sal, fg_quantile=0.95, bg_quantile=0.30)
     assert (seeds == cv2.GC_FGD).sum() == 5 and (seeds == cv2.GC_BGD).sum() == 30
     assert (seeds == cv2.GC_PR_BGD).sum() == 65
     assert (seeds[sal >= 95] == cv2.GC_FGD).all()
@@ -54,6 +54,6 @@ def test_errors():
     with pytest.raises(ValueError, match="constant"):
         saliency_grabcut(img, torch.ones(64, 80))
     with pytest.raises(ValueError, match="quantile"):
-        saliency_seeds(sal, 0.3, 0.5)
+        saliency_seeds(sal, fg_quantile=0.3, bg_quantile=0.5)
     with pytest.raises(ValueError, match=r"\[3, H, W\]"):
         saliency_grabcut(img[0], sal)

@@ -1,4 +1,5 @@
-"""LIME and SP-LIME (lecture_utils.lime) against closed forms, scikit-learn and the ``lime`` package."""
+"""LIME and SP-LIME (lecture_utils.lime) against closed forms, scikit-learn and the ``lime``
+package."""
 from __future__ import annotations
 
 import math
@@ -50,7 +51,8 @@ def grid_segments(h=32, w=32, n=4):
 
 
 def test_superpixels_are_sequential_labels(cifar_image):
-    for method, kw in (("slic", {"n_segments": 12}), ("quickshift", {"kernel_size": 1, "max_dist": 6}),
+    for method, kw in (("slic", {"n_segments": 12}),
+                       ("quickshift", {"kernel_size": 1, "max_dist": 6}),
                        ("felzenszwalb", {"scale": 20, "min_size": 10})):
         seg = L.superpixels(cifar_image, method, **kw)
         assert seg.shape == (32, 32) and seg.dtype == torch.int64
@@ -75,7 +77,8 @@ def test_proximity_and_cosine_distance_closed_forms():
     from sklearn.metrics.pairwise import cosine_distances
     Z = (torch.rand(20, 7) < 0.5).float()
     Z[:, 0] = 1
-    assert np.allclose(L.cosine_distance(Z).numpy(), cosine_distances(Z.numpy(), np.ones((1, 7)))[:, 0])
+    assert np.allclose(L.cosine_distance(Z).numpy(),
+                       cosine_distances(Z.numpy(), np.ones((1, 7)))[:, 0])
 
 
 def test_l2_distance_equals_the_pixel_distance(cifar_image):
@@ -94,12 +97,16 @@ def test_weighted_least_squares_equals_sklearn_ridge(ridge):
     from sklearn.linear_model import LinearRegression, Ridge
     g = torch.Generator().manual_seed(0)
     Z = (torch.rand(100, 6, generator=g) < 0.5).double()
-    y = Z @ torch.randn(6, generator=g, dtype=torch.float64) + 0.1 * torch.randn(100, generator=g, dtype=torch.float64)
+    y = (Z @ torch.randn(6, generator=g, dtype=torch.float64)
+         + 0.1 * torch.randn(100, generator=g, dtype=torch.float64))
     p = torch.rand(100, generator=g, dtype=torch.float64)
     w, b, score = L.weighted_least_squares(Z, y, p, ridge)
-    reg = (Ridge(alpha=ridge) if ridge else LinearRegression()).fit(Z.numpy(), y.numpy(), sample_weight=p.numpy())
-    assert np.allclose(w.numpy(), reg.coef_, atol=1e-8) and math.isclose(b, reg.intercept_, abs_tol=1e-8)
-    assert math.isclose(score, reg.score(Z.numpy(), y.numpy(), sample_weight=p.numpy()), abs_tol=1e-10)
+    reg = (Ridge(alpha=ridge) if ridge else LinearRegression()).fit(Z.numpy(), y.numpy(),
+                                                                    sample_weight=p.numpy())
+    assert np.allclose(w.numpy(), reg.coef_, atol=1e-8) and math.isclose(b, reg.intercept_,
+                                                                         abs_tol=1e-8)
+    assert math.isclose(score, reg.score(Z.numpy(), y.numpy(), sample_weight=p.numpy()),
+                        abs_tol=1e-10)
 
 
 def test_k_lasso_keeps_k_features():
@@ -132,7 +139,8 @@ def _lime_image(model, image, segments, target, num_samples, seed, num_features,
         with torch.no_grad():
             return model(torch.from_numpy(imgs).permute(0, 3, 1, 2).float()).softmax(1).numpy()
 
-    explainer = lime_image.LimeImageExplainer(random_state=seed, feature_selection=feature_selection)
+    explainer = lime_image.LimeImageExplainer(random_state=seed,
+                                              feature_selection=feature_selection)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         exp = explainer.explain_instance(
@@ -153,9 +161,12 @@ def test_explain_image_matches_the_lime_package(cifar_image, num_features):
     S = int(seg.max()) + 1
     theirs, intercept, score = _lime_image(net, cifar_image, seg, 2, 300, seed=4,
                                            num_features=num_features or 100_000,
-                                           feature_selection="lasso_path" if num_features else "none")
-    ours = L.explain_image(net, cifar_image, 2, seg, num_samples=300, seed=4, num_features=num_features,
-                           distance="cosine", kernel_width=0.25 * math.sqrt(2), ridge=1.0)
+                                           feature_selection=("lasso_path" if num_features
+                                                              else "none"))
+    ours = L.explain_image(net, cifar_image, 2, seg, n_samples=300, seed=4,
+                           num_features=num_features,
+                           distance="cosine", kernel_width=0.25 * math.sqrt(2), ridge=1.0,
+                           precision="fp32")
     assert ours.weights.shape == (S,)
     assert torch.allclose(ours.weights, theirs, atol=1e-6 * theirs.abs().max().item() + 1e-9)
     assert math.isclose(ours.intercept, intercept, rel_tol=1e-5, abs_tol=1e-9)
@@ -167,7 +178,7 @@ def test_lime_ranks_the_only_superpixel_the_model_sees_first(cifar_image):
     seg = grid_segments(n=4)
     net = RegionNet(seg == 6).eval()
     for distance in ("l2", "cosine"):
-        e = L.explain_image(net, cifar_image, 1, seg, num_samples=200, seed=0, baseline=0.0,
+        e = L.explain_image(net, cifar_image, 1, seg, n_samples=200, seed=0, baseline=0.0,
                             distance=distance)
         assert e.top(1) == [6]
         others = e.weights.clone()
@@ -175,16 +186,18 @@ def test_lime_ranks_the_only_superpixel_the_model_sees_first(cifar_image):
         assert others.abs().max() < 1e-6 * e.weights[6]
         assert e.score > 0.999
     # with K = 1 the K-LASSO keeps exactly that superpixel
-    e = L.explain_image(net, cifar_image, 1, seg, num_samples=200, num_features=1, baseline=0.0)
+    e = L.explain_image(net, cifar_image, 1, seg, n_samples=200, num_features=1, baseline=0.0)
     assert torch.nonzero(e.weights).flatten().tolist() == [6]
-    theirs, _, _ = _lime_image(net, cifar_image, seg, 1, 200, seed=0, num_features=1, hide_color=0.0)
+    theirs, _, _ = _lime_image(net, cifar_image, seg, 1, 200, seed=0, num_features=1,
+                               hide_color=0.0)
     assert torch.nonzero(theirs).flatten().tolist() == [6]
 
 
 def test_explanation_fields(cifar_image):
     net = TinyConv().eval()
     seg = grid_segments(n=3)
-    e = L.explain_image(net, cifar_image, 0, seg, num_samples=64, keep_samples=True)
+    e = L.explain_image(net, cifar_image, 0, seg, n_samples=64, keep_samples=True,
+                        precision="fp32")
     with torch.no_grad():
         p = net(cifar_image[None]).softmax(1)[0, 0].item()
     assert math.isclose(e.prediction, p, rel_tol=1e-5)
@@ -195,14 +208,17 @@ def test_explanation_fields(cifar_image):
 
 def test_explain_image_bad_input(cifar_image):
     net = TinyConv().eval()
-    with pytest.raises(ValueError, match=r"segments has shape \(16, 16\) but the image is \(32, 32\)"):
+    with pytest.raises(ValueError,
+                       match=r"segments has shape \(16, 16\) but the image is \(32, 32\)"):
         L.explain_image(net, cifar_image, 0, grid_segments(16, 16))
     with pytest.raises(TypeError, match="integer superpixel labels"):
         L.explain_image(net, cifar_image, 0, grid_segments().float())
     with pytest.raises(ValueError, match="relabel_sequential"):
         L.explain_image(net, cifar_image, 0, grid_segments() * 2)
-    with pytest.raises(TypeError, match="float image"):
-        L.explain_image(net, (cifar_image * 255).byte(), 0, grid_segments())
+    as_uint8 = (cifar_image * 255).round().byte()              # uint8 is converted, not refused
+    assert torch.allclose(L.explain_image(net, as_uint8, 0, grid_segments(), n_samples=64).weights,
+                          L.explain_image(net, as_uint8.float() / 255, 0, grid_segments(),
+                                          n_samples=64).weights)
     with pytest.raises(ValueError, match="distance must be"):
         L.explain_image(net, cifar_image, 0, grid_segments(), distance="manhattan")
 
@@ -230,13 +246,13 @@ def test_explain_text_matches_the_lime_package():
         warnings.simplefilter("ignore")
         exp = LimeTextExplainer(random_state=7, feature_selection="lasso_path").explain_instance(
             DOC, f, labels=(1,), num_features=4, num_samples=500)
-    ours = L.explain_text(f, DOC, 1, num_samples=500, seed=7, num_features=4, ridge=1.0)
+    ours = L.explain_text(f, DOC, 1, n_samples=500, seed=7, num_features=4, ridge=1.0)
     theirs = dict(exp.as_list(label=1))
     assert [w for w, _ in ours.as_list()] == list(theirs)
     assert np.allclose([v for _, v in ours.as_list()], list(theirs.values()), atol=1e-8)
     assert math.isclose(ours.score, exp.score, rel_tol=1e-6)
     # with the paper's plain least squares the same four words come first
-    plain = L.explain_text(f, DOC, 1, num_samples=500, seed=7, num_features=4)
+    plain = L.explain_text(f, DOC, 1, n_samples=500, seed=7, num_features=4)
     assert set(w for w, _ in plain.as_list()) == set(theirs)
     assert {w for w, _ in plain.as_list()} == {"God", "Jesus", "Posting", "Host"}
 
@@ -250,7 +266,7 @@ def test_submodular_pick_lecture_picture():
                       [0.0, 0.0, 0.5, 1.0, 1.0]])
     picked = L.submodular_pick(W, 2)
     assert picked == [1, 4]                                   # rows 2 and 5 of the lecture
-    I = L.global_importance(W)
+    I = L.global_importance(W)                                # noqa: E741 (the paper's I)
     assert torch.allclose(I, W.sum(0).double().sqrt())
     assert L.coverage(W, picked) == pytest.approx(float(I.sum()))   # everything is covered
     assert L.coverage(W, []) == 0.0
@@ -267,7 +283,7 @@ def test_submodular_pick_bad_input():
 def test_explanation_matrix_uses_word_names():
     f = _word_model()
     docs = ["God is good", "Posting Host God", "edu edu Jesus"]
-    exps = [L.explain_text(f, d, 1, num_samples=200, num_features=2) for d in docs]
+    exps = [L.explain_text(f, d, 1, n_samples=200, num_features=2) for d in docs]
     W, names = L.explanation_matrix(exps)
     assert W.shape == (3, len(names)) and (W >= 0).all()
     assert "God" in names and W[0, names.index("God")] > 0
@@ -281,15 +297,18 @@ def test_checks_accept_the_reference_and_reject_mistakes():
     with pytest.raises(CheckFailed):
         checks.check_proximity_kernel(lambda d, s: torch.exp(-d / s ** 2))
     with pytest.raises(CheckFailed):
-        checks.check_proximity_kernel(lambda d, s: torch.sqrt(torch.exp(-d ** 2 / s ** 2)))   # lime's
+        checks.check_proximity_kernel(lambda d,
+                                      s: torch.sqrt(torch.exp(-d ** 2 / s ** 2)))   # lime's
     with pytest.raises(CheckFailed):
         checks.check_cosine_distance(lambda Z: 1 - Z.sum(1) / Z.shape[1])
     with pytest.raises(CheckFailed):
-        checks.check_weighted_least_squares(lambda Z, y, p: L.weighted_least_squares(Z, y, torch.ones_like(p))[:2])
+        checks.check_weighted_least_squares(
+            lambda Z, y, p: L.weighted_least_squares(Z, y, torch.ones_like(p))[:2])
     with pytest.raises(CheckFailed):
         checks.check_weighted_least_squares(
-            lambda Z, y, p: (torch.linalg.lstsq(Z * p.sqrt()[:, None], (y * p.sqrt())[:, None]).solution[:, 0], 0.0))
-    with pytest.raises(CheckFailed):                                   # the heaviest rows, not coverage
+            lambda Z, y, p: (torch.linalg.lstsq(Z * p.sqrt()[:, None],
+                                                (y * p.sqrt())[:, None]).solution[:, 0], 0.0))
+    with pytest.raises(CheckFailed):                       # the heaviest rows, not coverage
         checks.check_submodular_pick(lambda W, B: torch.argsort(-W.abs().sum(1))[:B].tolist())
 
 
@@ -304,3 +323,16 @@ def test_k_lasso_never_returns_more_than_k_features():
     y = Z @ torch.arange(10.0).double()
     w, _, _ = k_lasso(Z, y, torch.ones(300), num_features=4)
     assert torch.count_nonzero(w) <= 4
+
+
+def test_precision_policy_changes_values_within_bf16s_precision(cifar_image):
+    """The default forward passes follow the course's precision for batched inference; "fp32"
+    gives float32. Where the policy is bf16, the probabilities agree to bf16's precision."""
+    net = TinyConv().eval()
+    seg = grid_segments(n=3)
+    auto = L.explain_image(net, cifar_image, 0, seg, n_samples=64, keep_samples=True)
+    fp32 = L.explain_image(net, cifar_image, 0, seg, n_samples=64, keep_samples=True,
+                           precision="fp32")
+    torch.testing.assert_close(auto.values, fp32.values, rtol=2e-2, atol=1e-3)
+    with pytest.raises(ValueError, match="precision"):
+        L.explain_image(net, cifar_image, 0, seg, n_samples=64, precision="bf16")

@@ -1,4 +1,5 @@
-"""Committed notebooks: paired with their .py, executed (laptop/full profile) after their last edit."""
+"""Committed notebooks: paired with their .py, executed (laptop/full profile) after their last
+edit."""
 import sys
 from pathlib import Path
 

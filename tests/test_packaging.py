@@ -1,4 +1,5 @@
-"""pyproject.toml and environment.yml list the same packages; the commands the README promises exist."""
+"""pyproject.toml and environment.yml list the same packages; the commands the README promises
+exist."""
 import re
 import tomllib
 from pathlib import Path
@@ -15,7 +16,8 @@ def _name(spec: str) -> str:
 
 def test_pyproject_and_environment_list_the_same_packages():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    pip_names = {_name(s) for s in project["dependencies"] + project["optional-dependencies"]["test"]}
+    pip_names = {_name(s)
+                 for s in project["dependencies"] + project["optional-dependencies"]["test"]}
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     conda = set()
     for dep in env["dependencies"]:

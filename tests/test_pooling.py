@@ -54,7 +54,8 @@ def test_sum_pooling_is_a_feature_wise_strided_convolution(f):
     on non-negative sums)."""
     c, k, r = f.shape[1], 3, 2
     theta = torch.eye(c)[:, :, None, None].expand(c, c, k, k)
-    assert torch.allclose(torch.relu(F.conv2d(f, theta, stride=r)), pnorm_pool2d(f, 1, k, r), atol=1e-5)
+    assert torch.allclose(torch.relu(F.conv2d(f, theta, stride=r)), pnorm_pool2d(f, 1, k, r),
+                          atol=1e-5)
 
 
 def test_module_and_replacing_max_pooling():

@@ -1,4 +1,5 @@
-"""Optional ImageNet networks: found only in the torch cache, wrapped in the course's conventions."""
+"""Optional ImageNet networks: found only in the torch cache, wrapped in the course's
+conventions."""
 import torch
 import torchvision
 from torch import nn
@@ -25,5 +26,6 @@ def test_wrapped_network_takes_pixels_and_has_hookable_relus():
     with torch.no_grad():
         assert torch.allclose(model(x), want, atol=1e-5)
     assert not any(m.inplace for m in model.modules() if isinstance(m, nn.ReLU))
-    assert backprop.input_gradient(model, x, 99, "guided").shape == x.shape
-    assert len(pretrained.imagenet_classes()) == 1000 and pretrained.imagenet_classes()[99] == "goose"
+    assert backprop.input_gradient(model, x, 99, rule="guided").shape == x.shape
+    assert len(pretrained.imagenet_classes()) == 1000
+    assert pretrained.imagenet_classes()[99] == "goose"

@@ -64,7 +64,7 @@ def test_randomization_test_verdicts():
     net = models.resnet_gap(width=8, blocks=(1, 1, 1)).eval()
     x = torch.rand(3, 3, 16, 16, generator=torch.Generator().manual_seed(1))
     methods = {"edge detector": attribution.edge_map, "gradient": backprop.saliency_map}
-    table, maps = sanity.randomization_test(methods, net, x, 2)
+    table, maps = sanity.randomization_test(net, x, 2, methods)
     assert len(table) == 2 * 6 * 3
     s = sanity.summary(table)
     assert list(s.columns) == ["original", "fc", "layer3", "layer2", "layer1", "stem"]

@@ -1,4 +1,5 @@
-"""CKA (lecture_utils.similarity) and the representation measures (lecture_utils.representations)."""
+"""CKA (lecture_utils.similarity) and the representation measures
+(lecture_utils.representations)."""
 import numpy as np
 import pytest
 import torch
@@ -37,7 +38,8 @@ def test_linear_cka_matches_the_explicit_centring_formula(m, p1, p2):
 def test_hsic_and_centering_matrix():
     X, Y = _pair(40, 5, 4)
     H = S.centering_matrix(40)
-    assert torch.allclose(H @ H, H) and torch.allclose(H.sum(0), torch.zeros(40, dtype=H.dtype), atol=1e-12)
+    assert torch.allclose(H @ H, H) and torch.allclose(H.sum(0), torch.zeros(40, dtype=H.dtype),
+                                                       atol=1e-12)
     K, L = S.gram_linear(X), S.gram_linear(Y)
     # vec(HKH).vec(HLH) = tr(KHLH) = ||Y^T H X||_F^2
     ref = float(torch.trace(K @ H @ L @ H)) / 39 ** 2
@@ -51,10 +53,14 @@ def test_cka_invariances():
     base = S.linear_cka(X, Y)
     g = torch.Generator().manual_seed(1)
     Q, _ = torch.linalg.qr(torch.randn(X.shape[1], X.shape[1], generator=g, dtype=torch.float64))
-    assert S.linear_cka(X @ Q, Y) == pytest.approx(base, rel=1e-10)                       # orthogonal
-    assert S.linear_cka(X[:, torch.randperm(X.shape[1], generator=g)], Y) == pytest.approx(base, rel=1e-10)
-    assert S.linear_cka(7.3 * X, 0.01 * Y) == pytest.approx(base, rel=1e-10)              # isotropic scaling
-    assert S.linear_cka(X + 5.0, Y) == pytest.approx(base, rel=1e-10)                     # translation
+    assert S.linear_cka(X @ Q, Y) == pytest.approx(base,
+                                                   rel=1e-10)                       # orthogonal
+    assert S.linear_cka(X[:, torch.randperm(X.shape[1], generator=g)],
+                        Y) == pytest.approx(base, rel=1e-10)
+    assert S.linear_cka(7.3 * X,
+                        0.01 * Y) == pytest.approx(base, rel=1e-10)              # isotropic scaling
+    assert S.linear_cka(X + 5.0, Y) == pytest.approx(base,
+                                                     rel=1e-10)                     # translation
     assert S.linear_cka(X, X) == pytest.approx(1.0, abs=1e-12)
     assert S.linear_cka(X, Y) == pytest.approx(S.linear_cka(Y, X), rel=1e-12)
     # not invariant to a general invertible linear map, nor to anisotropic scaling
@@ -137,7 +143,8 @@ def test_minibatch_cka_converges_to_full_cka():
     full = S.linear_cka(X, Y)
     errors = []
     for bs in (16, 128, 1024):
-        errors.append(abs(S.minibatch_cka((X[i:i + bs], Y[i:i + bs]) for i in range(0, m, bs)) - full))
+        errors.append(abs(S.minibatch_cka((X[i:i + bs], Y[i:i + bs]) for i in range(0, m,
+                                                                                    bs)) - full))
     assert errors[-1] < 2e-3 and max(errors) < 0.02
     # averaging the biased CKA of each small batch instead is far off: why the unbiased HSIC
     naive = abs(np.mean([S.linear_cka(X[i:i + 16], Y[i:i + 16]) for i in range(0, m, 16)]) - full)
@@ -160,7 +167,8 @@ def test_minibatch_accumulator_matches_pairwise_calls():
 @pytest.fixture(scope="module")
 def nets():
     torch.manual_seed(0)
-    return models.vit(dim=16, depth=2, heads=2).eval(), models.resnet_gap(width=4, blocks=(1, 1, 1)).eval()
+    return models.vit(dim=16, depth=2, heads=2).eval(), models.resnet_gap(width=4,
+                                                                          blocks=(1, 1, 1)).eval()
 
 
 def test_cka_matrix_within_and_across(nets, cifar_test):

@@ -1,4 +1,5 @@
-"""The zoo: committed checkpoints reach their manifest accuracy; bad files are reported and rebuilt."""
+"""The zoo: committed checkpoints reach their manifest accuracy; bad files are reported and
+rebuilt."""
 import json
 
 import pytest

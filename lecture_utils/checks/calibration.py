@@ -68,7 +68,8 @@ def check_fit_temperature(fn) -> float:
         y = torch.distributions.Categorical(logits=z / true_T).sample()
         T = fn(z, y)
         if not isinstance(T, (float, int)) and not (isinstance(T, torch.Tensor) and T.numel() == 1):
-            raise CheckFailed(f"check_fit_temperature: return one number T, got {type(T).__name__}.")
+            raise CheckFailed(f"check_fit_temperature: return one number T, got "
+                              f"{type(T).__name__}.")
         cases.append((f"labels drawn with T={true_T}", float(T), cal.fit_temperature(z, y)))
     return check_close("check_fit_temperature", cases, tol=5e-3, hint=(
         "Minimise NLL(T) over T > 0 on these logits (a grid over log T refined near its "

@@ -31,7 +31,8 @@ def check_class_activation_map(fn) -> float:
 
 def check_grad_cam(fn) -> float:
     """``fn(activations A [N,K,h,w], gradients dy^c/dA [N,K,h,w]) -> [N,h,w]``:
-    alpha_k^c = (1/Z) sum_ij dy^c/dA^k_ij, L = ReLU(sum_k alpha_k^c A^k) (Selvaraju et al., Eqs. 1-2)."""
+    alpha_k^c = (1/Z) sum_ij dy^c/dA^k_ij, L = ReLU(sum_k alpha_k^c A^k) (Selvaraju et al.,
+    Eqs. 1-2)."""
     cases = []
     for n, k, h, _, g in _cases(7):
         a = torch.randn(n, k, h, h, generator=g).relu()
@@ -39,8 +40,9 @@ def check_grad_cam(fn) -> float:
         ref = torch.relu(torch.einsum("nk,nkhw->nhw", grads.mean(dim=(2, 3)), a))
         cases.append((f"N={n}, K={k}, {h}x{h}", fn(a.clone(), grads.clone()), ref))
     return check_close("check_grad_cam", cases, tol=1e-5,
-                       hint="alpha is the *mean* of the gradients over the h*w positions (one number "
-                            "per channel and image); weight A by it, sum over k, then apply the ReLU.")
+                       hint="alpha is the *mean* of the gradients over the h*w positions (one "
+                            "number per channel and image); weight A by it, sum over k, then apply "
+                            "the ReLU.")
 
 
 def _maps_for_boxes():
@@ -65,7 +67,8 @@ def _maps_for_boxes():
 
 def check_box_from_map(fn) -> float:
     """``fn(heat np.ndarray [H,W], threshold=0.2) -> (x0, y0, x1, y1)`` (x1, y1 exclusive): the box
-    of the largest 8-connected component of the pixels >= threshold x max (Zhou et al., Sec. 3.1)."""
+    of the largest 8-connected component of the pixels >= threshold x max (Zhou et al.,
+    Sec. 3.1)."""
     cases = []
     for i, m in enumerate(_maps_for_boxes()):
         yours = np.asarray(fn(m.copy(), 0.2), dtype=np.int64).reshape(-1)
@@ -84,7 +87,8 @@ def check_box_from_map(fn) -> float:
 
 
 def check_pointing_game(fn) -> float:
-    """``fn(heat [N,H,W], masks bool [N,H,W]) -> bool [N]``: is each map's maximum inside its mask?"""
+    """``fn(heat [N,H,W], masks bool [N,H,W]) -> bool [N]``: is each map's maximum inside its
+    mask?"""
     g = torch.Generator().manual_seed(13)
     heat = torch.randn(64, 12, 12, generator=g)
     masks = torch.zeros(64, 12, 12, dtype=torch.bool)
@@ -95,4 +99,5 @@ def check_pointing_game(fn) -> float:
     ref = pointing_game(heat, masks)
     return check_close("check_pointing_game", [("64 random maps", yours.float(), ref.float())],
                        tol=0, hint="Find each map's argmax over the flattened H*W pixels, turn it "
-                                   "back into (row, column) = divmod(index, W), look it up in the mask.")
+                                   "back into (row, column) = divmod(index, W), look it up in the "
+                                   "mask.")

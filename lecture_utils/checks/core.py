@@ -39,7 +39,8 @@ def check_close(name: str, cases, tol: float = 1e-6, hint: str = "") -> float:
         err = rel_error(y, r)
         if err > tol:
             raise CheckFailed(f"{name} [{label}]: relative error {err:.2e} > {tol:.0e}. "
-                              f"Yours: {np.array2string(y.ravel()[:4], precision=4)}..., reference: "
+                              f"Yours: {np.array2string(y.ravel()[:4], precision=4)}..., "
+                              "reference: "
                               f"{np.array2string(r.ravel()[:4], precision=4)}... {hint}".strip())
         worst = max(worst, err)
     print(f"{name}: passed (max relative error {worst:.1e} over {n} cases)")
