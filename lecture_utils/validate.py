@@ -59,3 +59,72 @@ def check_layer(model: nn.Module, layer) -> nn.Module:
 def model_device(model: nn.Module) -> torch.device:
     param = next(model.parameters(), None)
     return param.device if param is not None else torch.device("cpu")
+
+
+# --------------------------------------------------------------------------------------------
+# Counts, indices, numbers and finiteness (the methods of papers 6, 9, 10 and 11 use these)
+# --------------------------------------------------------------------------------------------
+def check_int(value, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    """A Python or NumPy integer (or a one-element integer tensor) as an ``int``, within
+    ``[minimum, maximum]``. Booleans and floats (even ``15.0``) are refused: say what you mean."""
+    import numbers
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_floating_point() \
+            and value.dtype != torch.bool:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})"
+                        + (f"; use {name}={int(value)}." if isinstance(value, float)
+                           and float(value).is_integer() else "."))
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}.")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be at most {maximum}, got {value}.")
+    return value
+
+
+def check_index(value, size: int, name: str, what: str = "entries") -> int:
+    """An index into ``size`` things counted from 0: negative indices are refused (they would wrap
+    around silently and pick the last ``what`` instead of an error)."""
+    i = check_int(value, name)
+    if not 0 <= i < size:
+        hint = " (negative indices do not wrap around here)" if i < 0 else ""
+        raise IndexError(f"{name}={i} is out of range: there are {size} {what}, valid indices "
+                         f"0..{size - 1}{hint}.")
+    return i
+
+
+def check_number(value, name: str, *, low: float | None = None, high: float | None = None,
+                 low_open: bool = False, high_open: bool = False) -> float:
+    """A finite real number (Python, NumPy or a one-element tensor) as a ``float``, in the interval
+    given by ``low``/``high`` (closed unless ``low_open``/``high_open``)."""
+    import math
+    import numbers
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}.")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value}.")
+    below = low is not None and (value <= low if low_open else value < low)
+    above = high is not None and (value >= high if high_open else value > high)
+    if below or above:
+        lo = "-inf" if low is None else f"{low:g}"
+        hi = "inf" if high is None else f"{high:g}"
+        interval = ("(" if low_open or low is None else "[") + f"{lo}, {hi}" \
+            + (")" if high_open or high is None else "]")
+        raise ValueError(f"{name} must be in {interval}, got {value:g}.")
+    return value
+
+
+def check_finite(t: torch.Tensor, name: str, hint: str = "") -> torch.Tensor:
+    """``t`` itself when every entry is finite; else a clear error naming the first bad entry."""
+    if t.is_floating_point() or t.is_complex():
+        bad = ~torch.isfinite(t)
+        if bad.any():
+            where = tuple(int(i) for i in bad.nonzero()[0])
+            raise ValueError(f"{name} contains NaN or inf ({int(bad.sum())} of {t.numel()} "
+                             f"entries; the first at index {where} is {t[where].item()})"
+                             + (f": {hint}" if hint else "."))
+    return t
