@@ -174,3 +174,60 @@ def normalize_map(m: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
     flat = m.reshape(m.shape[0], -1) if m.dim() == 3 else m.reshape(1, -1)
     lo, hi = flat.min(1, keepdim=True).values, flat.max(1, keepdim=True).values
     return ((flat - lo) / (hi - lo).clamp_min(eps)).reshape(m.shape)
+
+
+# --------------------------------------------------------------------------------------------
+# Reliability diagrams (Guo et al. 2017): the display of ``calibration.reliability_bins``
+# --------------------------------------------------------------------------------------------
+def reliability_diagram(bins, *, axes=None, title=None, show_histogram: bool = True):
+    """Guo et al.'s Fig. 1 for one model, drawn from ``bins``, a ``calibration.ReliabilityBins``
+    (computed apart, as scikit-learn's ``CalibrationDisplay`` draws ``calibration_curve``).
+
+    Above, the share of samples per confidence bin with the accuracy and the average confidence
+    marked; below, acc(B_m) per bin ("outputs") against the diagonal of perfect calibration, with
+    the gap to conf(B_m) shaded and the ECE printed. ``axes``: two axes (or one when
+    ``show_histogram=False``). Returns the figure.
+    """
+    n_axes = 2 if show_histogram else 1
+    if axes is None:
+        if show_histogram:
+            fig, axes = plt.subplots(2, 1, figsize=(4.6, 6.4), height_ratios=(1, 2), sharex=True)
+        else:
+            fig, ax = plt.subplots(figsize=(4.6, 4.4))
+            axes = [ax]
+    axes = list(np.atleast_1d(axes))
+    if len(axes) < n_axes:
+        raise ValueError(f"reliability_diagram draws on {n_axes} axes (show_histogram="
+                         f"{show_histogram}); got {len(axes)}.")
+    fig = axes[0].figure
+    n_bins = len(bins.count)
+    left, width = bins.edges[:-1].numpy(), 1.0 / n_bins
+    count = bins.count.numpy()
+    filled = count > 0
+    if show_histogram:
+        ax = axes.pop(0)
+        ax.bar(left, count / count.sum(), width=width, align="edge",
+               color="tab:blue", edgecolor="black", linewidth=0.6)
+        accuracy, avg_conf = bins.accuracy, bins.mean_confidence
+        ax.axvline(accuracy, color="black", ls="--", label=f"accuracy {accuracy:.2f}")
+        ax.axvline(avg_conf, color="crimson", ls=":", label=f"avg. confidence {avg_conf:.2f}")
+        ax.set(ylabel="share of samples", xlim=(0, 1))
+        ax.legend(fontsize="x-small", loc="upper left")
+        if title:
+            ax.set_title(title)
+    ax = axes[0]
+    acc = np.where(filled, bins.acc.numpy(), 0.0)
+    conf = np.where(filled, bins.conf.numpy(), 0.0)
+    ax.bar(left, acc, width=width, align="edge", color="tab:blue", edgecolor="black",
+           linewidth=0.6, label="outputs: acc($B_m$)")
+    ax.bar(left, conf - acc, bottom=acc, width=width, align="edge", color="crimson", alpha=0.3,
+           edgecolor="crimson", hatch="//", linewidth=0.6, label="gap to conf($B_m$)")
+    ax.plot([0, 1], [0, 1], ls="--", color="gray", label="perfect calibration")
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence $\\hat p$", ylabel="accuracy")
+    ax.text(0.97, 0.05, f"ECE = {100 * bins.ece:.2f}%", ha="right", va="bottom",
+            transform=ax.transAxes, fontsize="small",
+            bbox=dict(facecolor="white", alpha=0.8, edgecolor="none"))
+    ax.legend(fontsize="x-small", loc="upper left")
+    if title and not show_histogram:
+        ax.set_title(title)
+    return fig
