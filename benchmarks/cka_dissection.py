@@ -121,7 +121,7 @@ def main(argv=None) -> int:
               if isinstance(mod, torch.nn.ReLU) and n.startswith("relu") and "fc" not in n]
     units = sum(mod.out_channels for mod in vgg.modules() if isinstance(mod, torch.nn.Conv2d))
     with measure(device, {}) as m:
-        res = dissection.dissect(vgg, layers, scenes, device=device, progress=False)
+        res = dissection.dissect(vgg, scenes, layers, progress=False)
     rows.append((f"dissection of all {units} units of the VGG ({len(layers)} layers, {vgg_src}) "
                  f"on {args.scenes:,} scenes", m))
     assert all(torch.isfinite(r.iou).all() for r in res.values())

@@ -44,7 +44,8 @@ def to_numpy_image(image) -> np.ndarray:
 def _grid(n: int, ncols: int | None, size: float):
     ncols = ncols or min(n, 8)
     nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.3), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.3),
+                             squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     return fig, axes.flat
@@ -88,7 +89,9 @@ def show_heatmap(ax, heat, image=None, signed=False, alpha=0.55, cmap=None, colo
 
     Signed maps use a diverging colour map centred on zero; magnitudes a uniform one.
     """
-    heat = heat.detach().cpu().float().numpy() if isinstance(heat, torch.Tensor) else np.asarray(heat)
+    if isinstance(heat, torch.Tensor):
+        heat = heat.detach().cpu().float().numpy()
+    heat = np.asarray(heat)
     cmap = cmap or (SIGNED_CMAP if signed else MAGNITUDE_CMAP)
     extent = None
     if image is not None:
@@ -153,7 +156,8 @@ def plot_history(history, title=None, axes=None):
 
 
 def show_image_pairs(left, right, left_title, right_title, size=2.0, captions=None):
-    """Two rows: images and, under each, its counterpart (e.g. patches and their reconstructions)."""
+    """Two rows: images and, under each, its counterpart (e.g. patches and their
+    reconstructions)."""
     n = len(left)
     fig, axes = plt.subplots(2, n, figsize=(size * n, 2 * size + 0.6), squeeze=False)
     for i in range(n):
@@ -230,4 +234,53 @@ def reliability_diagram(bins, *, axes=None, title=None, show_histogram: bool = T
     ax.legend(fontsize="x-small", loc="upper left")
     if title and not show_histogram:
         ax.set_title(title)
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# The concept set of network dissection (``concepts.ConceptSet``) and its masks
+# --------------------------------------------------------------------------------------------
+def show_concept_set(cs, n: int = 6, size: float = 2.2):
+    """Columns: scenes of a ``concepts.ConceptSet``; rows: the image, its object (and part)
+    mask, its materials and its colour names (drawn in the prototype colours). Returns the
+    figure."""
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    n = min(int(n), len(cs))
+    if n < 1:
+        raise ValueError("The concept set is empty: nothing to show.")
+    fig, axes = plt.subplots(4, n, figsize=(size * n + 2.6, size * 4), squeeze=False)
+    mats = cs.material_names
+    mat_cmap = ListedColormap(plt.get_cmap("tab10").colors[:len(mats)])
+    colors = cs.color_table
+    col_rgb = np.array(list(colors.values()), np.uint8)
+    for i in range(n):
+        img = to_numpy_image(cs.images[i])
+        axes[0, i].imshow(img)
+        axes[0, i].set_title(f"object: {CIFAR10_CLASSES[int(cs.labels[i])]}", fontsize="small")
+        part = cs.parts[i].numpy()
+        obj = np.where(part < 0, 0.0, np.where(part % 2 == 0, 1.0, 0.6))
+        axes[1, i].imshow(img)
+        axes[1, i].imshow(obj, cmap="magma", alpha=0.6, vmin=0, vmax=1)
+        mat = np.ma.masked_less(cs.materials[i].numpy(), 0)
+        axes[2, i].imshow(mat, cmap=mat_cmap, vmin=-0.5, vmax=len(mats) - 0.5,
+                          interpolation="nearest")
+        axes[2, i].set_title(", ".join(mats[m] for m in np.unique(mat.compressed())),
+                             fontsize="x-small")
+        axes[3, i].imshow(col_rgb[cs.colors[i].long().numpy()], interpolation="nearest")
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for r, label in enumerate(("scene x", "object, parts\n(top bright,\nbottom dim)",
+                               "materials", "colour names")):
+        axes[r, 0].set_ylabel(label, fontsize="small")
+    axes[2, -1].legend(handles=[Patch(color=mat_cmap(j), label=m) for j, m in enumerate(mats)],
+                       loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize="x-small",
+                       frameon=False)
+    axes[3, -1].legend(handles=[Patch(facecolor=col_rgb[j] / 255, edgecolor="k", label=c)
+                                for j, c in enumerate(colors)],
+                       loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize="x-small",
+                       frameon=False, ncol=2)
+    fig.suptitle("The concept set: each scene with its per-pixel masks s_c(x, p)")
     return fig

@@ -84,3 +84,20 @@ def test_generated_in_seconds(cifar_test):
     start = time.perf_counter()
     concepts.make_concept_set(x, y, 200, seed=0)
     assert time.perf_counter() - start < 30
+
+
+def test_the_concept_set_is_drawn_by_viz(scenes):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from lecture_utils import viz
+    _, _, cs = scenes
+    fig = viz.show_concept_set(cs, n=3)
+    assert len(fig.axes) == 12
+    with pytest.warns(DeprecationWarning, match="viz.show_concept_set"):
+        concepts.show_concept_set(cs, n=2)
+    with pytest.raises(ValueError, match="empty"):
+        viz.show_concept_set(cs[:0])
+    assert cs.material_names == list(concepts.MATERIALS) and cs.color_table == concepts.COLORS
+    plt.close("all")
