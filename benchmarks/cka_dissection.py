@@ -105,9 +105,10 @@ def main(argv=None) -> int:
     vit, vit_src = model("vit", args.scale, device)
     resnet, res_src = model("resnet_gap", args.scale, device)
     lv, lr = R.block_layers(vit), R.block_layers(resnet)
-    S.cka_matrix(vit, lv, x[:2 * 8], resnet, lr, batch_size=8, device=device)      # warm-up
+    S.cka_matrix(vit, x[:2 * 8], lv, model_b=resnet, layers_b=lr, batch_size=8)      # warm-up
     with measure(device, {}) as m:
-        heat = S.cka_matrix(vit, lv, x[:args.images], resnet, lr, batch_size=args.batch, device=device)
+        heat = S.cka_matrix(vit, x[:args.images], lv, model_b=resnet, layers_b=lr,
+                            batch_size=args.batch)
     rows.append((f"cross-model minibatch CKA, ViT ({len(lv)} layers, {vit_src}) x ResNet "
                  f"({len(lr)} layers, {res_src}), {args.images:,} images, batches of {args.batch}", m))
     assert heat.shape == (len(lv), len(lr)) and torch.isfinite(heat).all()

@@ -136,19 +136,15 @@ def center_gram(K) -> torch.Tensor:
     return H @ K @ H
 
 
-def _hsic(K: torch.Tensor, L: torch.Tensor) -> torch.Tensor:
-    m = len(K)
-    # --8<-- [start:hsic]
-    return (center_gram(K) * center_gram(L)).sum() / (m - 1) ** 2
-    # --8<-- [end:hsic]
-
-
 def hsic(K, L) -> float:
     """HSIC(K, L) = vec(HKH) . vec(HLH) / (m - 1)^2 for Gram matrices K, L [m, m]."""
     K, L = _as_gram(K, "K"), _as_gram(L, "L")
-    _check_pair(K, L)
+    m = _check_pair(K, L)
     (K, sk), (L, sl) = _scaled(K), _scaled(L)                 # HSIC(aK, bL) = ab HSIC(K, L)
-    return float(_hsic(K, L)) * sk * sl
+    # --8<-- [start:hsic]
+    value = (center_gram(K) * center_gram(L)).sum() / (m - 1) ** 2
+    # --8<-- [end:hsic]
+    return float(value) * sk * sl
 
 
 def cka(K, L) -> float:
@@ -156,12 +152,12 @@ def cka(K, L) -> float:
     K, L = _as_gram(K, "K"), _as_gram(L, "L")
     m = _check_pair(K, L)
     (K, _), (L, _) = _scaled(K), _scaled(L)                  # CKA does not depend on the scale
-    kk, ll = float(_hsic(K, K)), float(_hsic(L, L))
-    for name, value, G in (("K", kk, K), ("L", ll, L)):
-        if value <= 1e-20 * float((G * G).sum()) / (m - 1) ** 2:   # relative to ||G||_F^2
-            raise _constant_error(name)
     # --8<-- [start:cka]
-    return float(_hsic(K, L)) / math.sqrt(kk * ll)
+    kk, ll = hsic(K, K), hsic(L, L)
+    for name, value, G in (("K", kk, K), ("L", ll, L)):
+        if value <= 1e-20 * float((G * G).sum()) / (m - 1) ** 2:   # 0 up to rounding
+            raise _constant_error(name)
+    return hsic(K, L) / math.sqrt(kk * ll)
     # --8<-- [end:cka]
 
 
@@ -223,6 +219,7 @@ def unbiased_center(K: torch.Tensor) -> torch.Tensor:
     n = K.shape[-1]
     if n < 4:
         raise ValueError(f"The unbiased HSIC needs at least 4 examples per batch, got {n}.")
+    # --8<-- [start:ucentre]
     K = K.clone()
     K.diagonal(dim1=-2, dim2=-1).zero_()
     means = K.sum(-2) / (n - 2)
@@ -230,6 +227,7 @@ def unbiased_center(K: torch.Tensor) -> torch.Tensor:
     K = K - means[..., :, None] - means[..., None, :]
     K.diagonal(dim1=-2, dim2=-1).zero_()
     return K
+    # --8<-- [end:ucentre]
 
 
 def hsic_unbiased(K, L) -> float:
@@ -328,18 +326,19 @@ def minibatch_cka(batches) -> float:
     return float(acc.result()[0, 0])
 
 
-def cka_matrix(model_a: nn.Module, layers_a, images: torch.Tensor, model_b: nn.Module | None = None,
-               layers_b=None, batch_size: int = 256, device=None, pool: str = "flatten",
+def cka_matrix(model: nn.Module, images: torch.Tensor, layers, *, model_b: nn.Module | None = None,
+               layers_b=None, batch_size: int = 256, pool: str = "flatten",
                progress: bool = False) -> torch.Tensor:
-    """Layer-by-layer minibatch CKA heat map: [len(layers_a), len(layers_b)].
+    """Layer-by-layer minibatch CKA heat map: [len(layers), len(layers_b)], on the images' device.
 
-    Within one network (``model_b=None``; ``layers_b`` defaults to ``layers_a``) or across two
+    Within one network (``model_b=None``; ``layers_b`` defaults to ``layers``) or across two
     (``model_b`` and ``layers_b``), on the same ``images`` (uint8 or float [N,3,H,W]), taken in
-    batches of ``batch_size`` (a last batch of fewer than 4 images is left out). Activations are
-    flattened per example (``pool="flatten"``, as Raghu et al.) or averaged over positions
-    (``"mean"``); Gram matrices are computed on ``device``.
+    batches of ``batch_size`` (a last batch of fewer than 4 images is left out) on each model's
+    device; ``layers`` may be names or one name. Activations are flattened per example
+    (``pool="flatten"``, as Raghu et al.) or averaged over positions (``"mean"``); Gram matrices
+    are formed on the first model's device.
     """
-    layers_a = [layers_a] if isinstance(layers_a, (str, nn.Module)) else list(layers_a)
+    layers_a = [layers] if isinstance(layers, (str, nn.Module)) else list(layers)
     layers_b = [layers_b] if isinstance(layers_b, (str, nn.Module)) else layers_b
     batch_size = check_int(batch_size, "batch_size", minimum=4)
     if not isinstance(images, torch.Tensor) or images.dim() != 4:
@@ -348,16 +347,16 @@ def cka_matrix(model_a: nn.Module, layers_a, images: torch.Tensor, model_b: nn.M
         raise ValueError(f"Minibatch CKA needs at least 4 images, got {len(images)}.")
     if not layers_a or (layers_b is not None and not list(layers_b)):
         raise ValueError("Give at least one layer on each axis.")
-    names_a = layer_names(model_a, layers_a)
+    names_a = layer_names(model, layers_a)
     if model_b is None:          # one pass over one network, capturing every layer needed
-        names_b = names_a if layers_b is None else layer_names(model_a, list(layers_b))
-        runs = [(model_a, list(dict.fromkeys(names_a + names_b)))]
+        names_b = names_a if layers_b is None else layer_names(model, list(layers_b))
+        runs = [(model, list(dict.fromkeys(names_a + names_b)))]
     else:
         if layers_b is None:
             raise ValueError("Give layers_b, the layers of model_b to compare with.")
         names_b = layer_names(model_b, list(layers_b))
-        runs = [(model_a, names_a), (model_b, names_b)]
-    iters = [iter_layer_activations(m, names, images, batch_size, device, pool, keep_on_device=True)
+        runs = [(model, names_a), (model_b, names_b)]
+    iters = [iter_layer_activations(m, names, images, batch_size, pool=pool, keep_on_device=True)
              for m, names in runs]
     acc = MinibatchCKA()
     total = math.ceil(len(images) / batch_size)
@@ -366,7 +365,8 @@ def cka_matrix(model_a: nn.Module, layers_a, images: torch.Tensor, model_b: nn.M
         xs = [batches[0][n] for n in names_a]
         if len(xs[0]) < 4:
             continue
-        ys = None if names_b == names_a and len(runs) == 1 else [batches[-1][n] for n in names_b]
+        ys = None if names_b == names_a and len(runs) == 1 else \
+            [batches[-1][n].to(xs[0].device) for n in names_b]
         acc.update(xs, ys)
     return acc.result().to(images.device)
 

@@ -206,10 +206,12 @@ def test_cka_matrix_takes_a_plain_layer_name_and_numpy_counts(nets):
     vit, res = nets
     x = torch.randint(0, 256, (24, 3, 32, 32), dtype=torch.uint8,
                       generator=torch.Generator().manual_seed(0))
-    one = S.cka_matrix(vit, "blocks.0", x, batch_size=np.int64(12))
+    one = S.cka_matrix(vit, x, "blocks.0", batch_size=np.int64(12))
     assert one.shape == (1, 1) and one.item() == pytest.approx(1.0, abs=1e-5)
-    listed = S.cka_matrix(vit, ["blocks.0"], x, res, "layer1", batch_size=12)
+    listed = S.cka_matrix(vit, x, ["blocks.0"], model_b=res, layers_b="layer1", batch_size=12)
     assert listed.shape == (1, 1) and 0 < listed.item() < 1
+    with pytest.raises(TypeError):
+        S.cka_matrix(vit, x, ["blocks.0"], res, ["layer1"])          # the other model by name
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
@@ -227,14 +229,14 @@ def test_cka_matrix_refuses_bad_options(nets, kwargs, error, match):
     args = dict(layers_a=["blocks.0", "blocks.1"], images=torch.rand(8, 3, 32, 32), batch_size=4)
     args.update(kwargs)
     with pytest.raises(error, match=match):
-        S.cka_matrix(vit, args["layers_a"], args["images"], batch_size=args["batch_size"])
+        S.cka_matrix(vit, args["images"], args["layers_a"], batch_size=args["batch_size"])
 
 
 def test_cka_matrix_of_a_constant_input_says_which_layer(nets):
     vit, _ = nets
     same = torch.full((8, 3, 32, 32), 0.5)                   # one image repeated
     with pytest.raises(ValueError, match="constant.*layer 0"):
-        S.cka_matrix(vit, ["blocks.0"], same, batch_size=4)
+        S.cka_matrix(vit, same, ["blocks.0"], batch_size=4)
 
 
 # ---------------------------------------------------------------------------- spatial CKA
