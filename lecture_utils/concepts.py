@@ -224,7 +224,7 @@ def color_names(images: torch.Tensor) -> torch.Tensor:
 # --------------------------------------------------------------------------------------------
 # The scenes
 # --------------------------------------------------------------------------------------------
-def make_concept_set(images: torch.Tensor, labels: torch.Tensor, n: int, size: int = 64,
+def make_concept_set(images: torch.Tensor, labels: torch.Tensor, n: int, *, size: int = 64,
                      scale=(0.75, 1.25), seed: int = 0) -> ConceptSet:
     """``n`` scenes of ``size`` x ``size``: a material layout (``material_layout``) with one image
     of ``images`` uint8 [M,3,32,32] pasted at a random place and scale (``canvas.make_canvases``),

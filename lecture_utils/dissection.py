@@ -342,7 +342,7 @@ def dissect(model: nn.Module, concept_set, layers, *, quantile: float = 0.01,
                                   concept_set.concepts) for name in names}
 
 
-def detector_counts(results: dict, iou_threshold: float = DETECTOR_IOU, categories=None):
+def detector_counts(results: dict, *, iou_threshold: float = DETECTOR_IOU, categories=None):
     """Number of detector units (best IoU > ``iou_threshold``) per layer and concept category: a
     DataFrame, one row per layer (Bau et al. 2020, Fig. 2)."""
     import pandas as pd
@@ -592,25 +592,37 @@ def random_units(n_units: int, k: int, draws: int, seed: int = 0) -> list[list[i
 
 
 def lower_class_score(model: nn.Module, x: torch.Tensor, target, *, eps: float = 2 / 255,
-                      steps: int = 5) -> torch.Tensor:
+                      steps: int = 5, batch_size: int = 256) -> torch.Tensor:
     """An adversarial copy of ``x`` (float [N,3,H,W] in [0,1], or uint8): ``steps`` signed-gradient
     steps of eps / steps that lower the score of class ``target``, kept within |x_adv - x| <= eps
     per pixel (the iterated fast gradient sign method of Goodfellow et al. 2015 and Kurakin et al.
     2017). Bau et al. (2020, Fig. 5) find that such attacks work by silencing the units that
-    matter for the class. Computed on the model's device; returned on x's device."""
+    matter for the class. Computed on the model's device in batches of ``batch_size`` images;
+    returned on x's device."""
     eps = check_number(eps, "eps", low=0, high=1)
     steps = check_int(steps, "steps", minimum=1)
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
     home = x.device if isinstance(x, torch.Tensor) else torch.device("cpu")
-    x0 = as_float_images(x, model_device(model)).detach()
-    check_finite(x0, "x")
-    if len(x0) == 0:
-        raise ValueError("x is empty (N = 0): no image to attack.")
     if isinstance(target, np.integer):
         target = int(target)
     elif isinstance(target, (np.ndarray, list, tuple)):
         target = torch.as_tensor(np.asarray(target))
-    adv = x0.clone()
-    for _ in range(steps):
-        grad = input_gradient(model, adv, target)
-        adv = (adv - eps / steps * grad.sign()).clamp(x0 - eps, x0 + eps).clamp(0, 1)
-    return adv.to(home)
+    if isinstance(target, torch.Tensor) and target.numel() > 1 and len(target) != len(x):
+        raise ValueError(f"target has {len(target)} entries for {len(x)} images: pass one class "
+                         "or one class per image.")
+    out = []
+    for i in range(0, len(x), batch_size):
+        x0 = as_float_images(x[i:i + batch_size], model_device(model)).detach()
+        check_finite(x0, "x")
+        t = target[i:i + batch_size] if isinstance(target, torch.Tensor) and target.numel() > 1 \
+            else target
+        adv = x0.clone()
+        # --8<-- [start:attack]
+        for _ in range(steps):
+            grad = input_gradient(model, adv, t)
+            adv = (adv - eps / steps * grad.sign()).clamp(x0 - eps, x0 + eps).clamp(0, 1)
+        # --8<-- [end:attack]
+        out.append(adv.to(home))
+    if not out:
+        raise ValueError("x is empty (N = 0): no image to attack.")
+    return torch.cat(out)

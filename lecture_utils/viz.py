@@ -15,6 +15,12 @@ from matplotlib.colors import TwoSlopeNorm
 
 from .data import CIFAR10_CLASSES
 
+__all__ = [
+    "MAGNITUDE_CMAP", "SIGNED_CMAP", "use_style", "to_numpy_image", "image_caption", "show_images",
+    "heatmap_norm", "show_heatmap", "show_attributions", "plot_history", "show_image_pairs",
+    "normalize_map", "reliability_diagram", "show_concept_set",
+]
+
 MAGNITUDE_CMAP = "magma"
 SIGNED_CMAP = "RdBu_r"
 
@@ -61,8 +67,8 @@ def image_caption(i, labels, preds, classes):
     return "\n".join(parts)
 
 
-def show_images(images, labels=None, preds=None, classes=CIFAR10_CLASSES, ncols=None, size=2.0,
-                title=None, titles=None):
+def show_images(images, labels=None, preds=None, *, classes=CIFAR10_CLASSES, ncols=None,
+                size=2.0, title=None, titles=None):
     """A grid of images [N,3,H,W] captioned with the true and predicted class (in red if wrong)."""
     fig, axes = _grid(len(images), ncols, size)
     for i, ax in zip(range(len(images)), axes):
@@ -83,7 +89,7 @@ def heatmap_norm(heat: np.ndarray, signed: bool):
     return TwoSlopeNorm(vcenter=0.0, vmin=-bound, vmax=bound)
 
 
-def show_heatmap(ax, heat, image=None, signed=False, alpha=0.55, cmap=None, colorbar=True,
+def show_heatmap(ax, heat, image=None, *, signed=False, alpha=0.55, cmap=None, colorbar=True,
                  title=None, label=None):
     """Draw a heat map [H,W] on ``ax`` (over ``image`` when given), with a colour bar.
 
@@ -112,7 +118,7 @@ def show_heatmap(ax, heat, image=None, signed=False, alpha=0.55, cmap=None, colo
     return im
 
 
-def show_attributions(images, maps, titles=None, signed=False, overlay=True, size=2.6,
+def show_attributions(images, maps, *, titles=None, signed=False, overlay=True, size=2.6,
                       row_titles=None, suptitle=None, label=None):
     """Rows of images, each followed by its maps: ``maps`` is a list of [N,H,W] tensors (one per
     method/column) and ``titles`` names the columns."""
@@ -132,7 +138,7 @@ def show_attributions(images, maps, titles=None, signed=False, overlay=True, siz
     return fig
 
 
-def plot_history(history, title=None, axes=None):
+def plot_history(history, *, title=None, axes=None):
     """Learning curves (loss and accuracy per epoch) from a ``train.History`` or its dict."""
     h = history if isinstance(history, dict) else history.to_dict()
     if axes is None:
@@ -155,7 +161,7 @@ def plot_history(history, title=None, axes=None):
     return fig
 
 
-def show_image_pairs(left, right, left_title, right_title, size=2.0, captions=None):
+def show_image_pairs(left, right, left_title, right_title, *, size=2.0, captions=None):
     """Two rows: images and, under each, its counterpart (e.g. patches and their
     reconstructions)."""
     n = len(left)
@@ -240,7 +246,7 @@ def reliability_diagram(bins, *, axes=None, title=None, show_histogram: bool = T
 # --------------------------------------------------------------------------------------------
 # The concept set of network dissection (``concepts.ConceptSet``) and its masks
 # --------------------------------------------------------------------------------------------
-def show_concept_set(cs, n: int = 6, size: float = 2.2):
+def show_concept_set(cs, *, n: int = 6, size: float = 2.2):
     """Columns: scenes of a ``concepts.ConceptSet``; rows: the image, its object (and part)
     mask, its materials and its colour names (drawn in the prototype colours). Returns the
     figure."""

@@ -357,3 +357,17 @@ def test_concept_set_indexing_and_numpy_counts(scenes, cifar_test):
         scenes[8]
     x, y = cifar_test[0][:20], cifar_test[1][:20]
     assert len(concepts.make_concept_set(x, y, np.int64(2), size=np.int64(48), seed=1)) == 2
+
+
+def test_lower_class_score_in_batches_is_the_same(vgg, data):
+    x, y = data
+    whole = D.lower_class_score(vgg, x[:6], y[:6], eps=4 / 255, steps=2)
+    parts = D.lower_class_score(vgg, x[:6], y[:6].numpy(), eps=4 / 255, steps=2, batch_size=4)
+    # per image the same attack; a gradient within rounding of 0 may flip its sign in one batch
+    # composition and not in the other, so a few pixels may differ by one step
+    assert ((parts - whole).abs() > 1e-6).float().mean() < 0.01
+    assert (parts - whole).abs().max() <= 2 * 4 / 255 / 2 + 1e-6
+    with pytest.raises(ValueError, match="one class per image"):
+        D.lower_class_score(vgg, x[:6], y[:4])
+    with pytest.raises(ValueError, match="empty"):
+        D.lower_class_score(vgg, x[:0], 3)
