@@ -110,12 +110,14 @@ def main(argv=None) -> int:
         heat = S.cka_matrix(vit, x[:args.images], lv, model_b=resnet, layers_b=lr,
                             batch_size=args.batch)
     rows.append((f"cross-model minibatch CKA, ViT ({len(lv)} layers, {vit_src}) x ResNet "
-                 f"({len(lr)} layers, {res_src}), {args.images:,} images, batches of {args.batch}", m))
+                 f"({len(lr)} layers, {res_src}), {args.images:,} images, "
+                 f"batches of {args.batch}", m))
     assert heat.shape == (len(lv), len(lr)) and torch.isfinite(heat).all()
 
     with measure(device, {}) as m:
         scenes = concepts.make_concept_set(x, y, args.scenes, seed=0)
-    rows.append((f"concept set: {args.scenes:,} scenes of 64 x 64, {len(scenes.concepts)} concepts", m))
+    rows.append((f"concept set: {args.scenes:,} scenes of 64 x 64, "
+                 f"{len(scenes.concepts)} concepts", m))
 
     vgg, vgg_src = model("vgg", args.scale, device)
     layers = [n for n, mod in vgg.named_modules()
