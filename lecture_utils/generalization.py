@@ -94,10 +94,12 @@ def corrupt_labels(images, labels, p: float, seed: int = 0, num_classes: int = 1
         p = check_number(p, "p", low=0, high=1)
     except (TypeError, ValueError) as err:
         raise type(err)(f"p is a probability (0 = true labels, 1 = random labels): {err}") from None
+    # --8<-- [start:corrupt]
     g = _generator(seed)
     hit = torch.rand(len(labels), generator=g) < p
     noise = torch.randint(0, num_classes, (len(labels),), generator=g)
     return images.clone(), torch.where(hit, noise, labels)
+    # --8<-- [end:corrupt]
 
 
 def random_labels(images, labels, seed: int = 0, num_classes: int = 10):
@@ -117,22 +119,26 @@ def shuffled_pixels(images, labels, seed: int = 0):
     ``seed``: the images keep their statistics and their labels, but lose all spatial structure
     that a convolution could use."""
     images, labels = _check_dataset(images, labels, "shuffled_pixels")
+    # --8<-- [start:shuffle]
     n, c, h, w = images.shape
     perm = pixel_permutation(h, w, seed)
     return images.reshape(n, c, h * w)[:, :, perm].reshape(n, c, h, w), labels.clone()
+    # --8<-- [end:shuffle]
 
 
 def random_pixels(images, labels, seed: int = 0):
     """A different random permutation of the pixel positions for every image."""
     images, labels = _check_dataset(images, labels, "random_pixels")
+    # --8<-- [start:permute]
     n, c, h, w = images.shape
     perms = torch.rand(n, h * w, generator=_generator(seed)).argsort(dim=1)   # [N, HW]
     flat = images.reshape(n, c, h * w)
     return torch.gather(flat, 2, perms[:, None, :].expand(n, c, h * w)).reshape(n, c, h, w), \
         labels.clone()
+    # --8<-- [end:permute]
 
 
-def gaussian_images(images, labels, seed: int = 0, stats_from=None):
+def gaussian_images(images, labels, seed: int = 0, *, stats_from=None):
     """Images of Gaussian noise with the data's per-channel mean and variance (rounded to uint8;
     clipping to 0..255 trims the standard deviation by a few percent); labels unchanged.
     ``stats_from`` (uint8 images) sets the mean and variance
@@ -244,6 +250,7 @@ def interpolating_relu_net(Z, y, seed: int = 0):
                          f"{y.shape}.")
     if not (np.isfinite(Z).all() and np.isfinite(y).all()):
         raise ValueError("Z and y must be finite (no NaN or inf): no network interpolates them.")
+    # --8<-- [start:construction]
     rng = np.random.default_rng(check_int(seed, "seed", minimum=0))
     a = rng.standard_normal(Z.shape[1])
     a /= np.linalg.norm(a)
@@ -259,3 +266,4 @@ def interpolating_relu_net(Z, y, seed: int = 0):
     A = lemma_matrix(xs, b)                                                 # lower triangular
     w = solve_triangular(A, y[order], lower=True)
     return a, b, w
+    # --8<-- [end:construction]
