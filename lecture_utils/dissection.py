@@ -434,7 +434,9 @@ def ablate_units(model: nn.Module, layer, units):
         if output.dim() not in (2, 4):
             raise ValueError(f"ablate_units zeroes channels of [N, U, h, w] maps or [N, U] "
                              f"features; this layer gives {tuple(output.shape)}.")
-        if units and max(units) >= output.shape[1]:
+        if not units:
+            return output
+        if max(units) >= output.shape[1]:
             raise IndexError(f"unit {max(units)} does not exist: the layer has {output.shape[1]} "
                              f"units (channels 0..{output.shape[1] - 1}).")
         output = output.clone()
