@@ -77,7 +77,8 @@ import pandas as pd
 import torch
 from IPython.display import Markdown
 
-from lecture_utils import checks, config, data, models, train, viz, zoo
+from lecture_utils import (checks, config, data, models, representations, similarity, train, viz,
+                           zoo)
 from lecture_utils import representations as R
 from lecture_utils import similarity as S
 from lecture_utils.source import show_source
@@ -104,9 +105,9 @@ print(config.describe())
 #   \text{CKA}(K, L) = \frac{\text{HSIC}(K, L)}{\sqrt{\text{HSIC}(K, K)\,\text{HSIC}(L, L)}}$$
 
 # %%
-show_source(S.centering_matrix)
-show_source(S.hsic, "hsic")
-show_source(S.cka, "cka")
+show_source(similarity.centering_matrix)
+show_source(similarity.hsic, "hsic")
+show_source(similarity.cka, "cka")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # For large $m$ the $m \times m$ Gram matrices are too big (10,000 images: 800 MB each). Since
@@ -171,7 +172,7 @@ inv.style.format({"CKA(X', Y)": "{:.4f}"})
 # of small batches instead would be far off.
 
 # %%
-show_source(S.unbiased_center, "ucentre")
+show_source(similarity.unbiased_center, "ucentre")
 
 # %% slideshow={"slide_type": "subslide"}
 x_test, y_test = data.load_cifar10("test")
@@ -297,7 +298,7 @@ ax.set(xlabel="ResNet layer", ylabel="most similar ViT layer",
 # ResNet ERFs are highly local and grow gradually; ViT ERFs shift from local to global.
 
 # %%
-show_source(R.effective_receptive_field)
+show_source(representations.effective_receptive_field)
 
 # %% slideshow={"slide_type": "subslide"}
 n_erf = P.choose(quick=8, laptop=64, full=256)

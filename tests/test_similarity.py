@@ -26,9 +26,11 @@ def _explicit_cka(X, Y):
 
 
 # ---------------------------------------------------------------------------- linear CKA
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("m,p1,p2", [(50, 30, 20), (300, 10, 8), (7, 40, 3)])
-def test_linear_cka_matches_the_explicit_centring_formula(m, p1, p2):
-    X, Y = _pair(m, p1, p2)
+def test_linear_cka_matches_the_explicit_centring_formula(m, p1, p2, dtype):
+    """float32 activations are widened to float64 exactly: the same 1e-10 as for float64."""
+    X, Y = (A.to(dtype) for A in _pair(m, p1, p2))
     ref = _explicit_cka(X, Y)
     for method in S.METHODS:
         assert S.linear_cka(X, Y, method) == pytest.approx(ref, rel=1e-10)
