@@ -466,6 +466,8 @@ def _check_images(images) -> torch.Tensor:
         raise ValueError("images must be a batch [N, 3, H, W] (uint8, or float in [0, 1]).")
     if len(images) == 0:
         raise ValueError("images is empty (N = 0): no accuracy to measure.")
+    if images.is_floating_point():
+        check_finite(images, "images", "a NaN pixel gives NaN logits and an arbitrary argmax")
     return images
 
 

@@ -278,8 +278,12 @@ def test_unit_ablation_effects_takes_numpy_and_gives_the_same(vgg, data):
     assert fc.shape == (1, 10)
 
 
-def test_unit_ablation_effects_refuses_empty_images(vgg, data):
+def test_unit_ablation_effects_refuses_empty_or_non_finite_images(vgg, data):
     x, y = data
+    bad = x.float() / 255
+    bad[3, 1, 2, 2] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        D.unit_ablation_effects(vgg, bad, y, "relu4_2", units=[0], progress=False)
     with pytest.raises(ValueError, match="empty"):
         D.unit_ablation_effects(vgg, x[:0], y[:0], "relu4_2", progress=False)
     with pytest.raises(ValueError, match=r"\[N, 3, H, W\]"):
