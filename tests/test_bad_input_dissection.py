@@ -175,7 +175,7 @@ def test_top_images_indices_do_not_wrap():
     a = _acts()
     assert D.top_images(a, np.int64(2), k=np.int64(3)).tolist() == D.top_images(a, 2, 3).tolist()
     assert len(D.top_images(a, 0, k=100)) == 6
-    with pytest.raises(IndexError, match="negative indices do not wrap"):
+    with pytest.raises(IndexError, match="negative indices"):
         D.top_images(a, -1)
     with pytest.raises(IndexError, match="0..2"):
         D.top_images(a, 3)
@@ -204,7 +204,7 @@ def test_highlight_region_takes_float_images_and_checks_shapes():
 def test_ablate_units_does_not_wrap_negative_units(vgg, data):
     x = data[0][:4].float() / 255
     before = vgg(x)
-    with pytest.raises(IndexError, match="negative indices do not wrap"):
+    with pytest.raises(IndexError, match="negative indices"):
         with D.ablate_units(vgg, "relu4_2", [-1]):
             vgg(x)
     with pytest.raises(TypeError, match="integer"):
