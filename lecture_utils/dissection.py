@@ -267,7 +267,7 @@ def _dissection_layers(model: nn.Module, layers) -> list[str]:
 
 
 def _conv_layers(model: nn.Module) -> list[str]:
-    return [n for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.ReLU))]
+    return [n for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
 
 
 def _feature_maps(name: str, a: torch.Tensor) -> torch.Tensor:
@@ -285,7 +285,17 @@ def threshold_pass(model: nn.Module, concept_set, names, *, quantile: float = 0.
     quantiles: dict[str, TopQuantile] = {}
     bar = tqdm(total=len(images), desc="dissection: thresholds t_u", disable=not progress,
                leave=False)
-    for acts in iter_layer_activations(model, names, images, batch_size, keep_on_device=True):
+    batches = iter_layer_activations(model, names, images, batch_size, keep_on_device=True)
+    while True:
+        try:
+            acts = next(batches)
+        except StopIteration:
+            break
+        except RuntimeError as err:       # e.g. a classifier layer that needs 32 x 32 inputs
+            raise ValueError(f"The forward pass up to {names} failed on the concept set's "
+                             f"{tuple(images.shape[-2:])} scenes ({str(err).splitlines()[0]}). "
+                             "Dissect convolutional layers before the classifier, e.g. "
+                             f"{_conv_layers(model)[-3:]}.") from err
         for name, a in acts.items():
             a = _feature_maps(name, a)
             if name not in quantiles:

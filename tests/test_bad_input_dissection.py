@@ -118,7 +118,8 @@ def test_dissect_takes_a_plain_layer_name(vgg, scenes):
 
 
 @pytest.mark.parametrize("layers, error, match", [
-    (["fc1"], ValueError, "Linear: it has no spatial feature maps.*relu"),
+    (["fc1"], ValueError, "Linear: it has no spatial feature maps.*conv4_2"),
+    (["relu_fc1"], ValueError, "before the classifier.*conv4_2"),
     (["flatten"], ValueError, "Flatten"),
     ([], ValueError, "at least one layer"),
     (["relu9_9"], ValueError, "no layer named"),
