@@ -105,10 +105,10 @@ def main(argv=None) -> int:
     vit, vit_src = model("vit", args.scale, device)
     resnet, res_src = model("resnet_gap", args.scale, device)
     lv, lr = R.block_layers(vit), R.block_layers(resnet)
-    S.cka_matrix(vit, lv, x[:2 * 8], resnet, lr, batch_size=8, device=device)      # warm-up
+    S.cka_matrix(vit, x[:2 * 8], lv, model_b=resnet, layers_b=lr, batch_size=8)      # warm-up
     with measure(device, {}) as m:
-        heat = S.cka_matrix(vit, lv, x[:args.images], resnet, lr, batch_size=args.batch,
-                            device=device)
+        heat = S.cka_matrix(vit, x[:args.images], lv, model_b=resnet, layers_b=lr,
+                            batch_size=args.batch)
     rows.append((f"cross-model minibatch CKA, ViT ({len(lv)} layers, {vit_src}) x ResNet "
                  f"({len(lr)} layers, {res_src}), {args.images:,} images, "
                  f"batches of {args.batch}", m))
@@ -124,7 +124,7 @@ def main(argv=None) -> int:
               if isinstance(mod, torch.nn.ReLU) and n.startswith("relu") and "fc" not in n]
     units = sum(mod.out_channels for mod in vgg.modules() if isinstance(mod, torch.nn.Conv2d))
     with measure(device, {}) as m:
-        res = dissection.dissect(vgg, layers, scenes, device=device, progress=False)
+        res = dissection.dissect(vgg, scenes, layers, progress=False)
     rows.append((f"dissection of all {units} units of the VGG ({len(layers)} layers, {vgg_src}) "
                  f"on {args.scenes:,} scenes", m))
     assert all(torch.isfinite(r.iou).all() for r in res.values())

@@ -22,7 +22,10 @@ Fixing it (Sec. 4), every method fitted on a held-out validation set:
   diagonal or full.
 
 Every calibrator has ``fit(logits, labels)`` and ``predict_proba(logits) -> [N, K]``.
-Inputs may be torch tensors or NumPy arrays; results are float64 tensors (metrics: floats).
+Inputs may be torch tensors (on any device) or NumPy arrays; results are float64 tensors on the
+input's device (metrics: floats). Computing is kept apart from drawing, as scikit-learn keeps
+``calibration_curve`` apart from ``CalibrationDisplay``: ``reliability_bins`` computes what a
+reliability diagram shows, ``viz.reliability_diagram`` draws it.
 """
 from __future__ import annotations
 
@@ -33,7 +36,15 @@ import numpy as np
 import torch
 from scipy.special import gammaln
 
-from .validate import check_target
+from .validate import check_finite, check_int, check_number, check_target
+
+__all__ = [
+    "check_probs", "check_logits", "softmax", "bin_index", "ReliabilityBins", "reliability_bins",
+    "expected_calibration_error", "maximum_calibration_error", "negative_log_likelihood",
+    "error_rate", "fit_temperature", "Calibrator", "Uncalibrated", "HistogramBinning",
+    "IsotonicCalibration", "BBQ", "TemperatureScaling", "VectorScaling", "MatrixScaling",
+    "CALIBRATORS", "compare_calibrators", "plot_reliability_diagram",
+]
 
 # --------------------------------------------------------------------------------------------
 # Input checks
@@ -49,36 +60,53 @@ def _as_tensor(x, name: str) -> torch.Tensor:
         raise TypeError(f"{name} must be a tensor or an array, got {type(x).__name__}.") from err
 
 
+def _device_of(x) -> torch.device:
+    return x.device if isinstance(x, torch.Tensor) else torch.device("cpu")
+
+
 def _check_scores(scores, labels, name: str, expected: int | None = None):
-    """A float [N, K] tensor with N > 0 and, when given, integer labels [N] in 0..K-1."""
+    """A float [N, K] tensor with N > 0 and, when given, integer labels [N] in 0..K-1.
+    Half-precision scores are widened to float32 (bins and sums are not computed in 3 digits)."""
     s = _as_tensor(scores, name)
     if s.dim() != 2:
         raise ValueError(f"{name} must have shape [N, K] (one row per sample, one column per "
                          f"class), got {tuple(s.shape)}.")
     if not s.is_floating_point():
-        raise TypeError(f"{name} must be floating point, got {s.dtype}.")
+        raise TypeError(f"{name} must be floating point, got {s.dtype} (class scores, not class "
+                        "indices: pass the model's outputs).")
+    if s.dtype in (torch.float16, torch.bfloat16):
+        s = s.float()
     if len(s) == 0:
         raise ValueError(f"{name} is empty (0 samples): calibration needs a non-empty set; "
                          "is the validation split empty?")
+    if s.shape[1] == 0:
+        raise ValueError(f"{name} has 0 classes (shape {tuple(s.shape)}): one column per class.")
     if expected is not None and s.shape[1] != expected:
         raise ValueError(f"{name} has {s.shape[1]} classes but the calibrator was fitted on "
                          f"{expected}.")
-    if not torch.isfinite(s).all():
-        raise ValueError(f"{name} contains NaN or inf.")
+    check_finite(s, name, "a diverged model, or a division by zero upstream? Calibration needs "
+                 "finite scores.")
     if labels is None:
         return s, None
     y = _as_tensor(labels, "labels")
     if y.dim() != 1 or len(y) != len(s):
         raise ValueError(f"{name} has {len(s)} rows but labels has shape {tuple(y.shape)}: pass "
                          "one class index per row.")
+    if y.dtype == torch.bool:
+        raise TypeError("labels must hold integer class indices, got booleans; for two classes "
+                        "use labels.long().")
     y = check_target(y, len(s), s.shape[1])     # integer dtype, each label in 0..K-1
     return s, y
 
 
 def check_probs(probs, labels=None, atol: float = 1e-3):
     """``(probs float [N, K], labels long [N])`` after checking that each row of ``probs`` is a
-    probability vector (non-negative, summing to one) and each label is a class index."""
+    probability vector (non-negative, summing to one within ``atol``, or within the resolution of
+    half precision) and each label is a class index."""
+    in_dtype = probs.dtype if isinstance(probs, torch.Tensor) else None
     p, y = _check_scores(probs, labels, "probs")
+    if in_dtype in (torch.float16, torch.bfloat16):
+        atol = max(atol, torch.finfo(in_dtype).eps)
     sums = p.double().sum(1)
     bad = ((sums - 1).abs() > atol).nonzero()
     if len(bad) or (p < 0).any():
@@ -98,27 +126,37 @@ def check_logits(logits, labels=None, expected: int | None = None):
 # Confidence, bins and the calibration errors
 # --------------------------------------------------------------------------------------------
 def softmax(logits, T: float = 1.0) -> torch.Tensor:
-    """softmax(z / T) row-wise, float64 [N, K]."""
-    if not T > 0:
-        raise ValueError(f"The temperature T must be positive, got {T}.")
+    """softmax(z / T) row-wise: float64 [N, K] on the logits' device."""
+    T = check_number(T, "the temperature T", low=0, low_open=True)
     z, _ = check_logits(logits)
-    return torch.softmax(z.double() / T, dim=1)
+    return torch.softmax(z.double() / T, dim=1).to(_device_of(logits))
 
 
 def bin_index(confidences, n_bins: int = 15) -> torch.Tensor:
     """The bin m - 1 of each confidence, for I_m = ((m-1)/M, m/M] (a confidence of exactly m/M
     belongs to I_m; 0 is put into the first bin). Edges are computed in the confidences' dtype,
-    so a confidence written as m/M in that dtype lands on its edge exactly."""
-    if not isinstance(n_bins, int) or n_bins < 1:
-        raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}.")
+    so a confidence written as m/M in that dtype lands on its edge exactly. [N] -> long [N]."""
+    n_bins = check_int(n_bins, "n_bins", minimum=1)
     conf = _as_tensor(confidences, "confidences").contiguous()
+    if not conf.is_floating_point():
+        raise TypeError(f"confidences must be floating point in [0, 1], got {conf.dtype}.")
+    check_finite(conf, "confidences")
+    if len(conf.reshape(-1)) and not (conf.min() >= -1e-6 and conf.max() <= 1 + 1e-6):
+        raise ValueError(f"confidences must lie in [0, 1], got values from {conf.min().item():.4g} "
+                         f"to {conf.max().item():.4g}: pass probabilities (calibration.softmax "
+                         "of the logits), not logits.")
+    # --8<-- [start:edges]
     inner = torch.arange(1, n_bins, dtype=conf.dtype) / n_bins        # 1/M, ..., (M-1)/M
     return torch.bucketize(conf, inner, right=False)                   # e_{m-1} < p <= e_m
+    # --8<-- [end:edges]
 
 
 @dataclass
 class ReliabilityBins:
-    """What a reliability diagram draws: per bin acc(B_m), conf(B_m) (NaN when empty), |B_m|."""
+    """What a reliability diagram draws: per bin acc(B_m), conf(B_m) (NaN when empty), |B_m|.
+
+    The summaries (``ece``, ``mce``, ``accuracy``, ``mean_confidence``) follow from the bins, so a
+    display (``viz.reliability_diagram``) needs nothing else."""
 
     edges: torch.Tensor    # [M + 1]: 0, 1/M, ..., 1
     acc: torch.Tensor      # [M]
@@ -130,11 +168,45 @@ class ReliabilityBins:
         """acc(B_m) - conf(B_m): negative where the network is overconfident."""
         return self.acc - self.conf
 
+    @property
+    def n(self) -> int:
+        """The number of samples, sum_m |B_m|."""
+        return int(self.count.sum())
+
+    @property
+    def ece(self) -> float:
+        """ECE = sum_m |B_m| / n |acc(B_m) - conf(B_m)| (Guo et al., Eq. (3))."""
+        filled = self.count > 0
+        # --8<-- [start:ece]
+        weight = self.count[filled].double() / self.count.sum()              # |B_m| / n
+        return float((weight * (self.acc[filled] - self.conf[filled]).abs()).sum())
+        # --8<-- [end:ece]
+
+    @property
+    def mce(self) -> float:
+        """MCE = max_m |acc(B_m) - conf(B_m)| over the non-empty bins (Guo et al., Eq. (5))."""
+        filled = self.count > 0
+        return float((self.acc[filled] - self.conf[filled]).abs().max())
+
+    @property
+    def accuracy(self) -> float:
+        """The fraction of correct top-1 predictions, sum_m |B_m| acc(B_m) / n."""
+        filled = self.count > 0
+        return float((self.count[filled] * self.acc[filled]).sum() / self.count.sum())
+
+    @property
+    def mean_confidence(self) -> float:
+        """The average confidence, sum_m |B_m| conf(B_m) / n."""
+        filled = self.count > 0
+        return float((self.count[filled] * self.conf[filled]).sum() / self.count.sum())
+
 
 def reliability_bins(probs, labels, n_bins: int = 15) -> ReliabilityBins:
     """acc(B_m), conf(B_m) and |B_m| over the bins I_m = ((m-1)/M, m/M] of the confidence
-    p_hat = max_k probs[:, k] (Guo et al., Eq. (2) and (3))."""
+    p_hat = max_k probs[:, k] (Guo et al., Eq. (2) and (3)). ``probs`` [N, K], ``labels`` [N]."""
+    n_bins = check_int(n_bins, "n_bins", minimum=1)
     p, y = check_probs(probs, labels)
+    # --8<-- [start:bins]
     conf, pred = p.max(dim=1)
     m = bin_index(conf, n_bins)
     count = torch.bincount(m, minlength=n_bins)
@@ -142,27 +214,24 @@ def reliability_bins(probs, labels, n_bins: int = 15) -> ReliabilityBins:
     conf_sum = torch.bincount(m, weights=conf.double(), minlength=n_bins)
     return ReliabilityBins(edges=torch.arange(n_bins + 1, dtype=torch.float64) / n_bins,
                            acc=correct / count, conf=conf_sum / count, count=count)
+    # --8<-- [end:bins]
 
 
 def expected_calibration_error(probs, labels, n_bins: int = 15) -> float:
     """ECE = sum_m |B_m| / n |acc(B_m) - conf(B_m)| (Guo et al., Eq. (3)), M = ``n_bins``
     equal-width bins closed on the right. ``probs`` [N, K] (rows sum to one), ``labels`` [N]."""
-    b = reliability_bins(probs, labels, n_bins)
-    filled = b.count > 0
-    weight = b.count[filled].double() / b.count.sum()                  # |B_m| / n
-    return float((weight * (b.acc[filled] - b.conf[filled]).abs()).sum())
+    return reliability_bins(probs, labels, n_bins).ece
 
 
 def maximum_calibration_error(probs, labels, n_bins: int = 15) -> float:
     """MCE = max_m |acc(B_m) - conf(B_m)| over the non-empty bins (Guo et al., Eq. (5))."""
-    b = reliability_bins(probs, labels, n_bins)
-    filled = b.count > 0
-    return float((b.acc[filled] - b.conf[filled]).abs().max())
+    return reliability_bins(probs, labels, n_bins).mce
 
 
 def negative_log_likelihood(probs, labels, eps: float = 1e-12) -> float:
     """NLL = -1/n sum_i log probs[i, y_i] (Guo et al., Eq. (6)); probabilities are floored at
     ``eps`` so that a binning method that gives a true class probability 0 stays finite."""
+    eps = check_number(eps, "eps", low=0, low_open=True)
     p, y = check_probs(probs, labels)
     return float(-p.double().gather(1, y[:, None]).clamp_min(eps).log().mean())
 
@@ -176,30 +245,53 @@ def error_rate(probs, labels) -> float:
 # --------------------------------------------------------------------------------------------
 # Temperature scaling
 # --------------------------------------------------------------------------------------------
-def fit_temperature(logits, labels, bounds=(0.01, 100.0)) -> float:
+def _check_bounds(bounds) -> tuple[float, float]:
+    try:
+        lo, hi = bounds
+    except (TypeError, ValueError):
+        raise TypeError(f"bounds must be a pair (T_min, T_max), got {bounds!r}.") from None
+    lo = check_number(lo, "bounds[0] (the smallest temperature)", low=0, low_open=True)
+    hi = check_number(hi, "bounds[1] (the largest temperature)", low=0, low_open=True)
+    if lo > hi:
+        raise ValueError(f"bounds {tuple(bounds)} are reversed: pass (T_min, T_max) with "
+                         f"T_min <= T_max, e.g. ({hi:g}, {lo:g}).")
+    return lo, hi
+
+
+def fit_temperature(logits, labels, *, bounds=(0.01, 100.0)) -> float:
     """The T > 0 minimising NLL(T) = -1/n sum_i log softmax(z_i / T)^(y_i) on held-out logits.
 
     With beta = 1/T the NLL is convex (its second derivative is the mean variance of z under
     softmax(beta z)), so Newton's method on beta, kept inside a bracket, finds the minimum in a
     few steps:  dNLL/dbeta = mean_i (E_p[z_i] - z_{i,y_i}),  d2NLL/dbeta2 = mean_i Var_p[z_i].
-    T is searched in ``bounds``; the nearest bound is returned when the minimum lies beyond it
-    (with separable data the NLL falls forever as T -> 0: the search then stops where the NLL no
-    longer changes in the logits' precision). float32 logits are processed in float32 (T to about
-    1e-6), float64 ones in float64.
+    T is searched in ``bounds`` = (T_min, T_max), 0 < T_min <= T_max; the nearest bound is
+    returned when the minimum lies beyond it (with separable data the NLL falls forever as
+    T -> 0: the search then stops where the NLL no longer changes in the logits' precision).
+    float32 logits are processed in float32 (T to about 1e-6), float64 ones in float64. The logits
+    are first divided by their largest magnitude s (NLL(T; z) = NLL(T / s; z / s)), so neither
+    1e-30 nor 1e30 overflows.
     """
+    lo_T, hi_T = _check_bounds(bounds)
     z, y = check_logits(logits, labels)
     z = z if z.dtype == torch.float64 else z.float()
+    if lo_T == hi_T:
+        return lo_T
+    if bool((z.amax(1) == z.amin(1)).all()):        # every row constant: NLL(T) = log K for all T
+        return min(max(1.0, lo_T), hi_T)
+    scale = float(z.abs().max())
+    z = z / scale                                                     # T' = T / s on z' = z / s
     tol = 1e-9 if z.dtype == torch.float64 else 1e-6
     z_y = z.gather(1, y[:, None]).squeeze(1)
 
+    # --8<-- [start:newton]
     def slope_curvature(beta):
         pz = torch.softmax(beta * z, dim=1) * z
         mean = pz.sum(1)                                           # E_p[z_i]
         return (float((mean - z_y).double().mean()),
                 float(((pz * z).sum(1) - mean ** 2).double().mean()))
 
-    lo, hi = 1.0 / bounds[1], 1.0 / bounds[0]          # bracket of beta
-    beta = min(max(1.0, lo), hi)
+    lo, hi = scale / hi_T, scale / lo_T                 # bracket of beta' = s / T
+    beta = min(max(scale, lo), hi)                      # T = 1
     for _ in range(100):
         g, h = slope_curvature(beta)
         lo, hi = (beta, hi) if g < 0 else (lo, beta)
@@ -207,7 +299,8 @@ def fit_temperature(logits, labels, bounds=(0.01, 100.0)) -> float:
         if abs(step) <= tol * beta:
             break
         beta = beta - step if lo < beta - step < hi else math.sqrt(lo * hi)   # Newton, or bisect
-    return float(min(max(1.0 / beta, bounds[0]), bounds[1]))
+    # --8<-- [end:newton]
+    return float(min(max(scale / beta, lo_T), hi_T))
 
 
 # --------------------------------------------------------------------------------------------
@@ -226,11 +319,12 @@ class Calibrator:
         return self
 
     def predict_proba(self, logits) -> torch.Tensor:
+        """Calibrated probabilities [N, K], float64, on the logits' device."""
         if self.num_classes is None:
             raise RuntimeError(f"{type(self).__name__} is not fitted: call "
                                "fit(validation_logits, validation_labels) first.")
         z, _ = check_logits(logits, expected=self.num_classes)
-        return self._predict(z.double())
+        return self._predict(z.double()).to(_device_of(logits))
 
     def _fit(self, z, y):
         pass
@@ -274,7 +368,7 @@ class HistogramBinning(_OneVsRest):
     name = "Hist. Binning"
 
     def __init__(self, n_bins: int = 15):
-        self.n_bins = n_bins
+        self.n_bins = check_int(n_bins, "n_bins", minimum=1)
 
     def _fit_binary(self, p, is_k):
         m = bin_index(torch.from_numpy(p), self.n_bins).numpy()
@@ -322,7 +416,8 @@ class BBQ(_OneVsRest):
     name = "BBQ"
 
     def __init__(self, C: float = 10.0, prior_strength: float = 2.0):
-        self.C, self.prior_strength = C, prior_strength
+        self.C = check_number(C, "C", low=0, low_open=True)
+        self.prior_strength = check_number(prior_strength, "prior_strength", low=0, low_open=True)
 
     def _fit_binary(self, p, is_k):
         n, ps = len(p), np.sort(p)
@@ -375,12 +470,12 @@ class _LinearScaling(Calibrator):
     diagonal = False
 
     def __init__(self, max_iter: int = 100):
-        self.max_iter = max_iter
+        self.max_iter = check_int(max_iter, "max_iter", minimum=1)
 
     def _fit(self, z, y):
         k = z.shape[1]
-        W = (torch.ones(k, dtype=torch.float64) if self.diagonal
-             else torch.eye(k, dtype=torch.float64))
+        W = torch.ones(k, dtype=torch.float64) if self.diagonal else \
+            torch.eye(k, dtype=torch.float64)
         W.requires_grad_(True)
         b = torch.zeros(k, dtype=torch.float64, requires_grad=True)
         opt = torch.optim.LBFGS([W, b], lr=1.0, max_iter=self.max_iter, tolerance_grad=1e-9,
@@ -419,71 +514,47 @@ CALIBRATORS = {c.name: c for c in (Uncalibrated, HistogramBinning, IsotonicCalib
 """The columns of the lecture's table, in its order: name -> calibrator class."""
 
 
-def compare_calibrators(val_logits, val_labels, test_logits, test_labels, n_bins: int = 15,
+def compare_calibrators(val_logits, val_labels, test_logits, test_labels, *, n_bins: int = 15,
                         methods=None):
     """Fit every calibrator on the validation logits and measure it on the test logits, as in
     Guo et al.'s Tables 1 to 3. Returns ``(scores, fitted)``: ``scores[name]`` holds ECE, MCE,
     NLL and error on the test set (fractions), ``fitted[name]`` the fitted calibrator.
     ``methods`` is a list of names of ``CALIBRATORS`` (default: all, in the table's order)."""
-    check_logits(val_logits, val_labels)
+    n_bins = check_int(n_bins, "n_bins", minimum=1)
+    names = list(CALIBRATORS) if methods is None else \
+        ([methods] if isinstance(methods, str) else list(methods))
+    unknown = [m for m in names if m not in CALIBRATORS]
+    if unknown or not names:
+        raise ValueError(f"Unknown calibration method(s) {unknown or names}; choose among "
+                         f"{list(CALIBRATORS)}.")
+    zv, yv = check_logits(val_logits, val_labels)
     z, y = check_logits(test_logits, test_labels)
+    if zv.shape[1] != z.shape[1]:
+        raise ValueError(f"The validation logits have {zv.shape[1]} classes and the test logits "
+                         f"{z.shape[1]}: both must come from the same model.")
     scores, fitted = {}, {}
-    for name in methods or list(CALIBRATORS):
-        model = CALIBRATORS[name]().fit(val_logits, val_labels)
+    for name in names:
+        model = CALIBRATORS[name]().fit(zv, yv)
         q = model.predict_proba(z)
-        scores[name] = {"ECE": expected_calibration_error(q, y, n_bins),
-                        "MCE": maximum_calibration_error(q, y, n_bins),
-                        "NLL": negative_log_likelihood(q, y), "error": error_rate(q, y)}
+        b = reliability_bins(q, y, n_bins)
+        scores[name] = {"ECE": b.ece, "MCE": b.mce, "NLL": negative_log_likelihood(q, y),
+                        "error": error_rate(q, y)}
         fitted[name] = model
     return scores, fitted
 
 
 # --------------------------------------------------------------------------------------------
-# Reliability diagrams
+# Drawing lives in ``viz.reliability_diagram``; this name stays for one release
 # --------------------------------------------------------------------------------------------
 def plot_reliability_diagram(probs, labels, n_bins: int = 15, axes=None, title=None,
                              show_histogram: bool = True):
-    """Guo et al.'s Fig. 1 for one model: above, the share of samples per confidence bin with the
-    accuracy and the average confidence marked; below, acc(B_m) per bin ("outputs") against the
-    diagonal of perfect calibration, with the gap to conf(B_m) shaded and the ECE printed.
-    ``axes``: two axes (or one when ``show_histogram=False``). Returns the figure."""
-    import matplotlib.pyplot as plt
-    b = reliability_bins(probs, labels, n_bins)
-    p, y = check_probs(probs, labels)
-    ece = expected_calibration_error(p, y, n_bins)
-    if axes is None:
-        if show_histogram:
-            fig, axes = plt.subplots(2, 1, figsize=(4.6, 6.4), height_ratios=(1, 2), sharex=True)
-        else:
-            fig, ax = plt.subplots(figsize=(4.6, 4.4))
-            axes = [ax]
-    axes = list(np.atleast_1d(axes))
-    fig = axes[0].figure
-    left, width = b.edges[:-1].numpy(), 1.0 / n_bins
-    filled = (b.count > 0).numpy()
-    if show_histogram:
-        ax = axes.pop(0)
-        ax.bar(left, (b.count / b.count.sum()).numpy(), width=width, align="edge",
-               color="tab:blue", edgecolor="black", linewidth=0.6)
-        accuracy, avg_conf = 1 - error_rate(p, y), float(p.max(1).values.mean())
-        ax.axvline(accuracy, color="black", ls="--", label=f"accuracy {accuracy:.2f}")
-        ax.axvline(avg_conf, color="crimson", ls=":", label=f"avg. confidence {avg_conf:.2f}")
-        ax.set(ylabel="share of samples", xlim=(0, 1))
-        ax.legend(fontsize="x-small", loc="upper left")
-        if title:
-            ax.set_title(title)
-    ax = axes[0]
-    acc = np.where(filled, b.acc.numpy(), 0.0)
-    conf = np.where(filled, b.conf.numpy(), 0.0)
-    ax.bar(left, acc, width=width, align="edge", color="tab:blue", edgecolor="black",
-           linewidth=0.6, label="outputs: acc($B_m$)")
-    ax.bar(left, conf - acc, bottom=acc, width=width, align="edge", color="crimson", alpha=0.3,
-           edgecolor="crimson", hatch="//", linewidth=0.6, label="gap to conf($B_m$)")
-    ax.plot([0, 1], [0, 1], ls="--", color="gray", label="perfect calibration")
-    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence $\\hat p$", ylabel="accuracy")
-    ax.text(0.97, 0.05, f"ECE = {100 * ece:.2f}%", ha="right", va="bottom", transform=ax.transAxes,
-            fontsize="small", bbox=dict(facecolor="white", alpha=0.8, edgecolor="none"))
-    ax.legend(fontsize="x-small", loc="upper left")
-    if title and not show_histogram:
-        ax.set_title(title)
-    return fig
+    """Deprecated: ``viz.reliability_diagram(calibration.reliability_bins(probs, labels, n_bins),
+    axes=..., title=..., show_histogram=...)``. Computes the bins here and draws them there."""
+    import warnings
+
+    from . import viz
+    warnings.warn("calibration.plot_reliability_diagram is deprecated: draw with "
+                  "viz.reliability_diagram(calibration.reliability_bins(probs, labels, n_bins)).",
+                  DeprecationWarning, stacklevel=2)
+    return viz.reliability_diagram(reliability_bins(probs, labels, n_bins), axes=axes,
+                                   title=title, show_histogram=show_histogram)

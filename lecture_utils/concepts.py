@@ -30,6 +30,11 @@ from skimage.color import rgb2lab
 
 from . import canvas
 from .data import CIFAR10_CLASSES, load_photo, load_texture
+from .validate import check_int, check_number
+
+__all__ = ["CATEGORIES", "MATERIALS", "COLORS", "PARTS", "concept_names", "ConceptSet",
+           "material_patch", "material_layout", "color_prototypes_lab", "color_names",
+           "make_concept_set", "show_concept_set"]
 
 CATEGORIES = ("object", "part", "material", "color")
 
@@ -90,6 +95,12 @@ class ConceptSet:
         return len(self.labels)
 
     def __getitem__(self, idx) -> "ConceptSet":
+        """A subset of the scenes (a slice, indices or a mask); an int gives a set of one."""
+        if isinstance(idx, (int, np.integer)):
+            i = check_int(idx, "index")
+            if not -len(self) <= i < len(self):
+                raise IndexError(f"scene {i} does not exist: the set has {len(self)} scenes.")
+            idx = slice(i % len(self), i % len(self) + 1)
         return ConceptSet(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
 
     @property
@@ -97,10 +108,20 @@ class ConceptSet:
         """``(category, name)`` of each concept c, in the order of ``masks``."""
         return concept_names()
 
+    @property
+    def material_names(self) -> list[str]:
+        """The names of the values of ``materials`` (0, 1, ...)."""
+        return list(MATERIALS)
+
+    @property
+    def color_table(self) -> dict[str, tuple[int, int, int]]:
+        """Colour name -> its sRGB prototype, in the order of the values of ``colors``."""
+        return dict(COLORS)
+
     def label_maps(self) -> list[tuple[torch.Tensor, int]]:
         """Per category, its label map [N,S,S] and its number of concepts (mask order)."""
-        return [(self.objects, len(CIFAR10_CLASSES)),
-                (self.parts, len(CIFAR10_CLASSES) * len(PARTS)),
+        k = len(CIFAR10_CLASSES)
+        return [(self.objects, k), (self.parts, k * len(PARTS)),
                 (self.materials, len(MATERIALS)), (self.colors, len(COLORS))]
 
     def masks(self) -> torch.Tensor:
@@ -138,6 +159,7 @@ def material_patch(rng: np.random.Generator, name: str, size: int) -> np.ndarray
     """
     if name not in MATERIALS:
         raise ValueError(f"Unknown material {name!r}; the concept set has {list(MATERIALS)}.")
+    size = check_int(size, "size", minimum=1)
     img, grey = _material_source(name)
     regions = MATERIALS[name][2] or [(0, img.shape[0], 0, img.shape[1])]
     y0, y1, x0, x1 = regions[rng.integers(len(regions))]
@@ -202,12 +224,33 @@ def color_names(images: torch.Tensor) -> torch.Tensor:
 # --------------------------------------------------------------------------------------------
 # The scenes
 # --------------------------------------------------------------------------------------------
-def make_concept_set(images: torch.Tensor, labels: torch.Tensor, n: int, size: int = 64,
+def make_concept_set(images: torch.Tensor, labels: torch.Tensor, n: int, *, size: int = 64,
                      scale=(0.75, 1.25), seed: int = 0) -> ConceptSet:
     """``n`` scenes of ``size`` x ``size``: a material layout (``material_layout``) with one image
-    of
-    ``images`` uint8 [M,3,32,32] pasted at a random place and scale (``canvas.make_canvases``),
+    of ``images`` uint8 [M,3,32,32] pasted at a random place and scale (``canvas.make_canvases``),
     and the per-pixel labels of every concept (see ``ConceptSet``). Takes a second for 1,000."""
+    n = check_int(n, "n (the number of scenes)", minimum=1)
+    size = check_int(size, "size", minimum=2)
+    if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.dim() != 4 \
+            or images.shape[1] != 3 or len(images) == 0:
+        got = f"{images.dtype} {tuple(images.shape)}" if isinstance(images, torch.Tensor) \
+            else type(images).__name__
+        raise ValueError(f"images must be uint8 [M, 3, H, W] with M >= 1 (as data.load_cifar10 "
+                         f"returns), got {got}.")
+    labels = torch.as_tensor(labels)
+    if labels.dim() != 1 or len(labels) != len(images) or labels.is_floating_point():
+        raise ValueError(f"labels must be integer class indices [M] = [{len(images)}], got "
+                         f"{labels.dtype} {tuple(labels.shape)}.")
+    if len(labels) and (labels.min() < 0 or labels.max() >= len(CIFAR10_CLASSES)):
+        raise IndexError(f"labels must be CIFAR-10 classes 0..{len(CIFAR10_CLASSES) - 1}, got "
+                         f"{int(labels.min())}..{int(labels.max())}.")
+    try:
+        lo, hi = (check_number(s, "scale", low=0, low_open=True) for s in scale)
+    except (TypeError, ValueError) as err:
+        raise type(err)(f"scale must be a pair (smallest, largest) of positive factors: {err}") \
+            from None
+    if lo > hi:
+        raise ValueError(f"scale {tuple(scale)} is reversed: pass (smallest, largest).")
     layouts: list[np.ndarray] = []
 
     def background(rng, side):
@@ -233,47 +276,13 @@ def make_concept_set(images: torch.Tensor, labels: torch.Tensor, n: int, size: i
 
 
 # --------------------------------------------------------------------------------------------
-# The figure of samples and their masks
+# Drawing lives in ``viz.show_concept_set``; this name stays for one release
 # --------------------------------------------------------------------------------------------
 def show_concept_set(cs: ConceptSet, n: int = 6, size: float = 2.2):
-    """Columns: scenes; rows: the image, its object (and part) mask, its materials and its
-    colour names (drawn in the prototype colours). Returns the figure."""
-    import matplotlib.pyplot as plt
-    from matplotlib.colors import ListedColormap
-    from matplotlib.patches import Patch
+    """Deprecated: ``viz.show_concept_set(cs, n=n, size=size)``."""
+    import warnings
 
-    n = min(n, len(cs))
-    fig, axes = plt.subplots(4, n, figsize=(size * n + 2.6, size * 4), squeeze=False)
-    mats = list(MATERIALS)
-    mat_cmap = ListedColormap(plt.get_cmap("tab10").colors[:len(mats)])
-    col_rgb = np.array(list(COLORS.values()), np.uint8)
-    for i in range(n):
-        img = cs.images[i].permute(1, 2, 0).numpy()
-        axes[0, i].imshow(img)
-        axes[0, i].set_title(f"object: {CIFAR10_CLASSES[int(cs.labels[i])]}", fontsize="small")
-        part = cs.parts[i].numpy()
-        obj = np.where(part < 0, 0.0, np.where(part % 2 == 0, 1.0, 0.6))
-        axes[1, i].imshow(img)
-        axes[1, i].imshow(obj, cmap="magma", alpha=0.6, vmin=0, vmax=1)
-        mat = np.ma.masked_less(cs.materials[i].numpy(), 0)
-        axes[2, i].imshow(mat, cmap=mat_cmap, vmin=-0.5, vmax=len(mats) - 0.5,
-                          interpolation="nearest")
-        axes[2, i].set_title(", ".join(mats[m] for m in np.unique(mat.compressed())),
-                             fontsize="x-small")
-        axes[3, i].imshow(col_rgb[cs.colors[i].long().numpy()], interpolation="nearest")
-    for ax in axes.flat:
-        ax.set_xticks([])
-        ax.set_yticks([])
-    for r, label in enumerate(("scene x", "object, parts\n(top bright,\nbottom dim)",
-                               "materials", "colour names")):
-        axes[r, 0].set_ylabel(label, fontsize="small")
-    axes[2, -1].legend(handles=[Patch(color=mat_cmap(j), label=m) for j, m in enumerate(mats)],
-                       loc="center left", bbox_to_anchor=(1.02,
-                                                          0.5), fontsize="x-small", frameon=False)
-    axes[3, -1].legend(handles=[Patch(facecolor=col_rgb[j] / 255, edgecolor="k", label=c)
-                                for j, c in enumerate(COLORS)],
-                       loc="center left", bbox_to_anchor=(1.02,
-                                                          0.5), fontsize="x-small", frameon=False,
-                       ncol=2)
-    fig.suptitle("The concept set: each scene with its per-pixel masks s_c(x, p)")
-    return fig
+    from . import viz
+    warnings.warn("concepts.show_concept_set is deprecated: use viz.show_concept_set.",
+                  DeprecationWarning, stacklevel=2)
+    return viz.show_concept_set(cs, n=n, size=size)

@@ -34,28 +34,47 @@ import numpy as np
 import torch
 from scipy.linalg import solve_triangular
 
+from .validate import check_int, check_number
+
+__all__ = [
+    "true_labels", "corrupt_labels", "random_labels", "pixel_permutation", "shuffled_pixels",
+    "random_pixels", "gaussian_images", "RANDOMIZATIONS", "randomized_split", "epochs_to_fit",
+    "lemma_matrix", "relu_net", "interpolating_relu_net",
+]
+
 # --------------------------------------------------------------------------------------------
 # Randomization tests
 # --------------------------------------------------------------------------------------------
 
 
-def _check_dataset(images, labels, name: str):
+def _check_uint8(images, name: str, what: str = "images") -> torch.Tensor:
     if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.dim() != 4:
         got = f"{images.dtype} {tuple(images.shape)}" if isinstance(images, torch.Tensor) \
             else type(images).__name__
-        raise TypeError(f"{name} wants uint8 images [N, C, H, W] (as data.load_cifar10 returns), "
+        raise TypeError(f"{name} wants uint8 {what} [N, C, H, W] (as data.load_cifar10 returns), "
                         f"got {got}.")
+    return images
+
+
+def _check_dataset(images, labels, name: str, num_classes: int | None = None):
+    images = _check_uint8(images, name)
     labels = torch.as_tensor(labels)
     if labels.dim() != 1 or len(labels) != len(images):
         raise ValueError(f"{name}: {len(images)} images but labels of shape {tuple(labels.shape)}; "
                          "pass one class index per image.")
-    if labels.is_floating_point():
+    if labels.is_floating_point() or labels.dtype == torch.bool:
         raise TypeError(f"{name}: labels must be integer class indices, got {labels.dtype}.")
+    if len(labels) and labels.min() < 0:
+        raise IndexError(f"{name}: labels must be class indices 0, 1, ..., got "
+                         f"{int(labels.min())}.")
+    if num_classes is not None and len(labels) and labels.max() >= num_classes:
+        raise IndexError(f"{name}: label {int(labels.max())} is out of range for num_classes="
+                         f"{num_classes} (valid 0..{num_classes - 1}).")
     return images, labels.long()
 
 
 def _generator(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(int(seed))
+    return torch.Generator().manual_seed(check_int(seed, "seed", minimum=0))
 
 
 def true_labels(images, labels, seed: int = 0):
@@ -69,13 +88,18 @@ def corrupt_labels(images, labels, p: float, seed: int = 0, num_classes: int = 1
     each label is replaced by a class drawn uniformly from all ``num_classes`` (it may land on the
     true class again, so a fraction p (1 - 1/K) of the labels actually changes). Images unchanged.
     """
-    images, labels = _check_dataset(images, labels, "corrupt_labels")
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"p is a probability (0 = true labels, 1 = random labels), got {p}.")
+    num_classes = check_int(num_classes, "num_classes", minimum=2)
+    images, labels = _check_dataset(images, labels, "corrupt_labels", num_classes)
+    try:
+        p = check_number(p, "p", low=0, high=1)
+    except (TypeError, ValueError) as err:
+        raise type(err)(f"p is a probability (0 = true labels, 1 = random labels): {err}") from None
+    # --8<-- [start:corrupt]
     g = _generator(seed)
     hit = torch.rand(len(labels), generator=g) < p
     noise = torch.randint(0, num_classes, (len(labels),), generator=g)
     return images.clone(), torch.where(hit, noise, labels)
+    # --8<-- [end:corrupt]
 
 
 def random_labels(images, labels, seed: int = 0, num_classes: int = 10):
@@ -85,6 +109,7 @@ def random_labels(images, labels, seed: int = 0, num_classes: int = 10):
 
 def pixel_permutation(height: int, width: int, seed: int = 0) -> torch.Tensor:
     """The permutation of the H*W pixel positions that ``shuffled_pixels`` uses for ``seed``."""
+    height, width = check_int(height, "height", minimum=1), check_int(width, "width", minimum=1)
     return torch.randperm(height * width, generator=_generator(seed))
 
 
@@ -94,28 +119,39 @@ def shuffled_pixels(images, labels, seed: int = 0):
     ``seed``: the images keep their statistics and their labels, but lose all spatial structure
     that a convolution could use."""
     images, labels = _check_dataset(images, labels, "shuffled_pixels")
+    # --8<-- [start:shuffle]
     n, c, h, w = images.shape
     perm = pixel_permutation(h, w, seed)
     return images.reshape(n, c, h * w)[:, :, perm].reshape(n, c, h, w), labels.clone()
+    # --8<-- [end:shuffle]
 
 
 def random_pixels(images, labels, seed: int = 0):
     """A different random permutation of the pixel positions for every image."""
     images, labels = _check_dataset(images, labels, "random_pixels")
+    # --8<-- [start:permute]
     n, c, h, w = images.shape
     perms = torch.rand(n, h * w, generator=_generator(seed)).argsort(dim=1)   # [N, HW]
     flat = images.reshape(n, c, h * w)
     return torch.gather(flat, 2, perms[:, None, :].expand(n, c, h * w)).reshape(n, c, h, w), \
         labels.clone()
+    # --8<-- [end:permute]
 
 
-def gaussian_images(images, labels, seed: int = 0, stats_from=None):
+def gaussian_images(images, labels, seed: int = 0, *, stats_from=None):
     """Images of Gaussian noise with the data's per-channel mean and variance (rounded to uint8;
     clipping to 0..255 trims the standard deviation by a few percent); labels unchanged.
     ``stats_from`` (uint8 images) sets the mean and variance
     (default: ``images`` themselves; pass the training images when making the test set)."""
     images, labels = _check_dataset(images, labels, "gaussian_images")
-    ref = (images if stats_from is None else stats_from).double()
+    ref = images if stats_from is None else _check_uint8(stats_from, "gaussian_images",
+                                                          "stats_from images")
+    if len(ref) == 0 or ref[0].numel() < 2:
+        raise ValueError("gaussian_images needs images to take a mean and a variance from "
+                         "(stats_from, or the images themselves); got none.")
+    if ref.shape[1] != images.shape[1]:
+        raise ValueError(f"stats_from has {ref.shape[1]} channels, the images {images.shape[1]}.")
+    ref = ref.double()
     mean = ref.mean(dim=(0, 2, 3)).view(1, -1, 1, 1)
     std = ref.std(dim=(0, 2, 3)).view(1, -1, 1, 1)
     noise = torch.randn(images.shape, generator=_generator(seed), dtype=torch.float64)
@@ -132,7 +168,7 @@ RANDOMIZATIONS = {
 """The five curves of Fig. 1a, by the paper's names."""
 
 
-def randomized_split(kind: str, train, test, seed: int = 0, p: float | None = None):
+def randomized_split(kind: str, train, test, *, seed: int = 0, p: float | None = None):
     """``(train, test)`` pairs for one randomization test; ``kind`` is a key of ``RANDOMIZATIONS``
     or ``"corrupt labels"`` (with ``p``).
 
@@ -140,6 +176,10 @@ def randomized_split(kind: str, train, test, seed: int = 0, p: float | None = No
     generalization) and gets the same kind of input change: the training set's permutation for
     shuffled pixels, fresh permutations for random pixels, Gaussian noise with the training set's
     statistics for "gaussian"."""
+    for name, pair in (("train", train), ("test", test)):
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
+            raise TypeError(f"{name} must be a pair (images, labels), got {type(pair).__name__}.")
+    seed = check_int(seed, "seed", minimum=0)
     if kind == "corrupt labels":
         if p is None:
             raise ValueError("corrupt labels needs the corruption level p.")
@@ -149,14 +189,15 @@ def randomized_split(kind: str, train, test, seed: int = 0, p: float | None = No
                          f"{sorted(RANDOMIZATIONS)}.")
     if kind == "gaussian":
         return gaussian_images(*train, seed), gaussian_images(*test, seed + 1, stats_from=train[0])
-    test_fn = {"random labels": true_labels, "random pixels": lambda x, y,
-               s: random_pixels(x, y, s + 1)}
+    test_fn = {"random labels": true_labels,
+               "random pixels": lambda x, y, s: random_pixels(x, y, s + 1)}
     return RANDOMIZATIONS[kind](*train, seed), test_fn.get(kind, RANDOMIZATIONS[kind])(*test, seed)
 
 
 def epochs_to_fit(history, threshold: float = 0.99):
     """The first epoch whose training accuracy reached ``threshold`` (None if none did): the
     "time to overfit" of Fig. 1b, in epochs (``history.seconds`` gives it in seconds)."""
+    threshold = check_number(threshold, "threshold", low=0, high=1)
     for epoch, acc in zip(history.epoch, history.train_acc):
         if acc >= threshold:
             return epoch
@@ -168,16 +209,30 @@ def epochs_to_fit(history, threshold: float = 0.99):
 # --------------------------------------------------------------------------------------------
 def lemma_matrix(x, b) -> np.ndarray:
     """A = [max(x_i - b_j, 0)]_ij (n x n) of the Lemma; lower triangular when the two sequences
-    interleave as b_1 < x_1 < b_2 < ... < b_n < x_n."""
-    x, b = np.asarray(x, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    interleave as b_1 < x_1 < b_2 < ... < b_n < x_n. (x [k] and b [n] in general: [k, n].)"""
+    x, b = _vector(x, "x"), _vector(b, "b")
     return np.maximum(x[:, None] - b[None, :], 0.0)
+
+
+def _vector(v, name: str) -> np.ndarray:
+    v = np.asarray(v, dtype=np.float64)
+    if v.ndim != 1:
+        raise ValueError(f"{name} must be a vector [n], got shape {v.shape}.")
+    if not np.isfinite(v).all():
+        raise ValueError(f"{name} contains NaN or inf.")
+    return v
 
 
 def relu_net(Z, a, b, w) -> np.ndarray:
     """c(z) = sum_j w_j max(<a, z> - b_j, 0) for every row z of Z [n, d] (float64) -> [n]."""
     Z = np.atleast_2d(np.asarray(Z, dtype=np.float64))
-    x = Z @ np.asarray(a, dtype=np.float64)                       # x = <a, z>, [n]
-    return lemma_matrix(x, b) @ np.asarray(w, dtype=np.float64)
+    a, b, w = _vector(a, "a"), _vector(b, "b"), _vector(w, "w")
+    if Z.ndim != 2 or Z.shape[1] != len(a):
+        raise ValueError(f"Z must be [n, d] with d = len(a) = {len(a)}, got shape {Z.shape}.")
+    if len(b) != len(w):
+        raise ValueError(f"b and w hold one value per hidden unit: got {len(b)} and {len(w)}.")
+    x = Z @ a                                                     # x = <a, z>, [n]
+    return lemma_matrix(x, b) @ w
 
 
 def interpolating_relu_net(Z, y, seed: int = 0):
@@ -190,9 +245,13 @@ def interpolating_relu_net(Z, y, seed: int = 0):
     """
     Z = np.asarray(Z, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
-    if Z.ndim != 2 or y.ndim != 1 or len(Z) != len(y) or len(y) == 0:
-        raise ValueError(f"Z must be [n, d] and y [n] with n > 0, got {Z.shape} and {y.shape}.")
-    rng = np.random.default_rng(seed)
+    if Z.ndim != 2 or y.ndim != 1 or len(Z) != len(y) or len(y) == 0 or Z.shape[1] == 0:
+        raise ValueError(f"Z must be [n, d] and y [n] with n > 0 and d > 0, got {Z.shape} and "
+                         f"{y.shape}.")
+    if not (np.isfinite(Z).all() and np.isfinite(y).all()):
+        raise ValueError("Z and y must be finite (no NaN or inf): no network interpolates them.")
+    # --8<-- [start:construction]
+    rng = np.random.default_rng(check_int(seed, "seed", minimum=0))
     a = rng.standard_normal(Z.shape[1])
     a /= np.linalg.norm(a)
     x = Z @ a
@@ -207,3 +266,4 @@ def interpolating_relu_net(Z, y, seed: int = 0):
     A = lemma_matrix(xs, b)                                                 # lower triangular
     w = solve_triangular(A, y[order], lower=True)
     return a, b, w
+    # --8<-- [end:construction]

@@ -21,9 +21,22 @@ from torch import nn
 
 from .data import CIFAR10_MEAN, CIFAR10_STD
 
+__all__ = [
+    "Normalize", "conv_bn_relu", "vgg", "BasicBlock", "ResNetGAP", "resnet_gap",
+    "MODEL_C_VARIANTS", "model_c", "ConvModule", "InceptionModule", "DownsampleModule",
+    "small_inception", "small_alexnet", "mlp", "lenet", "Attention", "TransformerBlock", "ViT",
+    "vit", "relus_not_inplace", "ARCHITECTURES", "build", "count_parameters",
+]
+
 
 class Normalize(nn.Module):
-    """(x - mean) / std per channel; the first module of every image model."""
+    """(x - mean) / std per channel; the first module of every image model.
+
+    It is also where an image batch first meets a model, so it checks what only a shape can tell
+    (free of cost, no device synchronisation): a batch [N, C, H, W] with the model's C channels,
+    float values (uint8 would be normalised in 0..255: a silently wrong input). Images of another
+    float dtype than the model's (float64 into a float32 model) are converted.
+    """
 
     def __init__(self, mean=CIFAR10_MEAN, std=CIFAR10_STD):
         super().__init__()
@@ -31,6 +44,21 @@ class Normalize(nn.Module):
         self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1))
 
     def forward(self, x):
+        channels = self.mean.shape[1]
+        if x.dim() != 4 or x.shape[1] != channels:
+            hint = (" (a single image: add the batch dimension with x.unsqueeze(0))"
+                    if x.dim() == 3 and x.shape[0] == channels else
+                    f" (grey images: repeat the channel, x.expand(-1, {channels}, -1, -1))"
+                    if x.dim() == 4 and x.shape[1] == 1 else
+                    " (RGBA: drop the alpha channel, x[:, :3])"
+                    if x.dim() == 4 and x.shape[1] == 4 and channels == 3 else "")
+            raise ValueError(f"The model takes images [N, {channels}, H, W]; got "
+                             f"{tuple(x.shape)}{hint}.")
+        if not x.is_floating_point():
+            raise TypeError(f"The model takes float images in [0, 1], got {x.dtype} (uint8 "
+                            "images: lecture_utils.data.to_float(x), or x.float() / 255).")
+        if x.dtype != self.mean.dtype:
+            x = x.to(self.mean.dtype)
         return (x - self.mean) / self.std
 
 
@@ -57,8 +85,7 @@ def _named(prefix, layers):
 # --------------------------------------------------------------------------------------------
 def vgg(width: int = 64, num_classes: int = 10, batch_norm: bool = True, hidden: int | None = None):
     """conv1_1..conv4_2 (3x3, widths w, w | 2w, 2w | 4w, 4w | 8w, 8w), max-pool after the first
-    three
-    blocks, then a fully connected head (pool4 -> flatten -> fc1 -> relu -> fc2), no GAP.
+    three blocks, then a fully connected head (pool4 -> flatten -> fc1 -> relu -> fc2), no GAP.
 
     The 4x4 maps of conv4_2 are what Grad-CAM sees on this net.
     """
@@ -113,10 +140,10 @@ class ResNetGAP(nn.Module):
         stages, cin = [], width
         for i, n in enumerate(blocks):
             cout = width * 2 ** i
-            stages.append(nn.Sequential(*[BasicBlock(cin if j == 0 else cout, cout,
-                                                     stride=2 if (i > 0 and j == 0) else 1,
-                                                     skip=skip)
-                                          for j in range(n)]))
+            stages.append(nn.Sequential(*[
+                BasicBlock(cin if j == 0 else cout, cout, stride=2 if (i > 0 and j == 0) else 1,
+                           skip=skip)
+                for j in range(n)]))
             cin = cout
         self.layer1, self.layer2, self.layer3 = stages
         self.gap = nn.AdaptiveAvgPool2d(1)
@@ -217,15 +244,14 @@ class DownsampleModule(nn.Module):
 def small_inception(width: float = 1.0, num_classes: int = 10, batch_norm: bool = True):
     """The small Inception of Zhang et al. (Appendix A). At width 1 it has 1,651,114 parameters; the
     paper's 1,649,402 is 1,712 fewer (one per conv channel) because its batch norm learns only a
-    shift,
-    where ours also learns a scale. ``batch_norm=False`` is the table's "Inception w/o BatchNorm"
-    (each conv then has a bias instead)."""
+    shift, where ours also learns a scale. ``batch_norm=False`` is the table's "Inception w/o
+    BatchNorm" (each conv then has a bias instead)."""
     w = lambda c: _ch(c * width)  # noqa: E731
     spec = [("i", 32, 32), ("i", 32, 48), ("d", 80), ("i", 112, 48), ("i", 96, 64), ("i", 80, 80),
             ("i", 48, 96), ("d", 96), ("i", 176, 160), ("i", 176, 160)]
     bn = batch_norm
-    layers, cin = [("normalize", Normalize()),
-                   ("conv1", ConvModule(3, w(96), 3, batch_norm=bn))], w(96)
+    layers = [("normalize", Normalize()), ("conv1", ConvModule(3, w(96), 3, batch_norm=bn))]
+    cin = w(96)
     for i, s in enumerate(spec, start=1):
         if s[0] == "i":
             layers.append((f"inception{i}", InceptionModule(cin, w(s[1]), w(s[2]), batch_norm=bn)))

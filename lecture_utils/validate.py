@@ -30,6 +30,7 @@ from torch import nn
 
 __all__ = ["check_images", "check_target", "check_layer", "model_device", "model_dtype",
            "model_channels", "check_count", "check_positive", "check_index", "check_finite",
+           "check_int", "check_number",
            "as_batch", "as_image", "checked_outputs", "attribution_method", "to_device_of"]
 
 FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
@@ -73,15 +74,6 @@ def check_images(x, name: str = "x", *, allow_uint8: bool = False, channels: int
         check_finite(x, name, "replace or drop those images (torch.nan_to_num, or "
                      "x[torch.isfinite(x).flatten(1).all(1)])")
     return x
-
-
-def check_finite(t: torch.Tensor, name: str, fix: str = "") -> torch.Tensor:
-    """Raise a clear ValueError when ``t`` holds NaN or inf (one reduction, one sync)."""
-    if t.is_floating_point() and not bool(torch.isfinite(t).all()):
-        bad = int((~torch.isfinite(t)).sum())
-        raise ValueError(f"{name} holds {bad} NaN or infinite value(s)" + (f": {fix}." if fix
-                                                                             else "."))
-    return t
 
 
 def model_device(model: nn.Module) -> torch.device:
@@ -205,16 +197,6 @@ def check_positive(value, name: str) -> float:
     return float(value)
 
 
-def check_index(value, size: int, name: str, what: str) -> int:
-    """An index into ``size`` things, 0..size-1; negative indices are refused (they would wrap)."""
-    if not _is_int(value):
-        raise TypeError(f"{name} must be an int index, got {value!r}.")
-    if not 0 <= value < size:
-        raise IndexError(f"{name} {value} is out of range: there are {size} {what} (valid "
-                         f"0..{size - 1}; negative indices are not taken from the end here).")
-    return int(value)
-
-
 def check_layer(model: nn.Module, layer) -> nn.Module:
     """A module of ``model``, given as the module itself or as its name (``"layer3"``)."""
     if isinstance(layer, str):
@@ -325,3 +307,72 @@ def attribution_method(kernel=None, *, backward: bool = True, batched: bool = Tr
         return _concat(parts)
     method.is_attribution_method = True
     return method
+
+
+# --------------------------------------------------------------------------------------------
+# Counts, indices, numbers and finiteness (the methods of papers 6, 9, 10 and 11 use these)
+# --------------------------------------------------------------------------------------------
+def check_int(value, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    """A Python or NumPy integer (or a one-element integer tensor) as an ``int``, within
+    ``[minimum, maximum]``. Booleans and floats (even ``15.0``) are refused: say what you mean."""
+    import numbers
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_floating_point() \
+            and value.dtype != torch.bool:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})"
+                        + (f"; use {name}={int(value)}." if isinstance(value, float)
+                           and float(value).is_integer() else "."))
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}.")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be at most {maximum}, got {value}.")
+    return value
+
+
+def check_index(value, size: int, name: str, what: str = "entries") -> int:
+    """An index into ``size`` things counted from 0: negative indices are refused (they would wrap
+    around silently and pick the last ``what`` instead of an error)."""
+    i = check_int(value, name)
+    if not 0 <= i < size:
+        hint = " (negative indices do not wrap around here)" if i < 0 else ""
+        raise IndexError(f"{name}={i} is out of range: there are {size} {what}, valid indices "
+                         f"0..{size - 1}{hint}.")
+    return i
+
+
+def check_number(value, name: str, *, low: float | None = None, high: float | None = None,
+                 low_open: bool = False, high_open: bool = False) -> float:
+    """A finite real number (Python, NumPy or a one-element tensor) as a ``float``, in the interval
+    given by ``low``/``high`` (closed unless ``low_open``/``high_open``)."""
+    import math
+    import numbers
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}.")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value}.")
+    below = low is not None and (value <= low if low_open else value < low)
+    above = high is not None and (value >= high if high_open else value > high)
+    if below or above:
+        lo = "-inf" if low is None else f"{low:g}"
+        hi = "inf" if high is None else f"{high:g}"
+        interval = ("(" if low_open or low is None else "[") + f"{lo}, {hi}" \
+            + (")" if high_open or high is None else "]")
+        raise ValueError(f"{name} must be in {interval}, got {value:g}.")
+    return value
+
+
+def check_finite(t: torch.Tensor, name: str, hint: str = "") -> torch.Tensor:
+    """``t`` itself when every entry is finite; else a clear error naming the first bad entry."""
+    if t.is_floating_point() or t.is_complex():
+        bad = ~torch.isfinite(t)
+        if bad.any():
+            where = tuple(int(i) for i in bad.nonzero()[0])
+            raise ValueError(f"{name} contains NaN or inf ({int(bad.sum())} of {t.numel()} "
+                             f"entries; the first at index {where} is {t[where].item()})"
+                             + (f": {hint.rstrip('.')}." if hint else "."))
+    return t

@@ -15,6 +15,12 @@ from matplotlib.colors import TwoSlopeNorm
 
 from .data import CIFAR10_CLASSES
 
+__all__ = [
+    "MAGNITUDE_CMAP", "SIGNED_CMAP", "use_style", "to_numpy_image", "image_caption", "show_images",
+    "heatmap_norm", "show_heatmap", "show_attributions", "plot_history", "show_image_pairs",
+    "normalize_map", "reliability_diagram", "show_concept_set",
+]
+
 MAGNITUDE_CMAP = "magma"
 SIGNED_CMAP = "RdBu_r"
 
@@ -61,8 +67,8 @@ def image_caption(i, labels, preds, classes):
     return "\n".join(parts)
 
 
-def show_images(images, labels=None, preds=None, classes=CIFAR10_CLASSES, ncols=None, size=2.0,
-                title=None, titles=None):
+def show_images(images, labels=None, preds=None, *, classes=CIFAR10_CLASSES, ncols=None,
+                size=2.0, title=None, titles=None):
     """A grid of images [N,3,H,W] captioned with the true and predicted class (in red if wrong)."""
     fig, axes = _grid(len(images), ncols, size)
     for i, ax in zip(range(len(images)), axes):
@@ -83,14 +89,15 @@ def heatmap_norm(heat: np.ndarray, signed: bool):
     return TwoSlopeNorm(vcenter=0.0, vmin=-bound, vmax=bound)
 
 
-def show_heatmap(ax, heat, image=None, signed=False, alpha=0.55, cmap=None, colorbar=True,
+def show_heatmap(ax, heat, image=None, *, signed=False, alpha=0.55, cmap=None, colorbar=True,
                  title=None, label=None):
     """Draw a heat map [H,W] on ``ax`` (over ``image`` when given), with a colour bar.
 
     Signed maps use a diverging colour map centred on zero; magnitudes a uniform one.
     """
-    heat = heat.detach().cpu().float().numpy() if isinstance(heat,
-                                                             torch.Tensor) else np.asarray(heat)
+    if isinstance(heat, torch.Tensor):
+        heat = heat.detach().cpu().float().numpy()
+    heat = np.asarray(heat)
     cmap = cmap or (SIGNED_CMAP if signed else MAGNITUDE_CMAP)
     extent = None
     if image is not None:
@@ -111,7 +118,7 @@ def show_heatmap(ax, heat, image=None, signed=False, alpha=0.55, cmap=None, colo
     return im
 
 
-def show_attributions(images, maps, titles=None, signed=False, overlay=True, size=2.6,
+def show_attributions(images, maps, *, titles=None, signed=False, overlay=True, size=2.6,
                       row_titles=None, suptitle=None, label=None):
     """Rows of images, each followed by its maps: ``maps`` is a list of [N,H,W] tensors (one per
     method/column) and ``titles`` names the columns."""
@@ -131,7 +138,7 @@ def show_attributions(images, maps, titles=None, signed=False, overlay=True, siz
     return fig
 
 
-def plot_history(history, title=None, axes=None):
+def plot_history(history, *, title=None, axes=None):
     """Learning curves (loss and accuracy per epoch) from a ``train.History`` or its dict."""
     h = history if isinstance(history, dict) else history.to_dict()
     if axes is None:
@@ -154,7 +161,7 @@ def plot_history(history, title=None, axes=None):
     return fig
 
 
-def show_image_pairs(left, right, left_title, right_title, size=2.0, captions=None):
+def show_image_pairs(left, right, left_title, right_title, *, size=2.0, captions=None):
     """Two rows: images and, under each, its counterpart (e.g. patches and their
     reconstructions)."""
     n = len(left)
@@ -177,3 +184,109 @@ def normalize_map(m: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
     flat = m.reshape(m.shape[0], -1) if m.dim() == 3 else m.reshape(1, -1)
     lo, hi = flat.min(1, keepdim=True).values, flat.max(1, keepdim=True).values
     return ((flat - lo) / (hi - lo).clamp_min(eps)).reshape(m.shape)
+
+
+# --------------------------------------------------------------------------------------------
+# Reliability diagrams (Guo et al. 2017): the display of ``calibration.reliability_bins``
+# --------------------------------------------------------------------------------------------
+def reliability_diagram(bins, *, axes=None, title=None, show_histogram: bool = True):
+    """Guo et al.'s Fig. 1 for one model, drawn from ``bins``, a ``calibration.ReliabilityBins``
+    (computed apart, as scikit-learn's ``CalibrationDisplay`` draws ``calibration_curve``).
+
+    Above, the share of samples per confidence bin with the accuracy and the average confidence
+    marked; below, acc(B_m) per bin ("outputs") against the diagonal of perfect calibration, with
+    the gap to conf(B_m) shaded and the ECE printed. ``axes``: two axes (or one when
+    ``show_histogram=False``). Returns the figure.
+    """
+    n_axes = 2 if show_histogram else 1
+    if axes is None:
+        if show_histogram:
+            fig, axes = plt.subplots(2, 1, figsize=(4.6, 6.4), height_ratios=(1, 2), sharex=True)
+        else:
+            fig, ax = plt.subplots(figsize=(4.6, 4.4))
+            axes = [ax]
+    axes = list(np.atleast_1d(axes))
+    if len(axes) < n_axes:
+        raise ValueError(f"reliability_diagram draws on {n_axes} axes (show_histogram="
+                         f"{show_histogram}); got {len(axes)}.")
+    fig = axes[0].figure
+    n_bins = len(bins.count)
+    left, width = bins.edges[:-1].numpy(), 1.0 / n_bins
+    count = bins.count.numpy()
+    filled = count > 0
+    if show_histogram:
+        ax = axes.pop(0)
+        ax.bar(left, count / count.sum(), width=width, align="edge",
+               color="tab:blue", edgecolor="black", linewidth=0.6)
+        accuracy, avg_conf = bins.accuracy, bins.mean_confidence
+        ax.axvline(accuracy, color="black", ls="--", label=f"accuracy {accuracy:.2f}")
+        ax.axvline(avg_conf, color="crimson", ls=":", label=f"avg. confidence {avg_conf:.2f}")
+        ax.set(ylabel="share of samples", xlim=(0, 1))
+        ax.legend(fontsize="x-small", loc="upper left")
+        if title:
+            ax.set_title(title)
+    ax = axes[0]
+    acc = np.where(filled, bins.acc.numpy(), 0.0)
+    conf = np.where(filled, bins.conf.numpy(), 0.0)
+    ax.bar(left, acc, width=width, align="edge", color="tab:blue", edgecolor="black",
+           linewidth=0.6, label="outputs: acc($B_m$)")
+    ax.bar(left, conf - acc, bottom=acc, width=width, align="edge", color="crimson", alpha=0.3,
+           edgecolor="crimson", hatch="//", linewidth=0.6, label="gap to conf($B_m$)")
+    ax.plot([0, 1], [0, 1], ls="--", color="gray", label="perfect calibration")
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence $\\hat p$", ylabel="accuracy")
+    ax.text(0.97, 0.05, f"ECE = {100 * bins.ece:.2f}%", ha="right", va="bottom",
+            transform=ax.transAxes, fontsize="small",
+            bbox=dict(facecolor="white", alpha=0.8, edgecolor="none"))
+    ax.legend(fontsize="x-small", loc="upper left")
+    if title and not show_histogram:
+        ax.set_title(title)
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# The concept set of network dissection (``concepts.ConceptSet``) and its masks
+# --------------------------------------------------------------------------------------------
+def show_concept_set(cs, *, n: int = 6, size: float = 2.2):
+    """Columns: scenes of a ``concepts.ConceptSet``; rows: the image, its object (and part)
+    mask, its materials and its colour names (drawn in the prototype colours). Returns the
+    figure."""
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    n = min(int(n), len(cs))
+    if n < 1:
+        raise ValueError("The concept set is empty: nothing to show.")
+    fig, axes = plt.subplots(4, n, figsize=(size * n + 2.6, size * 4), squeeze=False)
+    mats = cs.material_names
+    mat_cmap = ListedColormap(plt.get_cmap("tab10").colors[:len(mats)])
+    colors = cs.color_table
+    col_rgb = np.array(list(colors.values()), np.uint8)
+    for i in range(n):
+        img = to_numpy_image(cs.images[i])
+        axes[0, i].imshow(img)
+        axes[0, i].set_title(f"object: {CIFAR10_CLASSES[int(cs.labels[i])]}", fontsize="small")
+        part = cs.parts[i].numpy()
+        obj = np.where(part < 0, 0.0, np.where(part % 2 == 0, 1.0, 0.6))
+        axes[1, i].imshow(img)
+        axes[1, i].imshow(obj, cmap="magma", alpha=0.6, vmin=0, vmax=1)
+        mat = np.ma.masked_less(cs.materials[i].numpy(), 0)
+        axes[2, i].imshow(mat, cmap=mat_cmap, vmin=-0.5, vmax=len(mats) - 0.5,
+                          interpolation="nearest")
+        axes[2, i].set_title(", ".join(mats[m] for m in np.unique(mat.compressed())),
+                             fontsize="x-small")
+        axes[3, i].imshow(col_rgb[cs.colors[i].long().numpy()], interpolation="nearest")
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for r, label in enumerate(("scene x", "object, parts\n(top bright,\nbottom dim)",
+                               "materials", "colour names")):
+        axes[r, 0].set_ylabel(label, fontsize="small")
+    axes[2, -1].legend(handles=[Patch(color=mat_cmap(j), label=m) for j, m in enumerate(mats)],
+                       loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize="x-small",
+                       frameon=False)
+    axes[3, -1].legend(handles=[Patch(facecolor=col_rgb[j] / 255, edgecolor="k", label=c)
+                                for j, c in enumerate(colors)],
+                       loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize="x-small",
+                       frameon=False, ncol=2)
+    fig.suptitle("The concept set: each scene with its per-pixel masks s_c(x, p)")
+    return fig

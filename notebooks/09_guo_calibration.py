@@ -76,8 +76,6 @@ if "google.colab" in sys.modules:
     sys.path.insert(0, "/content/lecture-suite")
 
 # %% slideshow={"slide_type": "fragment"}
-import inspect
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -86,7 +84,8 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from lecture_utils import calibration as C
-from lecture_utils import checks, config, data, models, train, viz, zoo
+from lecture_utils import calibration, checks, config, data, models, train, viz, zoo
+from lecture_utils.source import show_source
 
 viz.use_style()
 config.seed_everything(0)
@@ -123,8 +122,8 @@ print(config.describe())
 # perfectly calibrated model has $\text{acc}(B_m) = \text{conf}(B_m)$ for all $m$.
 
 # %%
-print(inspect.getsource(C.bin_index))
-print(inspect.getsource(C.reliability_bins))
+show_source(calibration.bin_index, "edges")
+show_source(calibration.reliability_bins, "bins")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # A confidence of exactly $m/M$ belongs to $I_m$: with $M = 5$, 0.6 goes with 0.55 into
@@ -146,7 +145,7 @@ assert C.bin_index(torch.tensor([0.55, 0.6, 0.65, 0.8, 0.9, 1.0], dtype=torch.fl
 # $\text{NLL} = -\frac{1}{n}\sum_i \log \hat\pi(y_i \mid x_i)$. We use $M = 15$ bins, as they do.
 
 # %%
-print(inspect.getsource(C.expected_calibration_error))
+show_source(calibration.ReliabilityBins, "ece")    # expected_calibration_error = bins.ece
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **Perfect calibration, simulated.** Draw confidences $\hat p_i$ and let each prediction be right
@@ -162,10 +161,10 @@ as_probs = lambda conf: torch.stack([conf, 1 - conf], 1)   # noqa: E731  max is 
 sim_labels = (~right).long()                     # class 0 is the prediction wherever conf >= 0.5
 keep = p_hat >= 0.5
 fig, axes = plt.subplots(2, 2, figsize=(9, 6.4), height_ratios=(1, 2), sharex=True)
-C.plot_reliability_diagram(as_probs(p_hat[keep]), sim_labels[keep], axes=axes[:, 0],
-                           title="calibrated by construction")
-C.plot_reliability_diagram(as_probs(p_hat[keep] ** (1 / 3)), sim_labels[keep], axes=axes[:, 1],
-                           title="same predictions, overconfident")
+viz.reliability_diagram(C.reliability_bins(as_probs(p_hat[keep]), sim_labels[keep]),
+                        axes=axes[:, 0], title="calibrated by construction")
+viz.reliability_diagram(C.reliability_bins(as_probs(p_hat[keep] ** (1 / 3)), sim_labels[keep]),
+                        axes=axes[:, 1], title="same predictions, overconfident")
 ece_sim = C.expected_calibration_error(as_probs(p_hat[keep]), sim_labels[keep])
 assert ece_sim < 0.03, ece_sim
 
@@ -182,7 +181,7 @@ assert ece_sim < 0.03, ece_sim
 # is convex, so Newton's method finds the minimum in a few steps:
 
 # %%
-print(inspect.getsource(C.fit_temperature))
+show_source(calibration.fit_temperature, "newton")
 
 # %% slideshow={"slide_type": "subslide"}
 # A toy case with a known answer: labels drawn from softmax(z / 2.5) -> the best T is 2.5.
@@ -236,7 +235,7 @@ print(f"validation split: {half:,} images, test split: {n_eval - half:,} images"
 fig, axes = plt.subplots(2, 2, figsize=(9.5, 6.8), height_ratios=(1, 2), sharex=True)
 for col, name in enumerate(nets):
     z, y = test[name]
-    C.plot_reliability_diagram(C.softmax(z), y, axes=axes[:, col], title=name)
+    viz.reliability_diagram(C.reliability_bins(C.softmax(z), y), axes=axes[:, col], title=name)
 fig.suptitle("Uncalibrated, on the test split")
 
 # %%
@@ -272,11 +271,25 @@ uncal.round(2)
 # and without batch norm, each trained from scratch on a subset of CIFAR-10 without augmentation
 # (SGD with momentum, the same recipe for every ResNet; the ConvNets use a smaller learning rate
 # and He initialisation), measured on our test split.
+#
+# **What each profile runs**: 12 networks in the laptop and full profiles (6 in quick), each
+# with batches of 32, plus the LeNet of the next section.
+#
+# | profile | training images | epochs | ResNet widths / depths | estimated time |
+# |---|---|---|---|---|
+# | quick | 256 | 2 | 4, 8 / 1, 2 blocks | seconds (CPU) |
+# | laptop | 1,000 | 25 | 4, 8, 16 / 1, 2, 3 blocks | minutes (CPU) |
+# | full | 10,000 | 30 | 8, 16, 32, 64 / 1, 3, 5, 9 blocks | about 7 minutes on a Colab T4 |
+#
+# The full profile trains the laptop's recipe on ten times the images, for 118,000 optimizer
+# steps in this notebook; Guo et al.'s scale (45,000 images, 60 epochs: a million steps, about an
+# hour estimated on a T4) is exercise 6. (Estimates from FLOPs and step counts:
+# `python benchmarks/generalization_calibration.py --budget`.)
 
 # %%
 x_train, y_train = data.load_cifar10("train")
-train_factor = data.subset(x_train, y_train, P.choose(quick=256, laptop=1_000, full=45_000), seed=0)
-epochs_factor = P.choose(quick=2, laptop=25, full=60)
+train_factor = data.subset(x_train, y_train, P.choose(quick=256, laptop=1_000, full=10_000), seed=0)
+epochs_factor = P.choose(quick=2, laptop=25, full=30)
 BASE = {"width": P.choose(quick=4, laptop=8, full=16), "blocks": 1, "batch_norm": True,
         "weight_decay": 1e-4}
 FACTORS = {  # factor -> (setting, levels, the "modern" end that Guo et al. blame, axis label)
@@ -467,7 +480,7 @@ print(f"lowest test NLL at epoch {h_plain.epoch[best_nll]}: NLL {h_plain.test_lo
 # can too.
 
 # %%
-print(inspect.getsource(C.TemperatureScaling))
+show_source(calibration.TemperatureScaling)
 
 # %%
 results = {name: C.compare_calibrators(*val[name], *test[name]) for name in nets}
@@ -533,9 +546,10 @@ fig, axes = plt.subplots(2, 4, figsize=(17, 6.8), height_ratios=(1, 2), sharex=T
 for col, (name, (_, fitted)) in enumerate(results.items()):
     z, y = test[name]
     T_star = fitted["Temp. Scaling"].temperature
-    C.plot_reliability_diagram(C.softmax(z), y, axes=axes[:, 2 * col], title=f"{name}: uncalibrated")
-    C.plot_reliability_diagram(fitted["Temp. Scaling"].predict_proba(z), y,
-                               axes=axes[:, 2 * col + 1], title=f"{name}: T = {T_star:.2f}")
+    viz.reliability_diagram(C.reliability_bins(C.softmax(z), y), axes=axes[:, 2 * col],
+                            title=f"{name}: uncalibrated")
+    viz.reliability_diagram(C.reliability_bins(fitted["Temp. Scaling"].predict_proba(z), y),
+                            axes=axes[:, 2 * col + 1], title=f"{name}: T = {T_star:.2f}")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ### Try it: move $T$
@@ -547,7 +561,8 @@ for col, (name, (_, fitted)) in enumerate(results.items()):
 def reliability_at(T, name="resnet_gap"):
     """The reliability diagram of one model's test split with its logits divided by T."""
     z, y = test[name]
-    return C.plot_reliability_diagram(C.softmax(z, T), y, title=f"{name}: T = {T:.2f}")
+    return viz.reliability_diagram(C.reliability_bins(C.softmax(z, T), y),
+                                   title=f"{name}: T = {T:.2f}")
 
 
 # %%
@@ -622,6 +637,9 @@ print("factors, ECE rises towards the modern end: "
 #    bins, $M = 5, 15, 50, 200$? Predict first (think about bins holding one sample), then compute.
 # 5. **Overfitting the calibrator.** Refit matrix scaling and temperature scaling on only the first
 #    200 validation images. Which one's test ECE suffers more, and why?
+# 6. **Guo et al.'s scale** (a GPU, about an hour on a T4). Train the factor sweep on 45,000
+#    images for 60 epochs (the two numbers in the cell that sets `train_factor` and
+#    `epochs_factor`). Which factors now move the ECE the paper's way?
 
 # %% tags=["solution"]
 def my_ece(probs, labels, n_bins=15):

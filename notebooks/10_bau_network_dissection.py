@@ -70,8 +70,6 @@ if "google.colab" in sys.modules:
     sys.path.insert(0, "/content/lecture-suite")
 
 # %% slideshow={"slide_type": "fragment"}
-import inspect
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -81,6 +79,7 @@ from torch import nn
 
 from lecture_utils import checks, concepts, config, data, dissection, models, train, viz, zoo
 from lecture_utils.representations import layer_activations
+from lecture_utils.source import show_source
 
 viz.use_style()
 config.seed_everything(0)
@@ -117,12 +116,12 @@ print(f"vgg from the {vgg.zoo_info['source']}: test accuracy {vgg.zoo_info['test
 # upsampling**".
 
 # %%
-print(inspect.getsource(dissection.upsample))
+show_source(dissection.upsample_units, "upsample")
 
 # %% slideshow={"slide_type": "subslide"}
 x_test, y_test = data.load_cifar10("test")
 image = x_test[:1]
-acts = layer_activations(vgg, ["relu3_2", "relu4_2"], image)
+acts = layer_activations(vgg, x=image, layers=["relu3_2", "relu4_2"])
 fig, axes = plt.subplots(2, 5, figsize=(15, 6))
 axes[0, 0].imshow(viz.to_numpy_image(image[0]))
 axes[0, 0].set_title(f"x: a {data.CIFAR10_CLASSES[y_test[0]]}", fontsize="small")
@@ -131,7 +130,7 @@ axes[1, 0].axis("off")
 for j, u in enumerate(range(4), start=1):
     a = acts["relu4_2"][:, u:u + 1]
     viz.show_heatmap(axes[0, j], a[0, 0], title=f"a_u(x,p), unit {u}: 4×4")
-    viz.show_heatmap(axes[1, j], dissection.upsample(a, 32)[0, 0], image[0],
+    viz.show_heatmap(axes[1, j], dissection.upsample_units(a, 32)[0, 0], image[0],
                      title=f"unit {u}, bilinear to 32×32")
 fig.suptitle("Units of conv4_2 on one image: the feature maps and their upsampled versions");
 
@@ -149,8 +148,8 @@ fig.suptitle("Units of conv4_2 on one image: the feature maps and their upsample
 # \text{count}\rceil$), which is exact, not an approximation.
 
 # %%
-print(inspect.getsource(dissection.TopQuantile.update))
-print(inspect.getsource(dissection.TopQuantile.thresholds))
+show_source(dissection.TopQuantile.update, "update")
+show_source(dissection.TopQuantile.thresholds, "thresholds")
 
 # %% slideshow={"slide_type": "subslide"}
 # A toy unit whose 1,000 activations (10 images x 10 x 10 positions) are 0, 1, ..., 999:
@@ -181,7 +180,7 @@ print(f"{len(scenes)} scenes of 64 x 64, {len(scenes.concepts)} concepts: "
       + ", ".join(f"{v} {k}s" for k, v in kinds.items()))
 
 # %% slideshow={"slide_type": "subslide"}
-fig = concepts.show_concept_set(scenes, n=6)
+fig = viz.show_concept_set(scenes, n=6)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ### $\text{IoU}_{u,c}$: agreement between unit $u$ and concept $c$
@@ -195,7 +194,7 @@ fig = concepts.show_concept_set(scenes, n=6)
 # 2017). Intersections for all units and concepts at once are one matrix product:
 
 # %%
-print(inspect.getsource(dissection.IoUTally.update))
+show_source(dissection.IoUTally.update, "update")
 
 # %% slideshow={"slide_type": "subslide"}
 region = torch.zeros(2, 1, 4, 4, dtype=torch.bool)
@@ -217,7 +216,7 @@ assert torch.allclose(toy_iou, torch.tensor([[4 / 8, 4 / 20]]))
 # scenes as they are (objects appear at 0.75 to 1.25 times their training size).
 
 # %%
-results = dissection.dissect(vgg, layers, scenes, device=device)
+results = dissection.dissect(vgg, scenes, layers)
 labels = pd.concat([r.labels() for r in results.values()], ignore_index=True)
 # the two best-matching units of every layer (each table is sorted by IoU)
 labels.groupby("layer").head(2).style.format({"iou": "{:.3f}"}).hide(axis="index")
@@ -239,7 +238,7 @@ counts = dissection.detector_counts(results)
 config.seed_everything(0)
 random_vgg = models.vgg(width=vgg.conv1_1.out_channels).to(device).eval()
 random_counts = dissection.detector_counts(
-    dissection.dissect(random_vgg, layers, scenes, device=device, progress=False))
+    dissection.dissect(random_vgg, scenes, layers, progress=False))
 counts.index = random_counts.index = [n.replace("relu", "conv") for n in counts.index]
 pd.concat({"trained": counts, "random weights": random_counts}, axis=1)
 
@@ -269,7 +268,7 @@ fig.suptitle(f"Units with IoU > {dissection.DETECTOR_IOU} per layer and concept 
 # %%
 k_show = P.choose(quick=4, laptop=6, full=6)
 last = results["relu4_2"]
-scene_acts = layer_activations(vgg, ["relu4_2"], scenes.images, device=device)["relu4_2"]
+scene_acts = layer_activations(vgg, x=scenes.images, layers=["relu4_2"])["relu4_2"]
 shown_units = last.labels().unit.tolist()[:4]
 tiles, titles = [], []
 for u in shown_units:
@@ -298,7 +297,7 @@ fig = viz.show_images(torch.cat(tiles), titles=titles, ncols=k_show, size=2.0,
 # images. `ablate_units` is a context manager: the model is exactly as before after the block.
 
 # %%
-print(inspect.getsource(dissection.ablate_units))
+show_source(dissection.ablate_units)
 
 # %% slideshow={"slide_type": "subslide"}
 x_train, y_train = data.load_cifar10("train")
@@ -310,8 +309,8 @@ before = vgg(probe.to(device))
 with dissection.ablate_units(vgg, "relu4_2", [0, 1, 2]):
     inside = vgg(probe.to(device))
 assert torch.equal(vgg(probe.to(device)), before) and not torch.equal(inside, before)
-effect_tr = dissection.unit_ablation_effects(vgg, "relu4_2", x_tr, y_tr, device=device)
-effect_va = dissection.unit_ablation_effects(vgg, "relu4_2", x_va, y_va, device=device)
+effect_tr = dissection.unit_ablation_effects(vgg, x_tr, y_tr, "relu4_2")
+effect_va = dissection.unit_ablation_effects(vgg, x_va, y_va, "relu4_2")
 print(f"{effect_tr.shape[0]} units x {effect_tr.shape[1]} classes; largest single-unit loss: "
       f"{effect_tr.max():.1%} (train), {effect_va.max():.1%} (test)")
 
@@ -351,7 +350,7 @@ ax.legend(fontsize="small");
 
 # %%
 cls_idx = torch.nonzero(y_va == target).flatten()
-cls_acts = layer_activations(vgg, ["relu4_2"], x_va[cls_idx], device=device)["relu4_2"]
+cls_acts = layer_activations(vgg, x=x_va[cls_idx], layers=["relu4_2"])["relu4_2"]
 cls_t = dissection.unit_thresholds(cls_acts)
 tiles, titles = [], []
 for u in ranking[:3].tolist():
@@ -374,10 +373,9 @@ ks = [k for k in (1, 2, 4, 8, 16, 32) if k <= U // 2]
 draws = P.choose(quick=3, laptop=10, full=20)
 top_sets = [ranking[:k].tolist() for k in ks]
 rand_sets = [s for k in ks for s in dissection.random_units(U, k, draws, seed=k)]
-acc_top = dissection.accuracy_with_units_removed(vgg, "relu4_2", x_va, y_va, [[]] + top_sets,
-                                                 device=device)
-acc_rand = dissection.accuracy_with_units_removed(vgg, "relu4_2", x_va, y_va, rand_sets,
-                                                  device=device).view(len(ks), draws, -1)
+acc_top = dissection.accuracy_with_units_removed(vgg, x_va, y_va, "relu4_2", [[]] + top_sets)
+acc_rand = dissection.accuracy_with_units_removed(vgg, x_va, y_va, "relu4_2",
+                                                  rand_sets).view(len(ks), draws, -1)
 others = [c for c in range(10) if c != target]
 
 # %% slideshow={"slide_type": "subslide"}
@@ -408,10 +406,10 @@ assert acc_top[-1, target] <= acc_rand[-1, :, target].mean() + 1e-6 or P.name ==
 n_adv = P.choose(quick=16, laptop=200, full=500)
 correct = cls_idx[train.predict_logits(vgg, x_va[cls_idx]).argmax(1) == target][:n_adv]
 clean = x_va[correct].float() / 255
-adv = dissection.lower_class_score(vgg, clean.to(device), target, eps=2 / 255, steps=5)
+adv = dissection.lower_class_score(vgg, clean, target, eps=2 / 255, steps=5)
 still = (train.predict_logits(vgg, adv).argmax(1) == target).float().mean().item()
-a_clean = layer_activations(vgg, ["relu4_2"], clean, device=device, pool="mean")["relu4_2"].mean(0)
-a_adv = layer_activations(vgg, ["relu4_2"], adv, device=device, pool="mean")["relu4_2"].mean(0)
+a_clean = layer_activations(vgg, x=clean, layers=["relu4_2"], pool="mean")["relu4_2"].mean(0)
+a_adv = layer_activations(vgg, x=adv, layers=["relu4_2"], pool="mean")["relu4_2"].mean(0)
 drop = (a_clean - a_adv) / a_clean.clamp_min(1e-6)
 top4, rest = ranking[:4], ranking[4:]
 print(f"{len(correct)} images; after the attack {still:.0%} are still '{data.CIFAR10_CLASSES[target]}'")

@@ -71,17 +71,17 @@ if "google.colab" in sys.modules:
     sys.path.insert(0, "/content/lecture-suite")
 
 # %% slideshow={"slide_type": "fragment"}
-import inspect
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
 from IPython.display import Markdown
 
-from lecture_utils import checks, config, data, models, train, viz, zoo
+from lecture_utils import (checks, config, data, models, representations, similarity, train, viz,
+                           zoo)
 from lecture_utils import representations as R
 from lecture_utils import similarity as S
+from lecture_utils.source import show_source
 
 viz.use_style()
 config.seed_everything(0)
@@ -105,8 +105,9 @@ print(config.describe())
 #   \text{CKA}(K, L) = \frac{\text{HSIC}(K, L)}{\sqrt{\text{HSIC}(K, K)\,\text{HSIC}(L, L)}}$$
 
 # %%
-for fn in (S.centering_matrix, S.hsic, S.cka):
-    print(inspect.getsource(fn))
+show_source(similarity.centering_matrix)
+show_source(similarity.hsic, "hsic")
+show_source(similarity.cka, "cka")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # For large $m$ the $m \times m$ Gram matrices are too big (10,000 images: 800 MB each). Since
@@ -171,13 +172,13 @@ inv.style.format({"CKA(X', Y)": "{:.4f}"})
 # of small batches instead would be far off.
 
 # %%
-print(inspect.getsource(S.unbiased_center))
+show_source(similarity.unbiased_center, "ucentre")
 
 # %% slideshow={"slide_type": "subslide"}
 x_test, y_test = data.load_cifar10("test")
 resnet = zoo.load_model("resnet_gap", device=device)
 m_demo = P.choose(quick=512, laptop=4096, full=8192)
-demo = R.layer_activations(resnet, ["layer2", "layer3"], x_test[:m_demo], device=device, pool="mean")
+demo = R.layer_activations(resnet, x=x_test[:m_demo], layers=["layer2", "layer3"], pool="mean")
 Xr, Yr = demo["layer2"], demo["layer3"]
 full_cka = S.linear_cka(Xr, Yr)
 sizes = [s for s in (8, 16, 32, 64, 128, 256, 512, 1024) if s <= m_demo // 4]
@@ -238,9 +239,9 @@ for name, ls in labels.items():
 m_cka = P.choose(quick=256, laptop=2_000, full=10_000)
 bs = P.choose(quick=64, laptop=250, full=500)
 x_cka = x_test[:m_cka]
-cka = {name: S.cka_matrix(m, layers[name], x_cka, batch_size=bs, device=device)
-       for name, m in nets.items()}
-cross = S.cka_matrix(vit, layers["ViT"], x_cka, resnet, layers["ResNet"], batch_size=bs, device=device)
+cka = {name: S.cka_matrix(m, x_cka, layers[name], batch_size=bs) for name, m in nets.items()}
+cross = S.cka_matrix(vit, x_cka, layers["ViT"], model_b=resnet, layers_b=layers["ResNet"],
+                     batch_size=bs)
 
 
 def show_cka(ax, matrix, rows, cols, title, ylabel, xlabel):
@@ -297,7 +298,7 @@ ax.set(xlabel="ResNet layer", ylabel="most similar ViT layer",
 # ResNet ERFs are highly local and grow gradually; ViT ERFs shift from local to global.
 
 # %%
-print(inspect.getsource(R.effective_receptive_field))
+show_source(representations.effective_receptive_field)
 
 # %% slideshow={"slide_type": "subslide"}
 n_erf = P.choose(quick=8, laptop=64, full=256)
@@ -305,8 +306,8 @@ x_erf = x_test[:n_erf]
 erf_layers = {"ResNet": [l for l in layers["ResNet"] if not l.endswith("relu1")],
               "ViT": [l for l in layers["ViT"] if not l.endswith("norm2")]}
 erf_labels = {name: R.layer_labels(ls) for name, ls in erf_layers.items()}
-erfs = {name: {l: R.effective_receptive_field(nets[name], l, x_erf) for l in erf_layers[name]}
-        for name in nets}
+erfs = {name: {l: R.effective_receptive_field(nets[name], layer=l, x=x_erf)
+               for l in erf_layers[name]} for name in nets}
 cols = max(len(v) for v in erf_layers.values())
 fig, axes = plt.subplots(2, cols, figsize=(2.3 * cols, 5.2), squeeze=False)
 for r, name in enumerate(nets):
@@ -344,7 +345,7 @@ ax.legend();
 
 # %%
 n_att = P.choose(quick=32, laptop=500, full=2000)
-mad = R.mean_attention_distance(vit, x_test[:n_att], device=device)
+mad = R.mean_attention_distance(vit, x_test[:n_att])
 uniform_distance = float(R.patch_distances(vit.grid, 32 / vit.grid).mean())
 fig, ax = plt.subplots(figsize=(8, 5))
 for h in range(mad.shape[1]):
@@ -357,7 +358,7 @@ ax.legend(fontsize="small", ncol=2);
 
 # %% slideshow={"slide_type": "subslide"}
 rand_vit = models.build("vit", **vit.zoo_info["recipe"]["arch_kwargs"]).to(device).eval()
-mad_rand = R.mean_attention_distance(rand_vit, x_test[:n_att], device=device)
+mad_rand = R.mean_attention_distance(rand_vit, x_test[:n_att])
 pd.DataFrame({"trained: min over heads": mad.min(1).values, "trained: max over heads": mad.max(1).values,
               "random weights: mean": mad_rand.mean(1)},
              index=[f"block {i + 1}" for i in range(len(mad))]).style.format("{:.1f}")
@@ -371,7 +372,7 @@ pd.DataFrame({"trained: min over heads": mad.min(1).values, "trained: max over h
 # connections in the lower layers and the spatial tokens in the upper ones.
 
 # %%
-ratios = R.residual_norm_ratios(vit, x_test[:n_att // 2], device=device)
+ratios = R.residual_norm_ratios(vit, x_test[:n_att // 2])
 fig, axes = plt.subplots(1, 2, figsize=(13, 4.5), sharey=True)
 for ax, (j, branch) in zip(axes, enumerate(("attention", "MLP"))):
     ax.plot(np.arange(len(ratios)) + 1, ratios[:, j, 0], "o-", label="class token")
@@ -409,7 +410,7 @@ lesion.groupby(level=0)["accuracy lost"].agg(["mean", "max"]).style.format("{:.1
 # %% slideshow={"slide_type": "subslide"}
 mid = blocks["ViT"][len(blocks["ViT"]) // 2 - 1]
 with R.skip_removed(vit, mid):
-    cka_lesion = S.cka_matrix(vit, layers["ViT"], x_cka, batch_size=bs, device=device)
+    cka_lesion = S.cka_matrix(vit, x_cka, layers["ViT"], batch_size=bs)
 fig, axes = plt.subplots(1, 2, figsize=(15, 6.5))
 show_cka(axes[0], cka["ViT"], labels["ViT"], labels["ViT"], "ViT, intact", "ViT layer", "ViT layer")
 show_cka(axes[1], cka_lesion, labels["ViT"], labels["ViT"], f"ViT, skip of {mid} removed",
@@ -427,7 +428,7 @@ except zoo.ZooError as err:
     print(f"Skipped: {err}\nTrain it with: python -m lecture_utils.zoo train vit_noskip")
 if vit_noskip is not None:
     noskip_layers = R.block_layers(vit_noskip)
-    cka_noskip = S.cka_matrix(vit_noskip, noskip_layers, x_cka, batch_size=bs, device=device)
+    cka_noskip = S.cka_matrix(vit_noskip, x_cka, noskip_layers, batch_size=bs)
     acc_noskip = {n: train.evaluate(m, x_acc, y_acc)["acc"] for n, m in
                   (("ViT", vit), ("ViT trained without skips", vit_noskip))}
     fig, axes = plt.subplots(1, 2, figsize=(15, 6.5))
@@ -456,7 +457,7 @@ n_sp = P.choose(quick=64, laptop=1_000, full=5_000)
 x_sp = x_test[:n_sp]
 patches = R.image_patches(x_sp, 8)
 last = {"ViT": layers["ViT"][-1], "ResNet": "layer3"}
-finals = {name: R.spatial_tokens(R.layer_activations(nets[name], [l], x_sp, device=device)[l])
+finals = {name: R.spatial_tokens(R.layer_activations(nets[name], x=x_sp, layers=[l])[l])
           for name, l in last.items()}
 queries = {"corner (1, 1)": 9, "centre (4, 4)": 36, "edge (2, 6)": 22}
 fig, axes = plt.subplots(2, len(queries), figsize=(4.2 * len(queries), 7.5), squeeze=False)
@@ -485,8 +486,8 @@ fig.suptitle("CKA between the last layer at one position (×) and the input patc
 x_train, y_train = data.load_cifar10("train")
 probe_train = data.subset(x_train, y_train, P.choose(quick=500, laptop=5_000, full=20_000), seed=3)
 probe_test = data.subset(x_test, y_test, P.choose(quick=300, laptop=2_000, full=10_000), seed=4)
-probes = {(name, label): R.linear_probe_accuracies(nets[name], layers[name], probe_train, probe_test,
-                                                   pool, device=device)
+probes = {(name, label): R.linear_probe_accuracies(nets[name], layers=layers[name],
+                                                   train=probe_train, test=probe_test, pool=pool)
           for name, label, pool in (("ResNet", "GAP", "mean"), ("ViT", "class token", "cls"),
                                     ("ViT", "GAP", "mean"))}
 fig, ax = plt.subplots(figsize=(9, 5))
@@ -652,7 +653,7 @@ print(f"CKA(X, Y) = {S.linear_cka(X, Y):.3f}; with half the neurons x100: {S.lin
 
 # %% tags=["solution"]
 ### BEGIN SOLUTION
-cka_pooled = S.cka_matrix(vit, layers["ViT"], x_cka, batch_size=bs, device=device, pool="mean")
+cka_pooled = S.cka_matrix(vit, x_cka, layers["ViT"], batch_size=bs, pool="mean")
 fig, axes = plt.subplots(1, 2, figsize=(15, 6.5))
 show_cka(axes[0], cka["ViT"], labels["ViT"], labels["ViT"], "ViT, flattened tokens", "ViT layer", "ViT layer")
 show_cka(axes[1], cka_pooled, labels["ViT"], labels["ViT"], "ViT, tokens averaged", "ViT layer", "ViT layer")

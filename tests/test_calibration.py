@@ -234,16 +234,48 @@ def test_bbq_averages_binnings():
     assert torch.allclose(q.sum(1), torch.ones(len(q), dtype=q.dtype))
 
 
-def test_reliability_plot_draws():
+def test_reliability_diagram_draws_what_the_bins_computed():
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from lecture_utils import viz
     z, y = _synthetic(n=500)
-    fig = cal.plot_reliability_diagram(torch.softmax(z, 1), y, title="synthetic")
+    bins = cal.reliability_bins(torch.softmax(z, 1), y)
+    fig = viz.reliability_diagram(bins, title="synthetic")
     assert len(fig.axes) == 2
-    fig2 = cal.plot_reliability_diagram(torch.softmax(z, 1), y, show_histogram=False)
+    bars = [p.get_height() for p in fig.axes[1].patches[:15]]     # acc(B_m), 0 where empty
+    assert bars == pytest.approx(torch.nan_to_num(bins.acc).tolist())
+    assert f"{100 * bins.ece:.2f}%" in fig.axes[1].texts[0].get_text()
+    fig2 = viz.reliability_diagram(bins, show_histogram=False)
     assert len(fig2.axes) == 1
+    with pytest.raises(ValueError, match="2 axes"):
+        viz.reliability_diagram(bins, axes=[fig2.axes[0]])
+    # the old name computes here and draws there, with a deprecation warning
+    with pytest.warns(DeprecationWarning, match="viz.reliability_diagram"):
+        fig3 = cal.plot_reliability_diagram(torch.softmax(z, 1), y, show_histogram=False)
+    assert len(fig3.axes) == 1
     plt.close("all")
+
+
+def test_the_calibration_module_does_not_draw():
+    import ast
+    import inspect
+    tree = ast.parse(inspect.getsource(cal))
+    imported = {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)} | \
+        {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert not any(m.startswith("matplotlib") for m in imported)
+
+
+def test_bin_summaries_match_the_metrics():
+    z, y = _synthetic(n=700, seed=11)
+    p = torch.softmax(z, 1)
+    b = cal.reliability_bins(p, y, 10)
+    assert b.n == 700
+    assert b.ece == cal.expected_calibration_error(p, y, 10)
+    assert b.mce == cal.maximum_calibration_error(p, y, 10)
+    assert b.accuracy == pytest.approx(1 - cal.error_rate(p, y), abs=1e-12)
+    assert b.mean_confidence == pytest.approx(p.max(1).values.mean().item(), abs=1e-12)
 
 
 # --------------------------------------------------------------------------------------------
@@ -290,8 +322,8 @@ def test_temperature_checks():
     with pytest.raises(checks.CheckFailed):
         checks.check_temperature_nll(lambda z, y, T: F.cross_entropy(z * T, y).item())
     with pytest.raises(checks.CheckFailed):
-        checks.check_temperature_nll(lambda z, y,
-                                     T: F.cross_entropy(z / T, y, reduction="sum").item())
+        checks.check_temperature_nll(
+            lambda z, y, T: F.cross_entropy(z / T, y, reduction="sum").item())
 
     def grid(z, y):
         ts = torch.logspace(-0.7, 0.7, 401)             # T from 0.2 to 5, steps of 0.8%

@@ -45,7 +45,7 @@ def test_material_masks_cover_what_was_drawn():
     k = int(rng.choice([1, 2, 3], p=[0.3, 0.45, 0.25]))
     chosen = rng.choice(len(concepts.MATERIALS), size=k, replace=False)
     assert set(np.unique(label).tolist()) <= set(chosen.tolist())
-    seeds = rng.uniform(0, 48, size=(k, 2))
+    rng.uniform(0, 48, size=(k, 2))          # the Voronoi seeds, drawn to keep rng in step
     for j, m in enumerate(chosen):
         patch = concepts.material_patch(rng, list(concepts.MATERIALS)[m], 48)
         where = label == m
@@ -63,8 +63,7 @@ def test_masks_are_one_hot_per_category(scenes):
     for cat in concepts.CATEGORIES:
         per_pixel = m[:, torch.from_numpy(cats == cat)].sum(1)
         assert per_pixel.max() <= 1
-    assert (m[:,
-              torch.from_numpy(cats == "color")].sum(1) == 1).all()      # every pixel has a colour
+    assert (m[:, torch.from_numpy(cats == "color")].sum(1) == 1).all()   # every pixel: one colour
     assert len(set(names)) == len(names) == 10 + 20 + len(concepts.MATERIALS) + len(concepts.COLORS)
     assert len(cs[:5]) == 5 and torch.equal(cs[:5].masks(), m[:5])
 
@@ -85,3 +84,20 @@ def test_generated_in_seconds(cifar_test):
     start = time.perf_counter()
     concepts.make_concept_set(x, y, 200, seed=0)
     assert time.perf_counter() - start < 30
+
+
+def test_the_concept_set_is_drawn_by_viz(scenes):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from lecture_utils import viz
+    _, _, cs = scenes
+    fig = viz.show_concept_set(cs, n=3)
+    assert len(fig.axes) == 12
+    with pytest.warns(DeprecationWarning, match="viz.show_concept_set"):
+        concepts.show_concept_set(cs, n=2)
+    with pytest.raises(ValueError, match="empty"):
+        viz.show_concept_set(cs[:0])
+    assert cs.material_names == list(concepts.MATERIALS) and cs.color_table == concepts.COLORS
+    plt.close("all")

@@ -140,7 +140,7 @@ def test_device_loader_batches(cifar_test):
         data.DeviceLoader(x.float(), y)
 
 
-# ---------------------------------------------------------------- untrusted files (issue 13, item 4)
+# ------------------------------------------------------------ untrusted files (issue 13, item 4)
 def _fake_batches(folder, payload=None):
     """A folder laid out like torchvision's cifar-10-batches-py, with small fake batches."""
     import pickle

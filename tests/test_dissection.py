@@ -25,7 +25,7 @@ def test_threshold_is_argmax_definition():
         assert frac_above >= 0.01                        # P[a > t_u] >= 1% ...
         larger = values[values > t[u]]
         # ... and no larger observed t has it
-        assert ((values > larger.min()).float().mean() < 0.01)
+        assert (values > larger.min()).float().mean() < 0.01
 
 
 def test_streaming_threshold_equals_in_memory():
@@ -46,12 +46,15 @@ def test_streaming_threshold_equals_in_memory():
 # ---------------------------------------------------------------------------- upsampling, IoU
 def test_upsample_is_bilinear():
     a = torch.tensor([[0.0, 1.0], [2.0, 3.0]]).view(1, 1, 2, 2)
-    up = D.upsample(a, 4)
+    up = D.upsample_units(a, 4)
     assert up.shape == (1, 1, 4, 4)
     assert up[0, 0, 0, 0] == 0 and up[0, 0, -1, -1] == 3
     # half-pixel centres: output pixel i samples the input at (i + 0.5) / 2 - 0.5, and a = x + 2y
     assert torch.allclose(up[0, 0, 1, 1:3], torch.tensor([0.75, 1.25]))
-    assert D.upsample(a, (2, 2)) is a
+    assert D.upsample_units(a, (2, 2)) is a
+    # one convention per function: cam.upsample resizes one map per image, [N, h, w]
+    from lecture_utils import cam
+    assert torch.equal(cam.upsample(a[:, 0], 4), up[:, 0])
 
 
 def test_iou_known_answers():
@@ -129,8 +132,8 @@ class _PlantedUnits(torch.nn.Module):
 def test_dissect_finds_planted_concepts(scene_set):
     cls = int(scene_set.labels[0])
     # with a quantile above both concepts' coverage, t_u = 0 and the region is the concept itself
-    res = D.dissect(_PlantedUnits(scene_set, cls), ["units"], scene_set, quantile=0.5, batch_size=8,
-                    progress=False)["units"]
+    res = D.dissect(_PlantedUnits(scene_set, cls), scene_set, ["units"], quantile=0.5,
+                    batch_size=8, progress=False)["units"]
     assert res.iou.shape == (2, len(scene_set.concepts))
     assert torch.equal(res.thresholds, torch.zeros(2))
     value, idx = res.best
@@ -148,17 +151,17 @@ def test_dissect_finds_planted_concepts(scene_set):
 
 def test_dissect_a_vgg_and_bad_layer(scene_set):
     net = models.vgg(width=4).eval()
-    res = D.dissect(net, ["relu1_1", "relu4_2"], scene_set, batch_size=12, progress=False)
+    res = D.dissect(net, scene_set, ["relu1_1", "relu4_2"], batch_size=12, progress=False)
     assert res["relu1_1"].iou.shape == (4, len(scene_set.concepts))
     assert res["relu4_2"].thresholds.shape == (32,)
     assert ((res["relu4_2"].iou >= 0) & (res["relu4_2"].iou <= 1)).all()
     counts = D.detector_counts(res)
     assert list(counts.columns[-4:]) == list(concepts.CATEGORIES)
     with pytest.raises(ValueError, match="no layer named 'conv9_9'"):
-        D.dissect(net, ["conv9_9"], scene_set, progress=False)
+        D.dissect(net, scene_set, ["conv9_9"], progress=False)
     flat = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 64 * 64, 2))
     with pytest.raises(ValueError, match="feature maps"):
-        D.dissect(flat, ["1"], scene_set[:2], progress=False)
+        D.dissect(flat, scene_set[:2], ["1"], progress=False)
 
 
 def test_top_images_and_highlight():
@@ -208,7 +211,7 @@ def test_ablation_effects_fast_and_generic_paths_agree(cifar_test):
     torch.manual_seed(0)
     net = models.vgg(width=4).eval()
     x, y = cifar_test[0][:200], cifar_test[1][:200]
-    fast = D.unit_ablation_effects(net, "relu4_2", x, y, progress=False)
+    fast = D.unit_ablation_effects(net, x, y, "relu4_2", progress=False)
     assert fast.shape == (32, 10)
 
     class Wrapped(torch.nn.Module):          # not an nn.Sequential: the generic path
@@ -220,14 +223,14 @@ def test_ablation_effects_fast_and_generic_paths_agree(cifar_test):
             return self.net(inp)
 
     wrapped = Wrapped()                      # in training mode, around a net in eval mode
-    slow = D.unit_ablation_effects(wrapped, "net.relu4_2", x, y, units=[0, 5, 31], progress=False)
+    slow = D.unit_ablation_effects(wrapped, x, y, "net.relu4_2", units=[0, 5, 31], progress=False)
     assert torch.allclose(fast[[0, 5, 31]], slow)
     assert wrapped.training and not any(m.training for m in net.modules())   # modes given back
     # removing a set of units at once agrees with the per-unit drop for a single unit
-    base, acc, both = D.accuracy_with_units_removed(net, "relu4_2", x, y, [[], [5], [0, 5]])
+    base, acc, both = D.accuracy_with_units_removed(net, x, y, "relu4_2", [[], [5], [0, 5]])
     assert torch.allclose(base - acc, fast[5], atol=1e-6)
-    assert torch.allclose(D.accuracy_with_units_removed(wrapped, "net.relu4_2", x, y, [[0, 5]])[0],
-                          both)
+    assert torch.equal(D.accuracy_with_units_removed(wrapped, x, y, "net.relu4_2", [[0, 5]])[0],
+                       both)
     sets = D.random_units(32, 4, 3, seed=0)
     assert len(sets) == 3 and all(len(set(s)) == 4 for s in sets)
 

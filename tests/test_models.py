@@ -7,14 +7,14 @@ from lecture_utils import models
 CASES = [("vgg", {"width": 8}), ("resnet_gap", {"width": 8}),
          ("resnet_gap", {"width": 8, "skip": False}),
          ("small_inception", {"width": 0.25}), ("small_alexnet", {"width": 0.25}),
-         ("mlp", {"hidden": (16, 16)}), ("lenet", {}), ("vit",
-                                                        {"dim": 32, "depth": 2, "heads": 2})] + \
+         ("mlp", {"hidden": (16, 16)}), ("lenet", {}),
+         ("vit", {"dim": 32, "depth": 2, "heads": 2})] + \
         [("model_c", {"variant": v, "width": 0.125}) for v in models.MODEL_C_VARIANTS]
 
 
 def _input(arch):
-    return torch.rand(2, 3, 28, 28) if arch in ("small_alexnet", "mlp") else torch.rand(2, 3, 32,
-                                                                                        32)
+    size = 28 if arch in ("small_alexnet", "mlp") else 32
+    return torch.rand(2, 3, size, size)
 
 
 @pytest.mark.parametrize("arch,kwargs", CASES)
@@ -23,9 +23,11 @@ def test_builds_and_every_relu_is_a_separate_module_used_once(arch, kwargs):
     calls = {}
     relus = [m for m in model.modules() if isinstance(m, nn.ReLU)]
     assert all(not m.inplace for m in relus)
-    hooks = [m.register_forward_hook(lambda m, i,
-                                     o: calls.__setitem__(id(m), calls.get(id(m), 0) + 1))
-             for m in relus]
+
+    def count(m, i, o):
+        calls[id(m)] = calls.get(id(m), 0) + 1
+
+    hooks = [m.register_forward_hook(count) for m in relus]
     out = model(_input(arch))
     for h in hooks:
         h.remove()
@@ -49,8 +51,8 @@ def test_model_c_table_shapes():
         net = models.model_c(v)
         convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
         pools = [m for m in net.modules() if isinstance(m, nn.MaxPool2d)]
-        assert len(convs) == {"model_c": 7, "strided_cnn_c": 7, "convpool_cnn_c": 9,
-                              "all_cnn_c": 9}[v]
+        n_convs = {"model_c": 7, "strided_cnn_c": 7, "convpool_cnn_c": 9, "all_cnn_c": 9}
+        assert len(convs) == n_convs[v]
         assert (len(pools) == 2) == (v in ("model_c", "convpool_cnn_c"))
         assert [c.out_channels for c in convs[:2]] == [96, 96]
         assert net(x).shape == (1, 10)

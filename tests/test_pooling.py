@@ -10,21 +10,29 @@ from lecture_utils import models
 from lecture_utils.pooling import PNormPool2d, pnorm_pool2d, replace_max_pooling
 
 
-@pytest.fixture
-def f():
-    return torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(0)) * 3
+@pytest.fixture(params=[torch.float32, torch.float64])
+def f(request):
+    return torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(0),
+                      dtype=request.param) * 3
+
+
+def _close(got, want, p=1.0, k=3):
+    """Equal up to rounding: a window sum of k*k terms, raised to p and back, in got's dtype
+    (relative error about (k*k + 2p) eps; a factor 8 of margin)."""
+    eps = torch.finfo(got.dtype).eps
+    torch.testing.assert_close(got, want, rtol=8 * (k * k + 2 * p) * eps, atol=0)
 
 
 @pytest.mark.parametrize("k,r,pad", [(2, 2, 0), (3, 2, 1), (3, 1, 0)])
 def test_p1_is_sum_pooling(f, k, r, pad):
     want = F.avg_pool2d(f, k, r, pad, count_include_pad=True) * k * k
-    assert torch.allclose(pnorm_pool2d(f, 1, k, r, pad), want, atol=1e-5)
+    _close(pnorm_pool2d(f, 1, k, r, pad), want, 1, k)
 
 
 @pytest.mark.parametrize("k,r", [(2, 2), (3, 2), (3, 1)])
 def test_p2_matches_torch_lppool(f, k, r):
-    assert torch.allclose(pnorm_pool2d(f, 2, k, r), nn.LPPool2d(2, k, r)(f), atol=1e-5)
-    assert torch.allclose(pnorm_pool2d(f, 3.5, k, r), nn.LPPool2d(3.5, k, r)(f), atol=1e-4)
+    _close(pnorm_pool2d(f, 2, k, r), nn.LPPool2d(2, k, r)(f), 2, k)
+    _close(pnorm_pool2d(f, 3.5, k, r), nn.LPPool2d(3.5, k, r)(f), 3.5, k)
 
 
 def test_large_p_approaches_max_pooling(f):
@@ -32,7 +40,8 @@ def test_large_p_approaches_max_pooling(f):
     errors = [float((pnorm_pool2d(f, p, 3, 2, 1) - mx).abs().max()) for p in (1, 2, 4, 16, 64, 256)]
     assert all(a > b for a, b in zip(errors, errors[1:]))       # monotone in p
     # (sum_q x_q^p)^(1/p) <= k^(2/p) max, so the relative gap is at most 9^(1/p) - 1
-    assert float(((pnorm_pool2d(f, 256, 3, 2, 1) - mx) / mx).max()) <= 9 ** (1 / 256) - 1 + 1e-6
+    eps = torch.finfo(f.dtype).eps
+    assert float(((pnorm_pool2d(f, 256, 3, 2, 1) - mx) / mx).max()) <= 9 ** (1 / 256) - 1 + 64 * eps
     assert errors[-1] < 0.03
 
 
@@ -54,8 +63,7 @@ def test_sum_pooling_is_a_feature_wise_strided_convolution(f):
     on non-negative sums)."""
     c, k, r = f.shape[1], 3, 2
     theta = torch.eye(c)[:, :, None, None].expand(c, c, k, k)
-    assert torch.allclose(torch.relu(F.conv2d(f, theta, stride=r)), pnorm_pool2d(f, 1, k, r),
-                          atol=1e-5)
+    _close(pnorm_pool2d(f, 1, k, r), torch.relu(F.conv2d(f, theta.to(f.dtype), stride=r)), 1, k)
 
 
 def test_module_and_replacing_max_pooling():

@@ -13,10 +13,10 @@ def test_cpu_follows_native_bf16(monkeypatch):
     assert precision.precision_for("cpu").dtype is None
 
 
-@pytest.mark.parametrize("capability, name, scaler", [((7, 5), "fp16", True), ((8, 0), "bf16", False),
-                                                      ((9, 0), "bf16", False)])
+@pytest.mark.parametrize("capability, name, scaler",
+                         [((7, 5), "fp16", True), ((8, 0), "bf16", False), ((9, 0), "bf16", False)])
 def test_cuda_by_compute_capability(monkeypatch, capability, name, scaler):
-    """A T4 (sm 7.5) answers is_bf16_supported() == True but has no bf16 convolutions: fp16 there."""
+    """A T4 (sm 7.5) answers is_bf16_supported() == True but has no bf16 convolutions: fp16."""
     monkeypatch.delenv("LECTURE_PRECISION", raising=False)
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
     p = precision.precision_for(torch.device("cuda"))

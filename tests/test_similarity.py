@@ -26,9 +26,11 @@ def _explicit_cka(X, Y):
 
 
 # ---------------------------------------------------------------------------- linear CKA
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("m,p1,p2", [(50, 30, 20), (300, 10, 8), (7, 40, 3)])
-def test_linear_cka_matches_the_explicit_centring_formula(m, p1, p2):
-    X, Y = _pair(m, p1, p2)
+def test_linear_cka_matches_the_explicit_centring_formula(m, p1, p2, dtype):
+    """float32 activations are widened to float64 exactly: the same 1e-10 as for float64."""
+    X, Y = (A.to(dtype) for A in _pair(m, p1, p2))
     ref = _explicit_cka(X, Y)
     for method in S.METHODS:
         assert S.linear_cka(X, Y, method) == pytest.approx(ref, rel=1e-10)
@@ -38,8 +40,8 @@ def test_linear_cka_matches_the_explicit_centring_formula(m, p1, p2):
 def test_hsic_and_centering_matrix():
     X, Y = _pair(40, 5, 4)
     H = S.centering_matrix(40)
-    assert torch.allclose(H @ H, H) and torch.allclose(H.sum(0), torch.zeros(40, dtype=H.dtype),
-                                                       atol=1e-12)
+    assert torch.allclose(H @ H, H)
+    assert torch.allclose(H.sum(0), torch.zeros(40, dtype=H.dtype), atol=1e-12)
     K, L = S.gram_linear(X), S.gram_linear(Y)
     # vec(HKH).vec(HLH) = tr(KHLH) = ||Y^T H X||_F^2
     ref = float(torch.trace(K @ H @ L @ H)) / 39 ** 2
@@ -53,14 +55,11 @@ def test_cka_invariances():
     base = S.linear_cka(X, Y)
     g = torch.Generator().manual_seed(1)
     Q, _ = torch.linalg.qr(torch.randn(X.shape[1], X.shape[1], generator=g, dtype=torch.float64))
-    assert S.linear_cka(X @ Q, Y) == pytest.approx(base,
-                                                   rel=1e-10)                       # orthogonal
-    assert S.linear_cka(X[:, torch.randperm(X.shape[1], generator=g)],
-                        Y) == pytest.approx(base, rel=1e-10)
-    assert S.linear_cka(7.3 * X,
-                        0.01 * Y) == pytest.approx(base, rel=1e-10)              # isotropic scaling
-    assert S.linear_cka(X + 5.0, Y) == pytest.approx(base,
-                                                     rel=1e-10)                     # translation
+    perm = torch.randperm(X.shape[1], generator=g)
+    assert S.linear_cka(X @ Q, Y) == pytest.approx(base, rel=1e-10)             # orthogonal
+    assert S.linear_cka(X[:, perm], Y) == pytest.approx(base, rel=1e-10)        # permutation
+    assert S.linear_cka(7.3 * X, 0.01 * Y) == pytest.approx(base, rel=1e-10)    # isotropic scaling
+    assert S.linear_cka(X + 5.0, Y) == pytest.approx(base, rel=1e-10)           # translation
     assert S.linear_cka(X, X) == pytest.approx(1.0, abs=1e-12)
     assert S.linear_cka(X, Y) == pytest.approx(S.linear_cka(Y, X), rel=1e-12)
     # not invariant to a general invertible linear map, nor to anisotropic scaling
@@ -143,8 +142,8 @@ def test_minibatch_cka_converges_to_full_cka():
     full = S.linear_cka(X, Y)
     errors = []
     for bs in (16, 128, 1024):
-        errors.append(abs(S.minibatch_cka((X[i:i + bs], Y[i:i + bs]) for i in range(0, m,
-                                                                                    bs)) - full))
+        mb = S.minibatch_cka((X[i:i + bs], Y[i:i + bs]) for i in range(0, m, bs))
+        errors.append(abs(mb - full))
     assert errors[-1] < 2e-3 and max(errors) < 0.02
     # averaging the biased CKA of each small batch instead is far off: why the unbiased HSIC
     naive = abs(np.mean([S.linear_cka(X[i:i + 16], Y[i:i + 16]) for i in range(0, m, 16)]) - full)
@@ -167,40 +166,40 @@ def test_minibatch_accumulator_matches_pairwise_calls():
 @pytest.fixture(scope="module")
 def nets():
     torch.manual_seed(0)
-    return models.vit(dim=16, depth=2, heads=2).eval(), models.resnet_gap(width=4,
-                                                                          blocks=(1, 1, 1)).eval()
+    return (models.vit(dim=16, depth=2, heads=2).eval(),
+            models.resnet_gap(width=4, blocks=(1, 1, 1)).eval())
 
 
 def test_cka_matrix_within_and_across(nets, cifar_test):
     vit, res = nets
     x = cifar_test[0][:64]
     lv, lr = R.block_layers(vit), R.block_layers(res)
-    within = S.cka_matrix(vit, lv, x, batch_size=32)
+    within = S.cka_matrix(vit, x, lv, batch_size=32)
     assert within.shape == (len(lv), len(lv))
     assert torch.allclose(within.diagonal(), torch.ones(len(lv)), atol=1e-5)
     assert torch.allclose(within, within.T, atol=1e-5)
-    across = S.cka_matrix(vit, lv, x, res, lr, batch_size=32)
+    across = S.cka_matrix(vit, x, lv, model_b=res, layers_b=lr, batch_size=32)
     assert across.shape == (len(lv), len(lr))
     # the same numbers as minibatch_cka on the collected activations
-    acts_v = R.layer_activations(vit, lv, x)
-    acts_r = R.layer_activations(res, lr, x)
+    acts_v = R.layer_activations(vit, x=x, layers=lv)
+    acts_r = R.layer_activations(res, x=x, layers=lr)
     ref = S.minibatch_cka((acts_v[lv[1]][i:i + 32], acts_r[lr[2]][i:i + 32]) for i in (0, 32))
     assert float(across[1, 2]) == pytest.approx(ref, rel=1e-4)
     # a subset of layers of the same network, on the other axis
-    part = S.cka_matrix(vit, lv, x, layers_b=lv[:2], batch_size=32)
+    part = S.cka_matrix(vit, x, lv, layers_b=lv[:2], batch_size=32)
     assert torch.allclose(part, within[:, :2], atol=1e-5)
     with pytest.raises(ValueError, match="no layer named"):
-        S.cka_matrix(vit, ["blocks.9"], x)
+        S.cka_matrix(vit, x, ["blocks.9"])
 
 
 # ---------------------------------------------------------------------------- representations
 def test_layer_activations_stop_early_and_pool(nets, cifar_test):
     vit, res = nets
     x = cifar_test[0][:10]
-    acts = R.layer_activations(res, ["layer1"], x, batch_size=4)
+    acts = R.layer_activations(res, x=x, layers=["layer1"], batch_size=4)
     assert acts["layer1"].shape == (10, 4, 32, 32)
     vgg = models.vgg(width=4).eval()       # its fc1 takes 32x32 images only; the trunk reads 64x64
-    a = R.layer_activations(vgg, ["relu4_2"], torch.rand(2, 3, 64, 64))["relu4_2"]
+    a = R.layer_activations(vgg, x=torch.rand(2, 3, 64, 64), layers=["relu4_2"])["relu4_2"]
     assert a.shape == (2, 32, 8, 8)
     assert R.pool_features(torch.ones(3, 5, 2, 2), "mean").shape == (3, 5)
     t = torch.arange(2 * 5 * 3.0).view(2, 5, 3)

@@ -167,8 +167,8 @@ def test_vit_noskip_has_the_vits_budget():
         assert {**a.__dict__, "arch_kwargs": None} == {**b.__dict__, "arch_kwargs": None}
 
 
-def test_a_larger_profile_uses_the_committed_checkpoint_unless_training_is_asked(empty_zoo,
-                                                                                 monkeypatch, capsys):
+def test_a_larger_profile_uses_the_committed_checkpoint_unless_training_is_asked(
+        empty_zoo, monkeypatch, capsys):
     """On a GPU (full profile) nothing trains on first use: the committed checkpoint serves, with a
     note; train=True or LECTURE_TRAIN=1 trains the profile's recipe."""
     zoo.train_model("lenet", "quick", progress=False, out_dir=zoo.MODELS_DIR)
