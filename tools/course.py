@@ -266,8 +266,9 @@ class AssetsUnavailable(RuntimeError):
     pass
 
 
-def run_build(build, paths, *args, errors=(), nothing="no executed notebooks (notebooks/NN_*.ipynb) "
-              "yet: nothing to build", **kwargs) -> int:
+def run_build(build, paths, *args, errors=(),
+              nothing="no executed notebooks (notebooks/NN_*.ipynb) yet: nothing to build",
+              **kwargs) -> int:
     """The command-line end of every build (book, slides, student): ``build(paths, *args,
     **kwargs)`` on the given notebooks, else on all executed ones; an error the user can fix
     (``AssetsUnavailable`` or one of ``errors``) is printed in one line and gives exit status 1."""

@@ -94,7 +94,8 @@ def problems(ipynb: Path) -> list[str]:
         out.append(f"{ipynb.name} has no execution stamp: run `make execute NB={ipynb}`")
     else:
         if stamp.get("source_sha256") != source_hash(nb):
-            out.append(f"{ipynb.name}: outputs are older than its source: run `make execute NB={ipynb}`")
+            out.append(f"{ipynb.name}: outputs are older than its source: "
+                       f"run `make execute NB={ipynb}`")
         if stamp.get("profile") not in READER_PROFILES:
             out.append(f"{ipynb.name} was executed with the {stamp.get('profile')!r} profile; "
                        "commit laptop or full outputs")

@@ -15,13 +15,33 @@ cells tagged ``hide-input``/``remove-input``; ``--code hidden`` shows code only 
 
 ``build/slides/index.html`` is the instructors' page: every deck with its presenter's note (the
 markdown cell tagged ``presenter``) and the cells that took longest when the notebook was
-executed (its committed laptop/full run), linked to the slide that shows them.
+executed (its committed laptop/full run), linked to the slide that shows them. The speaker notes
+of each deck carry the same timings, read from the run's stamps (never typed in the note).
+
+Slides that fit: every slide is 1280 x 800 and nothing may hang below it (the browser test
+measures each one). Two steps, neither edits the notebook:
+
+1. Here, at build time, ``fit_slides`` estimates each cell's height on the slide (``cell_height``:
+   text, code, printed output, figures, tables) and starts a new subslide ("... continued") at the
+   first cell that would not fit even with its figures shrunk and its long code or output in a
+   scroll box. Cells are never cut: a figure stays with the code that makes it.
+2. In the deck, ``slides.js`` (template ``courseslides``) fits what remains: figures shrink to the
+   slide's free height (to at most ``MIN_FIGURE`` of their size), then the tallest code, printed
+   output or table becomes a scroll box (at least ``MIN_BOX`` px). The arrow and space keys scroll
+   a box before they move to the next slide, so the keyboard reaches everything.
+
+``--code hidden`` also leaves out code cells that show nothing without their code (no output),
+so no empty frames are left behind.
 """
 from __future__ import annotations
 
 import argparse
+import base64
+import copy
 import html
+import re
 import shutil
+import struct
 import sys
 import time
 from datetime import datetime
@@ -38,8 +58,9 @@ STATIC = "_static"
 SLOW_SECONDS = 5.0
 
 
-def slides_notebook(nb, code: str = "tags"):
-    """The notebook as the deck shows it (see the module's docstring)."""
+def slides_notebook(nb, code: str = "tags", fit: bool = True):
+    """The notebook as the deck shows it (see the module's docstring); ``fit``: long slides are
+    split into subslides (``fit_slides``)."""
     leave_out = {course.SOLUTION, course.COLAB, course.REMOVE_CELL}
     out = course.static_widgets(course.drop_cells(nb, lambda c: bool(course.tags(c) & leave_out)))
     for cell in out.cells:
@@ -53,7 +74,216 @@ def slides_notebook(nb, code: str = "tags"):
             course.remove_source(cell)
         if course.REMOVE_OUTPUT in tags:
             cell.outputs = []
+    out = drop_empty_cells(out)
+    return fit_slides(out) if fit else out
+
+
+def _source_shown(cell) -> bool:
+    return not cell.get("metadata", {}).get("transient", {}).get("remove_source", False)
+
+
+def drop_empty_cells(nb):
+    """Leave out code cells that show nothing (code hidden and no output): they would leave an
+    empty frame on the slide. A slide or subslide that started at such a cell starts at the next
+    cell instead (unless that one starts a slide itself)."""
+    order = {"-": 0, "fragment": 1, "subslide": 2, "slide": 3}
+    cells, carry = [], None
+    for cell in nb.cells:
+        kind = course.slide_type(cell)
+        if cell.cell_type == "code" and not _source_shown(cell) and not cell.get("outputs"):
+            if order.get(kind, 0) >= 2 and order.get(carry or "-", 0) < order[kind]:
+                carry = kind
+            continue
+        if carry and kind not in ("notes", "skip"):
+            if order.get(kind, 0) < order[carry]:
+                cell.metadata.setdefault("slideshow", {})["slide_type"] = carry
+            carry = None
+        cells.append(cell)
+    nb.cells = cells
+    return nb
+
+
+# ---------------------------------------------------------------------------------------------
+# Slides that fit (step 1: split at build time). Heights are px on the 1280 x 800 slide with
+# slides.css, calibrated in Chromium on the course's decks (mean error about 20 px per cell).
+
+SLIDE_W, SLIDE_H = 1280, 800
+BUDGET = SLIDE_H - 40          # what the cells of one slide may take (reveal's margin aside)
+MIN_FIGURE = 0.55              # a figure shrinks to no less than this share of its height ...
+MIN_BOX = 170                  # ... and a scroll box to no less than this many px (slides.js)
+MAX_FIGURE = 640               # slides.css: img max-height
+FIGURE_FRAME = 55              # the output area around a figure (does not shrink)
+_LINE = {"text": 37.7, "chars": 80, "paragraph": 20, "item": 15, "code": 24}
+
+
+def _text_height(source: str) -> float:
+    """Rendered markdown: wrapped lines of 26-px text, headings, display math, table rows."""
+    h, in_math = 10.0, False
+    for par in re.split(r"\n\s*\n", source.strip()):
+        for line in par.splitlines():
+            s = line.strip()
+            if s.startswith("$$") and s.endswith("$$") and len(s) > 4:
+                h += 75
+            elif s.startswith("$$") or s.startswith("\\begin") or s.startswith("\\end"):
+                in_math = not in_math if s.startswith("$$") else in_math
+                h += 40
+            elif in_math:
+                h += 30
+            elif re.match(r"#{1,6}\s", s):
+                h += {1: 95, 2: 80, 3: 62}.get(len(s) - len(s.lstrip("#")), 50)
+            elif s.startswith("|"):
+                h += 38
+            else:
+                text = re.sub(r"[*`$\\]", "", re.sub(r"\]\([^)]*\)", "]", s))
+                if re.match(r"([-*+]|\d+\.)\s", s):
+                    h += _LINE["item"]
+                h += max(1.0, len(text) / _LINE["chars"]) * _LINE["text"]
+        h += _LINE["paragraph"]
+    return h
+
+
+def png_size(data: str) -> tuple[int, int]:
+    """(width, height) of a base64 PNG, from its header."""
+    head = base64.b64decode(data[:64])
+    if head[:8] != b"\x89PNG\r\n\x1a\n":
+        return 640, 480
+    return struct.unpack(">II", head[16:24])
+
+
+def _figure_height(out) -> float:
+    data, meta = out.get("data", {}), out.get("metadata", {})
+    if "image/png" in data:
+        w, h = png_size(data["image/png"])
+        size = meta.get("image/png", {}) if isinstance(meta.get("image/png"), dict) else {}
+        if size.get("width"):
+            w, h = float(size["width"]), float(size.get("height", h * float(size["width"]) / w))
+    else:
+        w, h = 640, 480
+    return min(MAX_FIGURE, h * min(1.0, (SLIDE_W - 100) / max(w, 1)))
+
+
+def output_heights(cell) -> list[tuple[str, float]]:
+    """(kind, px) of each output of a code cell: kind is "figure", "text" or "html"."""
+    out = []
+    for o in cell.get("outputs", []):
+        data = o.get("data", {})
+        if o.get("output_type") == "stream":
+            out.append(("text", 16 + _LINE["code"] * max(1, o.get("text", "").count("\n"))))
+        elif o.get("output_type") == "error":
+            out.append(("text", 16 + _LINE["code"] * len(o.get("traceback", []))))
+        elif any(k in data for k in ("image/png", "image/jpeg", "image/svg+xml")):
+            out.append(("figure", _figure_height(o) + FIGURE_FRAME))
+        elif "text/html" in data:
+            page = str(data["text/html"])
+            rows = page.count("<tr")
+            out.append(("html", 40 + 36 * rows if rows else 35 + 30 * (page.count("<br") + 1)))
+        elif "text/markdown" in data:
+            out.append(("html", _text_height(str(data["text/markdown"]))))
+        elif "text/plain" in data:
+            out.append(("text", 16 + _LINE["code"] * (str(data["text/plain"]).count("\n") + 1)))
     return out
+
+
+def cell_height(cell, least: bool = False) -> float:
+    """Estimated px the cell takes on the slide; ``least``: once slides.js has shrunk its
+    figures (to MIN_FIGURE) and put long code and outputs in scroll boxes (MIN_BOX)."""
+    if course.slide_type(cell) in ("notes", "skip"):
+        return 0.0
+    if cell.cell_type == "markdown":
+        return _text_height(cell.source)
+    if cell.cell_type != "code":
+        return 0.0
+    box = (lambda h: min(h, MIN_BOX)) if least else (lambda h: h)
+    h = 10.0
+    if _source_shown(cell) and cell.source.strip():
+        h += box(23 + _LINE["code"] * len(cell.source.splitlines()))
+    for kind, px in output_heights(cell):
+        h += _least(kind, px) if least else px
+    return h
+
+
+def _least(kind: str, px: float) -> float:
+    return (px - FIGURE_FRAME) * MIN_FIGURE + FIGURE_FRAME if kind == "figure" else min(px, MIN_BOX)
+
+
+def _heading(cells) -> str | None:
+    for cell in cells:
+        if cell.cell_type == "markdown":
+            m = re.search(r"^#{1,4}\s+(.+?)\s*#*$", cell.source, re.M)
+            if m:
+                return m.group(1)
+    return None
+
+
+CONTINUED = "cb-continued"
+
+
+def continued_cell(heading: str | None, next_id: str = "cell"):
+    """The small title of a subslide that continues a split slide (before cell ``next_id``)."""
+    text = f"{heading} (continued)" if heading else "(continued)"
+    cell = nbformat.v4.new_markdown_cell(f'<p class="{CONTINUED}">{html.escape(text)}</p>',
+                                         metadata={"slideshow": {"slide_type": "subslide"}})
+    cell["id"] = f"{next_id}-continued"
+    return cell
+
+
+def split_outputs(cell, budget: float = BUDGET) -> list:
+    """A code cell too tall for one slide even when fitted, as itself with the outputs that fit
+    and copies of it without code that carry the rest (one per slide), so that three figures
+    printed by one cell are three readable figures, not three thumbnails."""
+    if cell.cell_type != "code" or cell_height(cell, least=True) <= budget:
+        return [cell]
+    heights = [_least(kind, px) for kind, px in output_heights(cell)]
+    chunks, cur, used = [], [], cell_height(nbformat.v4.new_code_cell(cell.source), least=True)
+    for out, h in zip(cell.outputs, heights):
+        if cur and used + h > budget:
+            chunks.append(cur)
+            cur, used = [], 60.0          # the "(continued)" title
+        cur.append(out)
+        used += h
+    chunks.append(cur)
+    if len(chunks) == 1:
+        return [cell]
+    first = copy.deepcopy(cell)
+    first.outputs = chunks[0]
+    rest = []
+    for k, outs in enumerate(chunks[1:], 1):
+        more = nbformat.v4.new_code_cell("", outputs=outs,
+                                         metadata={"slideshow": {"slide_type": "-"}})
+        more["id"] = f"{cell.get('id', 'cell')}-{k}"
+        course.remove_source(more)
+        rest.append(more)
+    return [first, *rest]
+
+
+def fit_slides(nb, budget: float = BUDGET):
+    """Split each (sub)slide whose cells would not fit even after slides.js's shrinking
+    (``cell_height(least=True)``) into subslides, at cell boundaries (and between the outputs of
+    one cell: ``split_outputs``); each continuation starts with a small "(continued)" title."""
+    groups, cur = [], []
+    for cell in nb.cells:
+        if course.slide_type(cell) in ("slide", "subslide") and cur:
+            groups.append(cur)
+            cur = []
+        cur.append(cell)
+    if cur:
+        groups.append(cur)
+    cells = []
+    for group in groups:
+        heading = _heading(group)
+        used = 0.0
+        for cell in [part for c in group for part in split_outputs(c, budget)]:
+            h = cell_height(cell, least=True)
+            if used > 0 and used + h > budget and h > 0:
+                title = continued_cell(heading, cell.get("id", "cell"))
+                cells.append(title)
+                used = cell_height(title)
+                if course.slide_type(cell) in ("fragment", "subslide", "slide"):
+                    cell.metadata["slideshow"]["slide_type"] = "-"
+            cells.append(cell)
+            used += h
+    nb.cells = cells
+    return nb
 
 
 def slide_positions(nb) -> list[tuple[int, int]]:
@@ -154,7 +384,7 @@ def exporter(static: str, cdn: bool) -> SlidesExporter:
                           extra_template_basedirs=[str(course.TEMPLATES)],
                           reveal_url_prefix=course.REVEAL_CDN if cdn else f"{static}/reveal.js",
                           reveal_theme="white", reveal_transition="none", reveal_number="c/t",
-                          reveal_width="1280", reveal_height="800",
+                          reveal_width=str(SLIDE_W), reveal_height=str(SLIDE_H),
                           exclude_input_prompt=True, exclude_output_prompt=True)
 
 
@@ -164,7 +394,8 @@ def build(paths, out: Path, code: str = "tags", cdn: bool = False) -> list[Path]
         shutil.rmtree(out)
     static = out / STATIC
     static.mkdir(parents=True)
-    shutil.copy2(course.TEMPLATES / "courseslides" / "slides.css", static / "slides.css")
+    for name in ("slides.css", "slides.js"):
+        shutil.copy2(course.TEMPLATES / "courseslides" / name, static / name)
     if not cdn:
         course.copy_reveal(static)
     mathjax = course.mathjax_config(course.MATHJAX_CDN if cdn else course.copy_mathjax(static))
@@ -176,7 +407,9 @@ def build(paths, out: Path, code: str = "tags", cdn: bool = False) -> list[Path]
         deck_nb = slides_notebook(nb, code)
         deck_nb.metadata["title"] = info.heading
         resources = {"metadata": {"name": info.heading, "path": str(path.parent)},
-                     "course": {"mathjax": mathjax, "static": STATIC}}
+                     "course": {"mathjax": mathjax, "static": STATIC,
+                                "fit": {"minFigure": MIN_FIGURE, "minBox": MIN_BOX,
+                                        "height": SLIDE_H}}}
         body, _ = exp.from_notebook_node(deck_nb, resources=resources)
         (out / deck_name(info)).write_text(course.rewrite_ipynb_links(body, ".slides.html"),
                                            encoding="utf-8")
