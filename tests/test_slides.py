@@ -10,9 +10,9 @@ import time
 import nbformat
 import pytest
 
-from classroom_helpers import (SCREENSHOTS, alpha_notebook, browser, code, committed_notebooks,
-                               course, figure, fit_problems, md, page_problems, png, require_assets,
-                               stream, write_course)
+from classroom_helpers import (SCREENSHOTS, alpha_notebook, beta_notebook, browser, code,
+                               committed_notebooks, course, figure, fit_problems, md,
+                               page_problems, png, require_assets, stream, write_course)
 
 import slides  # noqa: E402
 
@@ -28,7 +28,10 @@ def test_slide_positions_follow_the_metadata():
     shown = slides.slides_notebook(nb)
     kinds = [course.slide_type(c) for c in shown.cells]
     assert kinds[:3] == ["slide", "notes", "slide"]
-    assert slides.slide_positions(shown)[:6] == [(0, 0), (0, 0), (1, 0), (1, 1), (1, 2), (1, 2)]
+    # cell 4 is the timing note of the 12.5-s cell (notes stay on their slide)
+    assert kinds[4] == "notes"
+    assert slides.slide_positions(shown)[:7] == [(0, 0), (0, 0), (1, 0), (1, 1), (1, 1), (1, 2),
+                                                 (1, 2)]
 
 
 def test_slow_cells_come_from_the_execution_timing():
@@ -143,6 +146,28 @@ def test_deck_content(synthetic_decks):
     assert hidden.count("<img") == deck.count("<img") == 3
 
 
+def test_timings_in_the_notes_come_from_the_stamps():
+    nb = alpha_notebook()
+    nb.cells[1].source += " The whole run takes {{run.time}} on {{ run.device }}; {{run.nope}}."
+    shown = slides.slides_notebook(nb)
+    note = next(c.source for c in shown.cells if course.PRESENTER in course.tags(c))
+    assert "takes 42 s on cpu; {{run.nope}}." in note
+    assert "the committed outputs took 42 s with the `laptop` profile on cpu" in note
+    assert "the slowest cell took 12 s" in note
+    timing = [c for c in shown.cells if c.source.startswith("*Timing:*")]
+    assert len(timing) == 1 and "took 12 s in the committed `laptop` run" in timing[0].source
+    assert course.slide_type(timing[0]) == "notes"
+    assert slides.slide_positions(shown) == slides.slide_positions(
+        slides.slides_notebook(alpha_notebook()))                      # notes add no slides
+    assert slides.typed_timings(nb) == ["2 minutes"]
+    assert slides.typed_timings(beta_notebook()) == []
+    for text, found in (("takes one to two minutes", ["one to two minutes"]),
+                        ("about 4-5 minutes", ["4-5 minutes"]), ("12 s the first time", ["12 s"]),
+                        ("tens of CPU minutes", []), ("the 5 epochs", [])):
+        nb.cells[1].source = text
+        assert slides.typed_timings(nb) == found, text
+
+
 def test_instructors_page(synthetic_decks):
     tmp, _ = synthetic_decks
     page = (tmp / "site" / "index.html").read_text()
@@ -166,7 +191,8 @@ def test_synthetic_decks_in_chromium(synthetic_decks):
     assert problems == []
     alpha = report["pages"]["01_alpha.slides.html"]["reveal"]
     nb = nbformat.read(paths[0], as_version=4)
-    assert alpha["horizontal"] == n_slides(nb) == 4 and alpha["notes"] == 1
+    # the presenter's note, and the timing note of the slide of the 12.5-s cell
+    assert alpha["horizontal"] == n_slides(nb) == 4 and alpha["notes"] == 2
     tall = report["pages"]["03_tall.slides.html"]["fit"]
     # the long code, the printout and the table became scroll boxes that space scrolls through
     assert tall["boxes"] >= 3 and tall["keyboard"]["boxes_at_end_before_leaving"]

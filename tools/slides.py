@@ -75,7 +75,8 @@ def slides_notebook(nb, code: str = "tags", fit: bool = True):
         if course.REMOVE_OUTPUT in tags:
             cell.outputs = []
     out = drop_empty_cells(out)
-    return fit_slides(out) if fit else out
+    out = fit_slides(out) if fit else out
+    return timing_notes(out)
 
 
 def _source_shown(cell) -> bool:
@@ -309,9 +310,9 @@ def cell_seconds(cell) -> float | None:
     return (parse(end) - parse(start)).total_seconds()
 
 
-def slow_cells(nb, deck: str, limit: int = 5) -> list[tuple[float, str, str]]:
+def slow_cells(nb, deck: str, limit: int = 5, code: str = "tags") -> list[tuple[float, str, str]]:
     """(seconds, first line of code, link to its slide) of the slowest cells over SLOW_SECONDS."""
-    shown = slides_notebook(nb)
+    shown = slides_notebook(nb, code)
     positions = slide_positions(shown)
     rows = []
     for cell, (h, v) in zip(shown.cells, positions):
@@ -325,14 +326,94 @@ def slow_cells(nb, deck: str, limit: int = 5) -> list[tuple[float, str, str]]:
 
 def presenter_note(nb) -> str | None:
     cells = [c.source for c in nb.cells if course.PRESENTER in course.tags(c)]
-    return "\n\n".join(cells) if cells else None
+    return "\n\n".join(fill_timings(c, nb) for c in cells) if cells else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Timings in the presenter's notes come from the run's stamps (tools/notebooks.py writes them),
+# never typed: a typed "one to two minutes" goes stale when the profile or the model changes.
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
+
+
+def run_facts(nb) -> dict:
+    """What the notes may quote, from the stamp (``lecture_suite``) and nbclient's cell timings:
+    ``{{run.time}}``, ``{{run.profile}}``, ``{{run.device}}``, ``{{run.slowest}}`` (the slowest
+    cell's time)."""
+    stamp = nb.metadata.get("lecture_suite", {}) or {}
+    times = [t for t in (cell_seconds(c) for c in nb.cells if c.cell_type == "code") if t]
+    facts = {"run.profile": str(stamp.get("profile", "?")),
+             "run.device": str(stamp.get("device", "?"))}
+    if stamp.get("seconds") is not None:
+        facts["run.time"] = _duration(float(stamp["seconds"]))
+    if times:
+        facts["run.slowest"] = _duration(max(times))
+    return facts
+
+
+_FIELD = re.compile(r"\{\{\s*(run\.[a-z]+)\s*\}\}")
+
+
+def fill_timings(text: str, nb) -> str:
+    """``{{run.time}}`` etc. (``run_facts``) replaced by the run's values; unknown fields stay."""
+    facts = run_facts(nb)
+    return _FIELD.sub(lambda m: facts.get(m.group(1), m.group(0)), text)
+
+
+def timing_line(nb) -> str | None:
+    """One sentence on how long the committed run took, for the speaker notes."""
+    facts = run_facts(nb)
+    if "run.time" not in facts:
+        return None
+    slowest = (f"; the slowest cell took {facts['run.slowest']} (its slide's notes say which)"
+               if "run.slowest" in facts else "")
+    return (f"*From the run's stamp:* the committed outputs took {facts['run.time']} with the "
+            f"`{facts['run.profile']}` profile on {facts['run.device']}{slowest}.")
+
+
+_TYPED = re.compile(r"\b(?:(?:\d+(?:[.,]\d+)?|one|two|three|a few|few|several|tens of)"
+                    r"(?:\s*(?:-|–|to)\s*(?:\d+|one|two|three|four|five))?\s*"
+                    r"(?:s|sec|secs|seconds?|min|mins|minutes?|hours?|h)\b)", re.I)
+
+
+def typed_timings(nb) -> list[str]:
+    """Durations typed into the presenter's note ("one to two minutes", "12 s"): they go stale;
+    write ``{{run.time}}`` / ``{{run.slowest}}`` or leave them to the generated timings."""
+    note = "\n".join(c.source for c in nb.cells if course.PRESENTER in course.tags(c))
+    return [" ".join(m.group(0).split()) for m in _TYPED.finditer(_FIELD.sub("", note))]
+
+
+def timing_notes(nb):
+    """The speaker notes' timings: the presenter's note with its ``{{run.*}}`` fields filled and
+    the run's total time appended, and for each cell that took SLOW_SECONDS or more a note on
+    its own slide ("this cell took 2.5 min in the committed laptop run")."""
+    line, facts = timing_line(nb), run_facts(nb)
+    cells = []
+    for cell in nb.cells:
+        if course.PRESENTER in course.tags(cell):
+            cell.source = fill_timings(cell.source, nb) + (f"\n\n{line}" if line else "")
+        cells.append(cell)
+        seconds = cell_seconds(cell) if cell.cell_type == "code" else None
+        if seconds is not None and seconds >= SLOW_SECONDS:
+            note = nbformat.v4.new_markdown_cell(
+                f"*Timing:* this slide's cell took {_duration(seconds)} in the committed "
+                f"`{facts['run.profile']}` run on {facts['run.device']}.",
+                metadata={"slideshow": {"slide_type": "notes"}})
+            note["id"] = f"{cell.get('id', 'cell')}-timing"
+            cells.append(note)
+    nb.cells = cells
+    return nb
 
 
 def deck_name(info: course.Info) -> str:
     return f"{info.stem}.slides.html"
 
 
-def instructors_page(entries, mathjax: str) -> str:
+def instructors_page(entries, mathjax: str, code: str = "tags") -> str:
     parts = []
     for info, nb in entries:
         deck = deck_name(info)
@@ -340,7 +421,12 @@ def instructors_page(entries, mathjax: str) -> str:
         note_html = (markdown2html(note) if note else
                      '<p class="cb-missing">No presenter\'s note yet: add a markdown cell tagged '
                      '<code>presenter</code> (see tools/README.md).</p>')
-        slow = slow_cells(nb, deck)
+        typed = typed_timings(nb)
+        if typed:
+            note_html += ('<p class="cb-missing">This note types durations ('
+                          + html.escape(", ".join(f"“{t}”" for t in typed[:4]))
+                          + '): they may be out of date; the table below is this run\'s.</p>')
+        slow = slow_cells(nb, deck, code=code)
         stamp = info.stamp
         timing = (f"The committed outputs took {float(stamp['seconds']):.0f} s with the "
                   f"<code>{html.escape(str(stamp.get('profile')))}</code> profile on "
@@ -415,9 +501,16 @@ def build(paths, out: Path, code: str = "tags", cdn: bool = False) -> list[Path]
                                            encoding="utf-8")
         written.append(out / deck_name(info))
         entries.append((info, nb))
+        typed = typed_timings(nb)
+        if typed:
+            print(f"note: {path.name}: the presenter's note types durations "
+                  f"({', '.join(typed[:4])}); write {{{{run.time}}}} or {{{{run.slowest}}}} "
+                  "(filled from the run's stamp) or leave them out: the speaker notes show the "
+                  "run's timings", file=sys.stderr)
     # presenter's notes may link to other notebooks: to their decks here
-    (out / "index.html").write_text(course.rewrite_ipynb_links(instructors_page(entries, mathjax),
-                                                               ".slides.html"), encoding="utf-8")
+    page = instructors_page(entries, mathjax, code)
+    (out / "index.html").write_text(course.rewrite_ipynb_links(page, ".slides.html"),
+                                    encoding="utf-8")
     print(f"slides: {len(written)} decks -> {out} in {time.perf_counter() - start:.1f} s")
     return written
 
