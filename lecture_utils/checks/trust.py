@@ -13,7 +13,8 @@ def _curves():
     yield "a straight line, 10 steps", torch.linspace(1, 0, 11)[None]
     yield "three random curves, 7 steps", torch.rand(3, 8, generator=g)
     # uneven ends catch a plain mean (no half weights) and a sum without the 1/n
-    yield "a step down, 4 steps", torch.tensor([[0.9, 0.2, 0.2, 0.2, 0.0], [1.0, 1.0, 0.5, 0.5, 0.5]])
+    yield "a step down, 4 steps", torch.tensor([[0.9, 0.2, 0.2, 0.2, 0.0],
+                                                [1.0, 1.0, 0.5, 0.5, 0.5]])
 
 
 def check_auc(fn) -> float:
@@ -41,6 +42,6 @@ def check_spearman(fn) -> float:
     cases = [(name, np.asarray(fn(a.clone(), b.clone()), float).reshape(-1), sanity.spearman(a, b))
              for name, a, b in _map_pairs()]
     return check_close("check_spearman", cases, tol=1e-6, hint=(
-        "Spearman = Pearson correlation of the *ranks* of the pixels of each map (flatten each map, "
-        "rank with scipy.stats.rankdata, which gives tied values their average rank), one number "
-        "per pair of maps."))
+        "Spearman = Pearson correlation of the *ranks* of the pixels of each map (flatten each "
+        "map, rank with scipy.stats.rankdata, which gives tied values their average rank), one "
+        "number per pair of maps."))
