@@ -126,12 +126,27 @@ def attribution_maps(model, image: torch.Tensor, target: int, methods: dict) -> 
     return {k: v[0] for k, v in maps.items()}
 
 
+MAX_COLUMNS = 6          # at most about six panels in a row (NOTEBOOKS.md): a grid beyond that
+
+
+def panel_grid(n: int, max_columns: int = MAX_COLUMNS) -> tuple[int, int]:
+    """(rows, columns) for ``n`` panels: as few rows as ``max_columns`` allows, filled evenly
+    (13 panels: 3 rows of 5, not 13 in one row)."""
+    rows = max(1, -(-n // max_columns))
+    return rows, -(-n // rows)
+
+
 def plot_attribution_row(image, maps: dict, axes=None, title=None, overlay=True):
-    """The image, then every map of ``maps`` over it (signed maps on a diverging colour map)."""
+    """The image, then every map of ``maps`` over it (signed maps on a diverging colour map), in
+    rows of at most ``MAX_COLUMNS`` panels."""
     if axes is None:
-        fig, axes = plt.subplots(1, len(maps) + 1, figsize=(2.6 * (len(maps) + 1.3), 2.9),
+        rows, cols = panel_grid(len(maps) + 1)
+        fig, grid = plt.subplots(rows, cols, figsize=(2.6 * cols + 0.6, 2.8 * rows + 0.1),
                                  squeeze=False)
-        axes = axes[0]
+        axes = list(grid.ravel())
+    axes = list(axes)
+    for ax in axes[len(maps) + 1:]:
+        ax.set_visible(False)
     axes[0].imshow(to_numpy_image(image), interpolation="nearest")
     axes[0].axis("off")
     if title:
@@ -143,20 +158,24 @@ def plot_attribution_row(image, maps: dict, axes=None, title=None, overlay=True)
 
 def attribution_grid(model, images, targets, methods: dict, labels=None, classes=CIFAR10_CLASSES,
                      overlay=True, suptitle=None):
-    """Static figure: one row per image (its true and predicted class), one column per method,
-    each map computed for the row's ``targets`` class."""
+    """Static figure: for each image (its true and predicted class) the image and one panel per
+    method, each map computed for the image's ``targets`` class; at most ``MAX_COLUMNS`` panels
+    in a row, so many methods wrap into a block of rows per image."""
     images = images if images.dim() == 4 else images[None]
     targets = torch.as_tensor(targets).reshape(-1).expand(len(images))
     preds = _predict(model, images)
     n, k = len(images), len(methods)
-    fig, axes = plt.subplots(n, k + 1, figsize=(2.5 * (k + 1.4), 2.6 * n + 0.4), squeeze=False)
+    rows, cols = panel_grid(k + 1)
+    fig, axes = plt.subplots(n * rows, cols, figsize=(2.5 * cols + 0.6, 2.6 * rows * n + 0.4),
+                             squeeze=False)
     for i in range(n):
         maps = attribution_maps(model, images[i], int(targets[i]), methods)
         cap = image_caption(i, labels, preds, classes)
-        plot_attribution_row(images[i], maps, axes[i], f"{cap}\nmap of: {classes[int(targets[i])]}",
+        block = list(axes[i * rows:(i + 1) * rows].ravel())
+        plot_attribution_row(images[i], maps, block, f"{cap}\nmap of: {classes[int(targets[i])]}",
                              overlay)
-        if i > 0:
-            for ax in axes[i, 1:]:
+        if i > 0 and rows == 1:                  # one row per image: the columns are named once
+            for ax in block[1:]:
                 ax.set_title("")
     if suptitle:
         fig.suptitle(suptitle)
@@ -523,7 +542,8 @@ def dissection_explorer(model, layer, images, result=None, k: int = 6, acts=None
     return Explorer(render, controls, f"Dissection of {layer}: pick a unit")
 
 
-__all__ = ["Explorer", "attribution_maps", "plot_attribution_row", "attribution_grid",
+__all__ = ["Explorer", "MAX_COLUMNS", "panel_grid", "attribution_maps", "plot_attribution_row",
+           "attribution_grid",
            "attribution_explorer", "grad_cam_layers", "native_resolution", "gradcam_layer_grid",
            "gradcam_layer_explorer", "lime_game", "lime_fits", "lime_grid", "lime_explorer",
            "calibration_at", "ece_curve", "plot_temperature", "temperature_grid",
