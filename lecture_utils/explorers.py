@@ -388,6 +388,20 @@ def _ts(lo=0.25, hi=8.0, n=41):
     return np.geomspace(lo, hi, n)
 
 
+def _temperature_axis(ax, temperatures):
+    """A log axis for T labelled at powers of two (0.25, 0.5, 1, 2, 4, 8) and nothing else:
+    matplotlib's default minor labels overprint on a range of a few octaves ("3x10^-1 4x10^-1")."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator
+    lo, hi = float(np.min(temperatures)), float(np.max(temperatures))
+    ticks = [2.0 ** k for k in range(int(np.floor(np.log2(lo))), int(np.ceil(np.log2(hi))) + 1)
+             if lo * 0.999 <= 2.0 ** k <= hi * 1.001]
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda t, _: f"{t:g}"))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
 def plot_temperature(logits, labels, T: float, n_bins: int = 15, curve=None, T_star=None,
                      axes=None):
     """The reliability diagram of softmax(z / T) beside ECE and NLL as functions of T (log axis),
@@ -400,8 +414,8 @@ def plot_temperature(logits, labels, T: float, n_bins: int = 15, curve=None, T_s
                                          title=f"T = {T:.2f}")
     ax = axes[1]
     ax.plot(curve.index, 100 * curve["ECE"], color="tab:blue", lw=2, label="ECE (%)")
-    ax.set(xscale="log", xlabel="temperature T", ylabel="ECE (%)",
-           title="ECE and NLL against T")
+    ax.set(xlabel="temperature T", ylabel="ECE (%)", title="ECE and NLL against T")
+    _temperature_axis(ax, curve.index)
     ax2 = ax.twinx()
     ax2.plot(curve.index, curve["NLL"], color="tab:orange", lw=2, ls="--", label="NLL")
     ax2.set_ylabel("NLL")
@@ -434,7 +448,8 @@ def temperature_grid(logits, labels, temperatures=(0.5, 1.0, None, 4.0), n_bins:
     ax = axes[-1]
     ax.plot(curve.index, 100 * curve["ECE"], lw=2)
     ax.axvline(T_star, color="crimson", ls=":", label=f"T* = {T_star:.2f}")
-    ax.set(xscale="log", xlabel="temperature T", ylabel="ECE (%)", title="ECE against T")
+    ax.set(xlabel="temperature T", ylabel="ECE (%)", title="ECE against T")
+    _temperature_axis(ax, curve.index)
     ax.legend(fontsize="x-small")
     return fig
 
