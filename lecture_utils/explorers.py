@@ -109,10 +109,20 @@ def _predict(model, x):
         return model(to_float(x).to(model_device(model))).argmax(1).cpu()
 
 
+def _compact(value, _pos=None) -> str:
+    """Tick labels that carry their own exponent ("-4e-06"), so no offset label ("1e-6") sits
+    above a colour bar or at the end of an axis, over a title or a neighbour."""
+    return "0" if value == 0 else f"{value:.2g}"
+
+
 def _heat(ax, heat, image, title, overlay=True):
+    from matplotlib.ticker import FuncFormatter
     heat = heat.detach().cpu().float()
     signed = bool(heat.min() < 0)
-    show_heatmap(ax, heat, image if overlay else None, signed=signed, title=title)
+    im = show_heatmap(ax, heat, image if overlay else None, signed=signed, title=title)
+    if getattr(im, "colorbar", None) is not None:
+        im.colorbar.formatter = FuncFormatter(_compact)
+        im.colorbar.update_ticks()
 
 
 # --------------------------------------------------------------------------------------------
@@ -342,23 +352,31 @@ def lime_explorer(model, image, target: int, segments, num_samples: int = 300,
     M = game.M
 
     def render(K: int, width: float):
+        from matplotlib.ticker import FuncFormatter
         e = lime_fits(game, [K], [width], num_samples, seed)[(K, width)]
-        fig, ax = plt.subplots(1, 3, figsize=(10.5, 3.2))
+        fig, ax = plt.subplots(1, 3, figsize=(11.5, 3.6), layout="constrained",
+                               gridspec_kw={"width_ratios": [1, 1.15, 1.25]})
         ax[0].imshow(to_numpy_image(image), interpolation="nearest")
         ax[0].axis("off")
         ax[0].set_title(f"{M} superpixels", fontsize="small")
-        _lime_panel(ax[1], image, segments, e, f"weights, K={K}, width={width:.2f}")
-        order = np.argsort(-np.abs(e.weights.numpy()))[:max(K, 1)]
-        ax[2].barh(range(len(order)), e.weights.numpy()[order][::-1],
-                   color=["tab:red" if v < 0 else "tab:blue" for v in e.weights.numpy()[order][::-1]])
-        ax[2].set_yticks(range(len(order)), [f"superpixel {k}" for k in order[::-1]],
+        # the width as the slider shows it (FloatLogSlider's readout format, .3g)
+        _lime_panel(ax[1], image, segments, e, f"weights, K={K}, width={width:.3g}")
+        w = e.weights.numpy()
+        order = np.argsort(-np.abs(w))[:max(K, 1)][::-1]
+        ax[2].barh(range(len(order)), w[order],
+                   color=["tab:red" if v < 0 else "tab:blue" for v in w[order]])
+        ax[2].set_yticks(range(len(order)), [f"superpixel {k}" for k in order],
                          fontsize="x-small")
+        ax[2].xaxis.set_major_formatter(FuncFormatter(_compact))
+        ax[2].tick_params(axis="x", labelsize="x-small")
         ax[2].set(xlabel="weight", title=f"weighted R² = {e.score:.2f}")
         fig.suptitle(f"LIME for '{classes[int(target)]}'")
         return fig
 
     controls = {"K": widgets.IntSlider(value=min(5, M), min=1, max=M, description="K"),
-                "width": widgets.FloatLogSlider(value=0.35, base=10, min=-1.5, max=1,
+                # a value on the slider's grid (10^-0.45 = 0.355), so that the slider and the
+                # title show the same number with or without a browser snapping it
+                "width": widgets.FloatLogSlider(value=10 ** -0.45, base=10, min=-1.5, max=1,
                                                 step=0.05, description="width")}
     return Explorer(render, controls, "LIME: how many features, how local?")
 
