@@ -45,11 +45,53 @@ BUILD = ROOT / "build"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 WEB = Path(__file__).resolve().parent / "web"          # package.json + lock of the web assets
 
-# The one place that names the public repository: the Colab and Binder links of the book and the
-# Colab cell (tools/colab.py) are made from it. Set it once the course is on GitHub, or override it
-# for a build with COURSE_REPO=owner/name.
-REPO = os.environ.get("COURSE_REPO", "ORG/REPO")
+# The public repository (owner/name on GitHub) that the Colab and Binder links of the book and the
+# Colab cell (tools/colab.py) point at: COURSE_REPO=owner/name, else the checkout's git remote
+# ("origin", else the first one) when it is on GitHub, else None, and then the builds leave the
+# links out instead of shipping broken ones. COURSE_BRANCH (default main) is the branch they open.
+PLACEHOLDERS = ("ORG/REPO", "OWNER/NAME", "")
+_GITHUB = re.compile(r"github\.com[:/]+([A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+?)(?:\.git)?/?$")
+
+
+def github_repo(url: str) -> str | None:
+    """``owner/name`` of a GitHub remote URL (https, ssh or git@), else None."""
+    m = _GITHUB.search(url.strip())
+    return m.group(1) if m else None
+
+
+def git_remote_repo(root: Path = ROOT) -> str | None:
+    """The GitHub repository of the checkout's remote ("origin" first), if it has one."""
+    git = shutil.which("git")
+    if git is None:
+        return None
+    try:
+        names = subprocess.run([git, "-C", str(root), "remote"], capture_output=True, text=True,
+                               timeout=10).stdout.split()
+        for name in sorted(names, key=lambda n: n != "origin"):
+            url = subprocess.run([git, "-C", str(root), "remote", "get-url", name],
+                                 capture_output=True, text=True, timeout=10).stdout
+            repo = github_repo(url)
+            if repo:
+                return repo
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return None
+
+
+def course_repo() -> str | None:
+    """COURSE_REPO, else the git remote's GitHub repository, else None (see above)."""
+    env = os.environ.get("COURSE_REPO")
+    if env is not None:
+        env = env.strip()
+        return None if env.upper() in PLACEHOLDERS or "/" not in env else env
+    return git_remote_repo()
+
+
+REPO = course_repo()
 BRANCH = os.environ.get("COURSE_BRANCH", "main")
+HOW_TO_SET_REPO = ("no GitHub repository known: the checkout has no GitHub remote and "
+                   "COURSE_REPO is not set; set it (COURSE_REPO=owner/name make book) or add the "
+                   "remote (git remote add origin https://github.com/owner/name)")
 
 SOLUTION, PRESENTER, COLAB = "solution", "presenter", "colab"
 HIDE_INPUT, REMOVE_INPUT, REMOVE_OUTPUT, REMOVE_CELL, SHOW_INPUT = (
@@ -166,12 +208,20 @@ def read_info(path: Path, nb=None) -> Info:
 # Links
 
 
-def colab_url(stem: str) -> str:
-    return f"https://colab.research.google.com/github/{REPO}/blob/{BRANCH}/notebooks/{stem}.ipynb"
+def colab_url(stem: str, repo: str | None = None) -> str | None:
+    """The notebook on Colab (from GitHub), or None when no repository is known."""
+    repo = repo or REPO
+    if not repo:
+        return None
+    return f"https://colab.research.google.com/github/{repo}/blob/{BRANCH}/notebooks/{stem}.ipynb"
 
 
-def binder_url(stem: str) -> str:
-    return f"https://mybinder.org/v2/gh/{REPO}/{BRANCH}?labpath=notebooks%2F{stem}.ipynb"
+def binder_url(stem: str, repo: str | None = None) -> str | None:
+    """The notebook on mybinder.org, or None when no repository is known."""
+    repo = repo or REPO
+    if not repo:
+        return None
+    return f"https://mybinder.org/v2/gh/{repo}/{BRANCH}?labpath=notebooks%2F{stem}.ipynb"
 
 
 _IPYNB_HREF = re.compile(r'href="(?:\./)?([^"#?/:]+)\.ipynb((?:#[^"]*)?)"')
