@@ -198,8 +198,8 @@ def fit_problems(name: str, r: dict) -> list:
 def page_problems(name: str, r: dict, expect_images: int = 0, expect_math: bool = False) -> list:
     """What is wrong with one page as the browser saw it."""
     out = []
-    for key in ("errors", "failed", "external", "broken_images", "broken_links", "raw_math",
-                "math_errors"):
+    for key in ("errors", "failed", "external", "broken_images", "broken_links",
+                "placeholder_links", "raw_math", "math_errors"):
         if r.get(key):
             out.append(f"{name}: {key}: {r[key][:5]}")
     if r.get("output_images", 0) < expect_images:

@@ -187,6 +187,8 @@ for (const [name, r] of Object.entries(report.pages)) {
       r.broken_links.push(`${href} (no id ${anchor})`);
   }
   r.external_links = r.links.filter((h) => /^https?:/.test(h)).length;
+  // A link built from an unknown repository ("Open in Colab" to ORG/REPO) is broken too.
+  r.placeholder_links = r.links.filter((h) => /ORG\/REPO|OWNER\/NAME|\/(None|undefined|null)(\/|\?|$)/.test(h));
   delete r.ids;
   delete r.links;
 }
