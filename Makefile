@@ -54,8 +54,10 @@ lab: install $(if $(STUDENT),student,)
 
 test: install-test unit nbval
 
+# --dist loadgroup: the JupyterLab checks (tests/test_lab.py, one server) stay on one worker.
 unit: install-test
-	LECTURE_PROFILE=quick OMP_NUM_THREADS=1 $(BIN)/python -m pytest tests $(TEST_WORKERS) $(PYTEST_ARGS)
+	LECTURE_PROFILE=quick OMP_NUM_THREADS=1 $(BIN)/python -m pytest tests $(TEST_WORKERS) \
+		--dist loadgroup $(PYTEST_ARGS)
 
 nbval: install-test
 	LECTURE_PROFILE=quick OMP_NUM_THREADS=1 $(BIN)/python -m pytest --nbval-lax --nbval-current-env \
