@@ -83,7 +83,9 @@
   }
 
   function fitPresent() {
-    document.querySelectorAll(".reveal .slides section.present").forEach((s) => {
+    // Printing (?print-pdf) lays out every slide at once: fit them all.
+    const which = /print-pdf/i.test(window.location.search) ? "section" : "section.present";
+    document.querySelectorAll(`.reveal .slides ${which}`).forEach((s) => {
       if (!s.querySelector(":scope > section")) fit(s);
     });
   }
