@@ -18,7 +18,7 @@ TEST_WORKERS ?= -n auto --maxprocesses 4
 .PHONY: help lab test unit nbval execute install install-test clean-cache
 
 help:
-	@echo "make lab      start JupyterLab on notebooks/ (creates .venv the first time)"
+	@echo "make lab      start JupyterLab on notebooks/ (creates .venv the first time); STUDENT=1: the student version"
 	@echo "make test     unit tests + every notebook with nbval, quick profile"
 	@echo "make execute  re-run notebooks in place and stamp them (PROFILE=laptop|full, NB=...)"
 	@echo "make slides   reveal.js decks + presenter's notes into build/slides/ (SLIDES_ARGS=--code hidden)"
@@ -42,13 +42,22 @@ $(VENV)/.installed-test: $(VENV)/.installed
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
-lab: install
-	$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1
+# `make lab STUDENT=1` builds the student version (no solutions, build/student/) and opens that.
+# As root (a container, Colab, a cloud VM) Jupyter needs --allow-root. LAB_ARGS: more options.
+LAB_DIR  = $(if $(STUDENT),build/student,notebooks)
+LAB_ROOT = $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root,)
+LAB_ARGS ?=
+
+lab: install $(if $(STUDENT),student,)
+	$(BIN)/jupyter lab --notebook-dir=$(LAB_DIR) --ServerApp.ip=127.0.0.1 \
+		--config=tools/jupyter_lab_config.py $(LAB_ROOT) $(LAB_ARGS)
 
 test: install-test unit nbval
 
+# --dist loadgroup: the JupyterLab checks (tests/test_lab.py, one server) stay on one worker.
 unit: install-test
-	LECTURE_PROFILE=quick OMP_NUM_THREADS=1 $(BIN)/python -m pytest tests $(TEST_WORKERS) $(PYTEST_ARGS)
+	LECTURE_PROFILE=quick OMP_NUM_THREADS=1 $(BIN)/python -m pytest tests $(TEST_WORKERS) \
+		--dist loadgroup $(PYTEST_ARGS)
 
 nbval: install-test
 	LECTURE_PROFILE=quick OMP_NUM_THREADS=1 $(BIN)/python -m pytest --nbval-lax --nbval-current-env \

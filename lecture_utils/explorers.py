@@ -109,10 +109,20 @@ def _predict(model, x):
         return model(as_batch(x, model)).argmax(1).cpu()
 
 
+def _compact(value, _pos=None) -> str:
+    """Tick labels that carry their own exponent ("-4e-06"), so no offset label ("1e-6") sits
+    above a colour bar or at the end of an axis, over a title or a neighbour."""
+    return "0" if value == 0 else f"{value:.2g}"
+
+
 def _heat(ax, heat, image, title, overlay=True):
+    from matplotlib.ticker import FuncFormatter
     heat = heat.detach().cpu().float()
     signed = bool(heat.min() < 0)
-    show_heatmap(ax, heat, image if overlay else None, signed=signed, title=title)
+    im = show_heatmap(ax, heat, image if overlay else None, signed=signed, title=title)
+    if getattr(im, "colorbar", None) is not None:
+        im.colorbar.formatter = FuncFormatter(_compact)
+        im.colorbar.update_ticks()
 
 
 # --------------------------------------------------------------------------------------------
@@ -128,12 +138,27 @@ def attribution_maps(model, image: torch.Tensor, target: int, methods: dict) -> 
     return {k: v[0] for k, v in maps.items()}
 
 
+MAX_COLUMNS = 6          # at most about six panels in a row (NOTEBOOKS.md): a grid beyond that
+
+
+def panel_grid(n: int, max_columns: int = MAX_COLUMNS) -> tuple[int, int]:
+    """(rows, columns) for ``n`` panels: as few rows as ``max_columns`` allows, filled evenly
+    (13 panels: 3 rows of 5, not 13 in one row)."""
+    rows = max(1, -(-n // max_columns))
+    return rows, -(-n // rows)
+
+
 def plot_attribution_row(image, maps: dict, axes=None, title=None, overlay=True):
-    """The image, then every map of ``maps`` over it (signed maps on a diverging colour map)."""
+    """The image, then every map of ``maps`` over it (signed maps on a diverging colour map), in
+    rows of at most ``MAX_COLUMNS`` panels."""
     if axes is None:
-        fig, axes = plt.subplots(1, len(maps) + 1, figsize=(2.6 * (len(maps) + 1.3), 2.9),
+        rows, cols = panel_grid(len(maps) + 1)
+        fig, grid = plt.subplots(rows, cols, figsize=(2.6 * cols + 0.6, 2.8 * rows + 0.1),
                                  squeeze=False)
-        axes = axes[0]
+        axes = list(grid.ravel())
+    axes = list(axes)
+    for ax in axes[len(maps) + 1:]:
+        ax.set_visible(False)
     axes[0].imshow(to_numpy_image(image), interpolation="nearest")
     axes[0].axis("off")
     if title:
@@ -145,20 +170,24 @@ def plot_attribution_row(image, maps: dict, axes=None, title=None, overlay=True)
 
 def attribution_grid(model, images, targets, methods: dict, labels=None, classes=CIFAR10_CLASSES,
                      overlay=True, suptitle=None):
-    """Static figure: one row per image (its true and predicted class), one column per method,
-    each map computed for the row's ``targets`` class."""
+    """Static figure: for each image (its true and predicted class) the image and one panel per
+    method, each map computed for the image's ``targets`` class; at most ``MAX_COLUMNS`` panels
+    in a row, so many methods wrap into a block of rows per image."""
     images = images if images.dim() == 4 else images[None]
     targets = torch.as_tensor(targets).reshape(-1).expand(len(images))
     preds = _predict(model, images)
     n, k = len(images), len(methods)
-    fig, axes = plt.subplots(n, k + 1, figsize=(2.5 * (k + 1.4), 2.6 * n + 0.4), squeeze=False)
+    rows, cols = panel_grid(k + 1)
+    fig, axes = plt.subplots(n * rows, cols, figsize=(2.5 * cols + 0.6, 2.6 * rows * n + 0.4),
+                             squeeze=False)
     for i in range(n):
         maps = attribution_maps(model, images[i], int(targets[i]), methods)
         cap = image_caption(i, labels, preds, classes)
-        plot_attribution_row(images[i], maps, axes[i], f"{cap}\nmap of: {classes[int(targets[i])]}",
+        block = list(axes[i * rows:(i + 1) * rows].ravel())
+        plot_attribution_row(images[i], maps, block, f"{cap}\nmap of: {classes[int(targets[i])]}",
                              overlay)
-        if i > 0:
-            for ax in axes[i, 1:]:
+        if i > 0 and rows == 1:                  # one row per image: the columns are named once
+            for ax in block[1:]:
                 ax.set_title("")
     if suptitle:
         fig.suptitle(suptitle)
@@ -326,24 +355,31 @@ def lime_explorer(model, image, target: int, segments, n_samples: int = 300,
     M = game.M
 
     def render(K: int, width: float):
+        from matplotlib.ticker import FuncFormatter
         e = lime_fits(game, [K], [width], n_samples, seed=seed)[(K, width)]
-        fig, ax = plt.subplots(1, 3, figsize=(10.5, 3.2))
+        fig, ax = plt.subplots(1, 3, figsize=(11.5, 3.6), layout="constrained",
+                               gridspec_kw={"width_ratios": [1, 1.15, 1.25]})
         ax[0].imshow(to_numpy_image(image), interpolation="nearest")
         ax[0].axis("off")
         ax[0].set_title(f"{M} superpixels", fontsize="small")
-        _lime_panel(ax[1], image, segments, e, f"weights, K={K}, width={width:.2f}")
-        order = np.argsort(-np.abs(e.weights.numpy()))[:max(K, 1)]
-        ax[2].barh(range(len(order)), e.weights.numpy()[order][::-1],
-                   color=["tab:red" if v < 0 else "tab:blue"
-                          for v in e.weights.numpy()[order][::-1]])
-        ax[2].set_yticks(range(len(order)), [f"superpixel {k}" for k in order[::-1]],
+        # the width as the slider shows it (FloatLogSlider's readout format, .3g)
+        _lime_panel(ax[1], image, segments, e, f"weights, K={K}, width={width:.3g}")
+        w = e.weights.numpy()
+        order = np.argsort(-np.abs(w))[:max(K, 1)][::-1]
+        ax[2].barh(range(len(order)), w[order],
+                   color=["tab:red" if v < 0 else "tab:blue" for v in w[order]])
+        ax[2].set_yticks(range(len(order)), [f"superpixel {k}" for k in order],
                          fontsize="x-small")
+        ax[2].xaxis.set_major_formatter(FuncFormatter(_compact))
+        ax[2].tick_params(axis="x", labelsize="x-small")
         ax[2].set(xlabel="weight", title=f"weighted R² = {e.score:.2f}")
         fig.suptitle(f"LIME for '{classes[int(target)]}'")
         return fig
 
     controls = {"K": widgets.IntSlider(value=min(5, M), min=1, max=M, description="K"),
-                "width": widgets.FloatLogSlider(value=0.35, base=10, min=-1.5, max=1,
+                # a value on the slider's grid (10^-0.45 = 0.355), so that the slider and the
+                # title show the same number with or without a browser snapping it
+                "width": widgets.FloatLogSlider(value=10 ** -0.45, base=10, min=-1.5, max=1,
                                                 step=0.05, description="width")}
     return Explorer(render, controls, "LIME: how many features, how local?")
 
@@ -373,6 +409,20 @@ def _ts(lo=0.25, hi=8.0, n=41):
     return np.geomspace(lo, hi, n)
 
 
+def _temperature_axis(ax, temperatures):
+    """A log axis for T labelled at powers of two (0.25, 0.5, 1, 2, 4, 8) and nothing else:
+    matplotlib's default minor labels overprint on a range of a few octaves ("3x10^-1 4x10^-1")."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator
+    lo, hi = float(np.min(temperatures)), float(np.max(temperatures))
+    ticks = [2.0 ** k for k in range(int(np.floor(np.log2(lo))), int(np.ceil(np.log2(hi))) + 1)
+             if lo * 0.999 <= 2.0 ** k <= hi * 1.001]
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda t, _: f"{t:g}"))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
 def plot_temperature(logits, labels, T: float, n_bins: int = 15, curve=None, T_star=None,
                      axes=None):
     """The reliability diagram of softmax(z / T) beside ECE and NLL as functions of T (log axis),
@@ -385,8 +435,8 @@ def plot_temperature(logits, labels, T: float, n_bins: int = 15, curve=None, T_s
                                          title=f"T = {T:.2f}")
     ax = axes[1]
     ax.plot(curve.index, 100 * curve["ECE"], color="tab:blue", lw=2, label="ECE (%)")
-    ax.set(xscale="log", xlabel="temperature T", ylabel="ECE (%)",
-           title="ECE and NLL against T")
+    ax.set(xlabel="temperature T", ylabel="ECE (%)", title="ECE and NLL against T")
+    _temperature_axis(ax, curve.index)
     ax2 = ax.twinx()
     ax2.plot(curve.index, curve["NLL"], color="tab:orange", lw=2, ls="--", label="NLL")
     ax2.set_ylabel("NLL")
@@ -420,7 +470,8 @@ def temperature_grid(logits, labels, temperatures=(0.5, 1.0, None, 4.0), n_bins:
     ax = axes[-1]
     ax.plot(curve.index, 100 * curve["ECE"], lw=2)
     ax.axvline(T_star, color="crimson", ls=":", label=f"T* = {T_star:.2f}")
-    ax.set(xscale="log", xlabel="temperature T", ylabel="ECE (%)", title="ECE against T")
+    ax.set(xlabel="temperature T", ylabel="ECE (%)", title="ECE against T")
+    _temperature_axis(ax, curve.index)
     ax.legend(fontsize="x-small")
     return fig
 
@@ -528,7 +579,8 @@ def dissection_explorer(model, layer, images, result=None, k: int = 6, acts=None
     return Explorer(render, controls, f"Dissection of {layer}: pick a unit")
 
 
-__all__ = ["Explorer", "attribution_maps", "plot_attribution_row", "attribution_grid",
+__all__ = ["Explorer", "MAX_COLUMNS", "panel_grid", "attribution_maps", "plot_attribution_row",
+           "attribution_grid",
            "attribution_explorer", "grad_cam_layers", "native_resolution", "gradcam_layer_grid",
            "gradcam_layer_explorer", "lime_game", "lime_fits", "lime_grid", "lime_explorer",
            "calibration_at", "ece_curve", "plot_temperature", "temperature_grid",

@@ -59,17 +59,43 @@
 # ## Set-up
 
 # %% tags=["colab", "remove-cell"]
-# Google Colab only: fetch the course's code and trained models (nothing happens elsewhere).
+# Google Colab only: fetch the course (code, trained models) and the packages Colab lacks.
+# Elsewhere this cell does nothing. COURSE_REPO is the course's GitHub repository (owner/name).
+COURSE_REPO = ""  # @param {type:"string"}
+COURSE_BRANCH = "main"  # @param {type:"string"}
 import sys
 
 if "google.colab" in sys.modules:
+    import importlib.util
     import os
     import subprocess
 
-    if not os.path.isdir("/content/lecture-suite"):
-        subprocess.run(["git", "clone", "--quiet", "--depth", "1", "--branch", "main",
-                        "https://github.com/ORG/REPO", "/content/lecture-suite"], check=True)
-    sys.path.insert(0, "/content/lecture-suite")
+    CLONE = "/content/lecture-suite"
+    NEEDED = {"torch": "torch>=2.4", "torchvision": "torchvision>=0.19", "numpy": "numpy>=1.26",
+              "scipy": "scipy>=1.11", "pandas": "pandas>=2.1",
+              "matplotlib": "matplotlib>=3.8", "seaborn": "seaborn>=0.13",
+              "sklearn": "scikit-learn>=1.4", "skimage": "scikit-image>=0.22",
+              "cv2": "opencv-python-headless>=4.8", "PIL": "pillow>=10",
+              "tqdm": "tqdm>=4.66", "ipywidgets": "ipywidgets>=8.1"}
+    if not os.path.isdir(CLONE):
+        if "/" not in COURSE_REPO:
+            print("Set COURSE_REPO at the top of this cell to the course's GitHub repository "
+                  "(owner/name), then run the cell again.")
+        else:
+            url = f"https://github.com/{COURSE_REPO}"
+            run = subprocess.run(["git", "clone", "--quiet", "--depth", "1", "--branch",
+                                  COURSE_BRANCH, url, CLONE], capture_output=True, text=True)
+            if run.returncode != 0:
+                print(f"Could not clone {url} (branch {COURSE_BRANCH}): "
+                      f"{run.stderr.strip()[-300:]}\nCheck COURSE_REPO and COURSE_BRANCH at the "
+                      "top of this cell, or upload the course's folder to " + CLONE + " "
+                      "(Files panel), then run the cell again.")
+    missing = [req for mod, req in NEEDED.items() if importlib.util.find_spec(mod) is None]
+    if missing:
+        print("installing", ", ".join(missing))
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", *missing])
+    if os.path.isdir(CLONE):
+        sys.path.insert(0, CLONE)
 
 # %% slideshow={"slide_type": "fragment"}
 import matplotlib.pyplot as plt

@@ -155,7 +155,7 @@ def require_assets():
 
 
 def browser(site: Path, pages, screenshots: Path | None = None, slides: bool = False,
-            shot: str | None = None) -> dict:
+            shot: str | None = None, fit: bool = False) -> dict:
     """Run tools/browser_check.mjs in Debian's Chromium; skip when Chromium is not installed."""
     if not CHROMIUM.exists():
         pytest.skip("Chromium is not installed (/usr/bin/chromium): `apt-get install chromium` "
@@ -173,16 +173,33 @@ def browser(site: Path, pages, screenshots: Path | None = None, slides: bool = F
         cmd += ["--shot", shot]
     if slides:
         cmd.append("--slides")
+    if fit:
+        cmd.append("--fit")
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, f"browser check failed:\n{run.stderr[-3000:]}"
     return json.loads(run.stdout)
 
 
+def fit_problems(name: str, r: dict) -> list:
+    """Slides of one deck that do not fit (browser_check.mjs --fit), as 'deck, slide N: height'."""
+    fit = r.get("fit")
+    if fit is None:
+        return [f"{name}: not measured (no reveal.js deck)"]
+    out = [f"{name}, slide {o['slide']} ({o['route']}): {o['height']} x {o['width']} px, the deck "
+           f"is {fit['width']} x {fit['height']}" for o in fit["overflow"]]
+    out += [f"{name}, slide {e['slide']} ({e['route']}): empty" for e in fit["empty"]]
+    keys = fit.get("keyboard")
+    if keys and not (keys["boxes_at_end_before_leaving"] and keys["left_slide"]):
+        out.append(f"{name}: the space key does not scroll the scroll boxes to their end before "
+                   f"leaving the slide ({keys})")
+    return out
+
+
 def page_problems(name: str, r: dict, expect_images: int = 0, expect_math: bool = False) -> list:
     """What is wrong with one page as the browser saw it."""
     out = []
-    for key in ("errors", "failed", "external", "broken_images", "broken_links", "raw_math",
-                "math_errors"):
+    for key in ("errors", "failed", "external", "broken_images", "broken_links",
+                "placeholder_links", "raw_math", "math_errors"):
         if r.get(key):
             out.append(f"{name}: {key}: {r[key][:5]}")
     if r.get("output_images", 0) < expect_images:

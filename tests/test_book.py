@@ -3,6 +3,8 @@ page has its figures, its math typeset and no broken link, checked in a real hea
 (tools/book.py, tools/browser_check.mjs). Screenshots go to build/screenshots/book*/."""
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 import time
 
@@ -80,17 +82,95 @@ def test_progress_bars_become_static_html():
     assert data["text/html"] == course.WIDGET_NOTE
 
 
-def test_colab_cell_is_generated_from_the_repository_constant():
+def test_colab_cell_is_generated_from_the_repository(monkeypatch):
+    monkeypatch.setattr(course, "REPO", "teacher/course")
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 01 · T"),
                                          nbformat.v4.new_code_cell("from lecture_utils import x")])
     assert colab.status(nb) == "missing"
     nb = colab.fix(nb)
     assert colab.status(nb) == "ok" and nb.cells[1].metadata["tags"] == ["colab", "remove-cell"]
-    assert f"https://github.com/{course.REPO}" in nb.cells[1].source
+    assert 'COURSE_REPO = "teacher/course"  # @param' in nb.cells[1].source
+    assert colab.cell_repo(nb) == "teacher/course"
     compile(nb.cells[1].source, "colab", "exec")
     ns = {}
     exec(nb.cells[1].source, ns)          # not on Colab: does nothing
     assert "subprocess" not in ns
+
+
+def test_colab_cell_installs_what_the_kernel_needs():
+    needed = colab.kernel_requirements()
+    assert needed["cv2"] == "opencv-python-headless>=4.8" and needed["sklearn"].startswith(
+        "scikit-learn")
+    assert "jupyterlab" not in needed and "jupytext" not in needed and "ipykernel" not in needed
+    source = colab.cell_source("teacher/course")
+    for requirement in needed.values():
+        assert f'"{requirement}"' in source
+
+
+def test_colab_cell_without_a_repository_is_a_placeholder_that_says_what_to_do(monkeypatch):
+    monkeypatch.setattr(course, "REPO", None)
+    nb = colab.fix(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]))
+    assert colab.status(nb) == "placeholder" and colab.cell_repo(nb) is None
+    assert 'COURSE_REPO = ""  # @param' in nb.cells[0].source
+    # on "Colab" (a fake module): no repository -> a message, no clone, no exception
+    import subprocess
+    import sys
+    import types
+    calls = []
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: calls.append(a) or
+                        types.SimpleNamespace(returncode=128, stderr="fatal: not found"))
+    import os
+    monkeypatch.setattr(os.path, "isdir", lambda p: False)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(nb.cells[0].source, {})
+    assert "Set COURSE_REPO at the top of this cell" in out.getvalue()
+    assert not any("clone" in a[0] for a in calls)
+    # a repository that cannot be cloned: the cell says what to check, and does not raise
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(colab.cell_source("teacher/typo"), {})
+    assert "Could not clone https://github.com/teacher/typo (branch main): fatal: not found" in \
+        out.getvalue() and "Check COURSE_REPO" in out.getvalue()
+
+
+def test_a_repository_in_a_cell_is_kept_when_none_is_known(monkeypatch):
+    monkeypatch.setattr(course, "REPO", "someone/course")
+    nb = colab.fix(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]))
+    monkeypatch.setattr(course, "REPO", None)
+    assert colab.status(nb) == "ok"
+    assert colab.cell_repo(colab.fix(nb)) == "someone/course"
+    old = nbformat.v4.new_code_cell('subprocess.run(["git", "clone", "https://github.com/ORG/REPO"])',
+                                    metadata={"tags": ["colab", "remove-cell"]})
+    assert colab.cell_repo(nbformat.v4.new_notebook(cells=[old])) is None      # the old placeholder
+
+
+@pytest.mark.parametrize("url, repo", [
+    ("https://github.com/owner/name.git", "owner/name"),
+    ("https://github.com/owner/name", "owner/name"),
+    ("git@github.com:owner/my.course.git", "owner/my.course"),
+    ("ssh://git@github.com/owner/name.git\n", "owner/name"),
+    ("/srv/git/course.git", None),
+    ("https://gitlab.com/owner/name.git", None),
+])
+def test_repository_from_the_git_remote(url, repo):
+    assert course.github_repo(url) == repo
+
+
+def test_repository_from_the_environment_or_the_checkout(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_REPO", "me/fork")
+    assert course.course_repo() == "me/fork"
+    monkeypatch.setenv("COURSE_REPO", "ORG/REPO")
+    assert course.course_repo() is None
+    import subprocess
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    assert course.git_remote_repo(tmp_path) is None
+    subprocess.run(["git", "-C", str(tmp_path), "remote", "add", "upstream",
+                    "https://example.org/x.git"], check=True)
+    subprocess.run(["git", "-C", str(tmp_path), "remote", "add", "origin",
+                    "git@github.com:teacher/vis-course.git"], check=True)
+    assert course.git_remote_repo(tmp_path) == "teacher/vis-course"
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("[0-9]*.py")),
@@ -99,7 +179,8 @@ def test_colab_cell_of_each_notebook_is_current(path):
     state = colab.status(jupytext.read(path))
     if state == "missing":
         pytest.skip(f"{path.name} has no Colab cell yet (python tools/colab.py --fix {path})")
-    assert state == "ok", f"outdated Colab cell: python tools/colab.py --fix {path}"
+    assert state in ("ok", "placeholder"), \
+        f"outdated Colab cell: python tools/colab.py --fix {path}"
 
 
 # ---- the synthetic course: every convention, checked in the HTML
@@ -147,10 +228,27 @@ def test_book_page_content(synthetic_book):
     assert len(FIGURE.findall(page)) == 3
     assert "<progress" in page and "widget-state" not in page
     assert "Executed with the <code>laptop</code> profile on cpu in 42 s" in page
-    assert course.colab_url("01_alpha") in page and course.binder_url("01_alpha") in page
+    if course.REPO:
+        assert course.colab_url("01_alpha") in page and course.binder_url("01_alpha") in page
+    else:                                       # no repository known: no link, never a broken one
+        assert "Open in Colab" not in page and "Launch Binder" not in page
+        assert "ORG/REPO" not in page and "/None/" not in page
     assert "_static/mathjax/tex-chtml-full.js" in page
     # offline: no script, stylesheet or font from the network
     assert not re.search(r'<(script|link|img)[^>]+(src|href)="(https?:)?//', page)
+
+
+def test_colab_and_binder_links_when_the_repository_is_known(tmp_path, monkeypatch):
+    require_assets()
+    monkeypatch.setattr(course, "REPO", "teacher/vis-course")
+    paths = write_course(tmp_path / "nb")
+    book.build(paths, tmp_path / "site")
+    page = (tmp_path / "site" / "01_alpha.html").read_text()
+    assert ('href="https://colab.research.google.com/github/teacher/vis-course/blob/main/'
+            'notebooks/01_alpha.ipynb"') in page
+    assert ('href="https://mybinder.org/v2/gh/teacher/vis-course/main?labpath=notebooks%2F'
+            '01_alpha.ipynb"') in page
+    assert "Open in Colab" in (tmp_path / "site" / "index.html").read_text()
 
 
 def test_broken_links_fail_the_build(tmp_path):

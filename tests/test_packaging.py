@@ -16,8 +16,8 @@ def _name(spec: str) -> str:
 
 def test_pyproject_and_environment_list_the_same_packages():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    pip_names = {_name(s)
-                 for s in project["dependencies"] + project["optional-dependencies"]["test"]}
+    specs = project["dependencies"] + project["optional-dependencies"]["test"]
+    pip_names = {_name(s) for s in specs}
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     conda = set()
     for dep in env["dependencies"]:
@@ -36,3 +36,23 @@ def test_commands():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
     readme = (ROOT / "README.md").read_text()
     assert "make lab" in readme and "make test" in readme
+    assert "make lab STUDENT=1" in readme
+
+
+def test_lab_opens_the_student_version_and_runs_as_root():
+    import subprocess
+    make = subprocess.run(["make", "-n", "lab", "STUDENT=1", "BIN=bin"], cwd=ROOT,
+                          capture_output=True, text=True)
+    if make.returncode != 0:
+        import pytest
+        pytest.skip(f"make is not available: {make.stderr[-200:]}")
+    out = make.stdout
+    assert "tools/student.py" in out and "--notebook-dir=build/student" in out
+    assert "--config=tools/jupyter_lab_config.py" in out
+    import os
+    assert ("--allow-root" in out) == (os.geteuid() == 0)
+
+
+def test_live_slides_come_with_the_course():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert any(_name(d) == "jupyterlab-rise" for d in project["dependencies"])

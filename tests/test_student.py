@@ -80,11 +80,21 @@ def test_synthetic_notebook():
     assert len(solutions) == 1 and "SECRET-ALPHA" in solutions[0][1]
 
 
+def test_student_notebooks_are_not_jupytext_pairs(tmp_path):
+    nb = alpha_notebook()
+    nb.metadata["jupytext"] = {"formats": "ipynb,py:percent"}
+    out, _ = student.student_version(nb)
+    assert "jupytext" not in out.metadata and nb.metadata["jupytext"]   # the original is kept
+    paths = write_course(tmp_path / "nb")
+    student.build(paths, tmp_path / "student", tmp_path / "solutions")
+    assert 'formats = "ipynb"' in (tmp_path / "student" / "jupytext.toml").read_text()
+
+
 def test_cli_writes_students_and_solutions(tmp_path):
     paths = write_course(tmp_path / "nb")
     assert student.main([*map(str, paths), "--out", str(tmp_path / "student"),
                          "--solutions", str(tmp_path / "solutions")]) == 0
-    assert sorted(p.name for p in (tmp_path / "student").iterdir()) == [p.name for p in paths]
+    assert sorted(p.name for p in (tmp_path / "student").glob("*.ipynb")) == [p.name for p in paths]
     script = (tmp_path / "solutions" / "01_alpha.py").read_text()
     assert "SECRET-ALPHA" in script and script.startswith("# Reference solutions of 01_alpha")
     compile(script, "01_alpha.py", "exec")

@@ -79,11 +79,13 @@ def navigation(infos, i: int, bottom: bool = False) -> str:
              if i + 1 < len(infos) else "")
     items = [_link("index.html", "Contents"), prev_, next_, '<span class="cb-spacer"></span>']
     if not bottom:
+        colab, binder = course.colab_url(info.stem), course.binder_url(info.stem)
         items += [
-            _link(course.colab_url(info.stem), "Open in Colab", "cb-badge cb-colab",
-                  "Run this notebook on Google Colab"),
-            _link(course.binder_url(info.stem), "Launch Binder", "cb-badge cb-binder",
-                  "Run this notebook on mybinder.org"),
+            # without a known repository (course.REPO) these are left out, never broken
+            _link(colab, "Open in Colab", "cb-badge cb-colab",
+                  "Run this notebook on Google Colab") if colab else "",
+            _link(binder, "Launch Binder", "cb-badge cb-binder",
+                  "Run this notebook on mybinder.org") if binder else "",
             _link(f"downloads/{info.stem}.ipynb", "Notebook", "cb-badge",
                   "Download the notebook with its outputs"),
             _link(f"downloads/student/{info.stem}.ipynb", "Exercises", "cb-badge",
@@ -102,8 +104,9 @@ def index_page(infos, mathjax: str) -> str:
             f'<div class="cb-citation">{inline_markdown(info.citation)}</div>'
             f'<div class="cb-summary">{inline_markdown(info.summary)}</div>'
             f'<div class="cb-meta">{stamp_text(info.stamp)} '
-            f'{_link(course.colab_url(info.stem), "Open in Colab")} · '
-            f'{_link(f"downloads/student/{info.stem}.ipynb", "exercises (.ipynb)")}</div>'
+            + (f'{_link(course.colab_url(info.stem), "Open in Colab")} · '
+               if course.colab_url(info.stem) else "")
+            + f'{_link(f"downloads/student/{info.stem}.ipynb", "exercises (.ipynb)")}</div>'
             "</li>")
     return f"""<!DOCTYPE html>
 <html lang="en">
@@ -120,7 +123,8 @@ def index_page(infos, mathjax: str) -> str:
 <p>One notebook per paper, in the order of the lecture: the paper's math in the lecture's
 notation, then the method run on real data and models. Every number and figure on these pages
 comes from running the notebook (the line under each entry says with which profile and where).
-Run a notebook yourself with the Colab link, or locally with <code>make lab</code>.</p>
+Run a notebook yourself {"with the Colab link, or " if course.REPO else ""}locally with
+<code>make lab</code>.</p>
 <ol>
 {chr(10).join(items)}
 </ol>
@@ -203,6 +207,8 @@ def build(paths, out: Path, cdn: bool = False, strict: bool = True) -> list[Path
     # a summary may link to another notebook too ("as in [notebook 01](01_...ipynb)")
     (out / "index.html").write_text(course.rewrite_ipynb_links(index_page(infos, mathjax)),
                                     encoding="utf-8")
+    if not course.REPO:
+        print(f"note: no Colab or Binder links: {course.HOW_TO_SET_REPO}", file=sys.stderr)
     problems = broken_links(out)
     for problem in problems:
         print(f"broken link: {problem}", file=sys.stderr)

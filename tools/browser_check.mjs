@@ -4,7 +4,7 @@
 // machine, script errors. Used by tests/test_book.py and tests/test_slides.py.
 //
 //   node tools/browser_check.mjs --modules build/web/node_modules --site build/book \
-//        --pages index.html,00_setup.html --screenshots build/screenshots [--slides]
+//        --pages index.html,00_setup.html --screenshots build/screenshots [--slides [--fit]]
 //
 // Pages are opened as file:// URLs, as a reader who double-clicks them would.
 import { createRequire } from "node:module";
@@ -38,6 +38,61 @@ const context = await chromium.launchPersistentContext(userDataDir, {
 });
 
 const report = { chromium: context.browser()?.version?.() ?? null, pages: {} };
+
+// Every slide of a deck at the deck's size (reveal.js's width x height, before scaling to the
+// window): shown one after the other (as the presenter would, so tools/templates/courseslides/
+// slides.js fits each), its content's height and width measured. A slide that is taller or
+// wider than the deck, or that scrolls as a whole, overflows. Then the keyboard: on the first
+// slide with a scroll box, space must scroll the box to its end before it moves on.
+async function measureSlides(page) {
+  const fit = await page.evaluate(async () => {
+    const { width: W, height: H } = Reveal.getConfig();
+    const frame = () => new Promise((ok) => requestAnimationFrame(() => requestAnimationFrame(ok)));
+    const slides = Reveal.getSlides();
+    const out = { width: W, height: H, slides: slides.length, overflow: [], empty: [], boxes: 0,
+                  figures_shrunk: 0, smallest_figure_scale: null, box_slide: null };
+    for (let i = 0; i < slides.length; i++) {
+      const s = slides[i], idx = Reveal.getIndices(s);
+      Reveal.slide(idx.h, idx.v);
+      await frame();
+      const where = { slide: i + 1, route: `#/${idx.h}/${idx.v}`, height: s.scrollHeight, width: s.scrollWidth };
+      if (s.scrollHeight > H + 1 || s.scrollWidth > W + 1 || s.classList.contains("cb-scroll")) out.overflow.push(where);
+      if (!s.innerText.trim() && !s.querySelector("img, svg, mjx-container, canvas, video")) out.empty.push(where);
+      const boxes = s.querySelectorAll(".cb-scrollbox").length;
+      out.boxes += boxes;
+      if (boxes && !out.box_slide) out.box_slide = idx;
+      for (const img of s.querySelectorAll("img[data-cb-fit]")) {
+        out.figures_shrunk += 1;
+        // shown height / the height slides.css gives it (at most 640 px, no wider than the slide)
+        const shown = img.getBoundingClientRect().height / Reveal.getScale();
+        const css = Math.min(640, img.naturalHeight * Math.min(1, (W - 100) / img.naturalWidth));
+        const scale = Math.round(100 * shown / css) / 100;
+        if (out.smallest_figure_scale === null || scale < out.smallest_figure_scale) out.smallest_figure_scale = scale;
+      }
+    }
+    return out;
+  });
+  if (fit.box_slide) {
+    // Space scrolls the first unfinished box; the slide changes only once every box is at its end.
+    await page.evaluate(({ h, v }) => { Reveal.slide(h, v); document.activeElement?.blur?.(); }, fit.box_slide);
+    await page.waitForTimeout(100);
+    const start = await page.evaluate(() => Reveal.getIndices());
+    const steps = [];
+    for (let i = 0; i < 60; i++) {
+      const before = await page.evaluate(() => [...Reveal.getCurrentSlide().querySelectorAll(".cb-scrollbox")]
+        .map((b) => b.scrollTop + b.clientHeight >= b.scrollHeight - 2));
+      await page.keyboard.press("Space");
+      await page.waitForTimeout(60);
+      const now = await page.evaluate(() => Reveal.getIndices());
+      if (now.h !== start.h || now.v !== start.v) { steps.push(before); break; }
+      steps.push(before);
+    }
+    const last = steps[steps.length - 1] || [];
+    fit.keyboard = { presses: steps.length, boxes_at_end_before_leaving: last.length > 0 && last.every(Boolean),
+                     left_slide: steps.length < 60 };
+  }
+  return fit;
+}
 try {
   for (const name of pages) {
     const page = await context.newPage();
@@ -69,6 +124,7 @@ try {
         return { slides: window.Reveal.getTotalSlides(), horizontal: window.Reveal.getHorizontalSlides().length,
                  notes: document.querySelectorAll("aside.notes").length };
       });
+      if (r.reveal && args.fit) r.fit = await measureSlides(page);
     }
     Object.assign(r, await page.evaluate(() => {
       const skip = new Set(["PRE", "CODE", "SCRIPT", "STYLE", "TEXTAREA"]);
@@ -131,6 +187,8 @@ for (const [name, r] of Object.entries(report.pages)) {
       r.broken_links.push(`${href} (no id ${anchor})`);
   }
   r.external_links = r.links.filter((h) => /^https?:/.test(h)).length;
+  // A link built from an unknown repository ("Open in Colab" to ORG/REPO) is broken too.
+  r.placeholder_links = r.links.filter((h) => /ORG\/REPO|OWNER\/NAME|\/(None|undefined|null)(\/|\?|$)/.test(h));
   delete r.ids;
   delete r.links;
 }

@@ -27,6 +27,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import html
+import json
 import os
 import re
 import shutil
@@ -44,11 +45,53 @@ BUILD = ROOT / "build"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 WEB = Path(__file__).resolve().parent / "web"          # package.json + lock of the web assets
 
-# The one place that names the public repository: the Colab and Binder links of the book and the
-# Colab cell (tools/colab.py) are made from it. Set it once the course is on GitHub, or override it
-# for a build with COURSE_REPO=owner/name.
-REPO = os.environ.get("COURSE_REPO", "ORG/REPO")
+# The public repository (owner/name on GitHub) that the Colab and Binder links of the book and the
+# Colab cell (tools/colab.py) point at: COURSE_REPO=owner/name, else the checkout's git remote
+# ("origin", else the first one) when it is on GitHub, else None, and then the builds leave the
+# links out instead of shipping broken ones. COURSE_BRANCH (default main) is the branch they open.
+PLACEHOLDERS = ("ORG/REPO", "OWNER/NAME", "")
+_GITHUB = re.compile(r"github\.com[:/]+([A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+?)(?:\.git)?/?$")
+
+
+def github_repo(url: str) -> str | None:
+    """``owner/name`` of a GitHub remote URL (https, ssh or git@), else None."""
+    m = _GITHUB.search(url.strip())
+    return m.group(1) if m else None
+
+
+def git_remote_repo(root: Path = ROOT) -> str | None:
+    """The GitHub repository of the checkout's remote ("origin" first), if it has one."""
+    git = shutil.which("git")
+    if git is None:
+        return None
+    try:
+        names = subprocess.run([git, "-C", str(root), "remote"], capture_output=True, text=True,
+                               timeout=10).stdout.split()
+        for name in sorted(names, key=lambda n: n != "origin"):
+            url = subprocess.run([git, "-C", str(root), "remote", "get-url", name],
+                                 capture_output=True, text=True, timeout=10).stdout
+            repo = github_repo(url)
+            if repo:
+                return repo
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return None
+
+
+def course_repo() -> str | None:
+    """COURSE_REPO, else the git remote's GitHub repository, else None (see above)."""
+    env = os.environ.get("COURSE_REPO")
+    if env is not None:
+        env = env.strip()
+        return None if env.upper() in PLACEHOLDERS or "/" not in env else env
+    return git_remote_repo()
+
+
+REPO = course_repo()
 BRANCH = os.environ.get("COURSE_BRANCH", "main")
+HOW_TO_SET_REPO = ("no GitHub repository known: the checkout has no GitHub remote and "
+                   "COURSE_REPO is not set; set it (COURSE_REPO=owner/name make book) or add the "
+                   "remote (git remote add origin https://github.com/owner/name)")
 
 SOLUTION, PRESENTER, COLAB = "solution", "presenter", "colab"
 HIDE_INPUT, REMOVE_INPUT, REMOVE_OUTPUT, REMOVE_CELL, SHOW_INPUT = (
@@ -165,12 +208,20 @@ def read_info(path: Path, nb=None) -> Info:
 # Links
 
 
-def colab_url(stem: str) -> str:
-    return f"https://colab.research.google.com/github/{REPO}/blob/{BRANCH}/notebooks/{stem}.ipynb"
+def colab_url(stem: str, repo: str | None = None) -> str | None:
+    """The notebook on Colab (from GitHub), or None when no repository is known."""
+    repo = repo or REPO
+    if not repo:
+        return None
+    return f"https://colab.research.google.com/github/{repo}/blob/{BRANCH}/notebooks/{stem}.ipynb"
 
 
-def binder_url(stem: str) -> str:
-    return f"https://mybinder.org/v2/gh/{REPO}/{BRANCH}?labpath=notebooks%2F{stem}.ipynb"
+def binder_url(stem: str, repo: str | None = None) -> str | None:
+    """The notebook on mybinder.org, or None when no repository is known."""
+    repo = repo or REPO
+    if not repo:
+        return None
+    return f"https://mybinder.org/v2/gh/{repo}/{BRANCH}?labpath=notebooks%2F{stem}.ipynb"
 
 
 _IPYNB_HREF = re.compile(r'href="(?:\./)?([^"#?/:]+)\.ipynb((?:#[^"]*)?)"')
@@ -209,47 +260,187 @@ WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 
 WIDGET_NOTE = ('<p class="cb-widget-note"><em>An interactive widget: run the notebook (Colab, '
                'Binder or <code>make lab</code>) to use it.</em></p>')
+PROGRESS = ("FloatProgressModel", "IntProgressModel")
+BOXES = ("HBoxModel", "VBoxModel", "BoxModel", "GridBoxModel")
+_MAX_DEPTH = 8
 
 
-def _render_widget(model_id: str, state: dict, depth: int = 0) -> str | None:
-    """Static HTML for the widgets a progress bar is made of (tqdm.auto: an HBox of HTML,
-    FloatProgress and HTML); None for any other widget."""
-    model = state.get(model_id.removeprefix("IPY_MODEL_"))
-    if model is None or depth > 4:
+def _model(model_id: str, state: dict) -> dict | None:
+    return state.get(str(model_id).removeprefix("IPY_MODEL_"))
+
+
+def _children(model: dict) -> list[str]:
+    return list(model.get("state", {}).get("children", []) or [])
+
+
+def _readout(s: dict) -> str:
+    value, fmt = s.get("value"), s.get("readout_format")
+    if "_options_labels" in s and s.get("index") is not None:     # Dropdown, SelectionSlider, ...
+        labels, index = s["_options_labels"], s["index"]
+        if isinstance(index, (list, tuple)):
+            return ", ".join(str(labels[i]) for i in index)
+        return str(labels[index]) if 0 <= index < len(labels) else ""
+    if isinstance(value, (list, tuple)):                            # range sliders
+        return " – ".join(_fmt(v, fmt) for v in value)
+    return _fmt(value, fmt)
+
+
+def _fmt(value, fmt) -> str:
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    try:
+        return format(value, fmt) if fmt else (f"{value:.3g}" if isinstance(value, float)
+                                               else str(value))
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def is_progress_bar(model_id: str, state: dict) -> bool:
+    """tqdm.notebook's bar: an HBox of HTML, a FloatProgress and HTML."""
+    model = _model(model_id, state)
+    if not model or model.get("model_name") != "HBoxModel":
+        return False
+    names = [(_model(c, state) or {}).get("model_name") for c in _children(model)]
+    return len(names) == 3 and names[1] in PROGRESS and names[0] == names[2] == "HTMLModel"
+
+
+def progress_text(model_id: str, state: dict) -> str:
+    """A progress bar's last state as tqdm prints it in a terminal:
+    ``training: 100%|██████████| 195/195 [02:29<00:00, 2.05step/s]``."""
+    left, bar, right = (_model(c, state)["state"] for c in _children(_model(model_id, state)))
+    total = float(bar.get("max") or 1) or 1.0
+    filled = max(0, min(10, round(10 * float(bar.get("value") or 0) / total)))
+    text = (f"{html.unescape(str(left.get('value', '')))}|{'█' * filled}{' ' * (10 - filled)}|"
+            f"{html.unescape(str(right.get('value', '')))}")
+    return text.replace("\u2007", " ")
+
+
+def _output_html(out: dict) -> str:
+    data = out.get("data", {})
+    if out.get("output_type") == "stream":
+        return f"<pre>{html.escape(out.get('text', ''))}</pre>"
+    for kind in ("image/png", "image/jpeg"):
+        if kind in data:
+            return (f'<img src="data:{kind};base64,{str(data[kind]).strip()}" '
+                    'style="max-width:100%">')
+    if "image/svg+xml" in data:
+        return str(data["image/svg+xml"])
+    if "text/html" in data:
+        return str(data["text/html"])
+    if "text/plain" in data:
+        return f"<pre>{html.escape(str(data['text/plain']))}</pre>"
+    return ""
+
+
+def render_widget(model_id: str, state: dict, depth: int = 0) -> str | None:
+    """Static HTML of a widget in the state the kernel saved: boxes as flex rows or columns,
+    HTML and labels as they are, progress bars as <progress>, controls (sliders, dropdowns,
+    checkboxes, ...) as "description: value", Output widgets (an explorer's figure) with their
+    outputs. None when a part is unknown or the state is missing."""
+    model = _model(model_id, state)
+    if model is None or depth > _MAX_DEPTH:
         return None
     name, s = model.get("model_name", ""), model.get("state", {})
-    if name in ("HBoxModel", "VBoxModel"):
-        parts = [_render_widget(c, state, depth + 1) for c in s.get("children", [])]
+    if name in BOXES:
+        parts = [render_widget(c, state, depth + 1) for c in _children(model)]
         if any(p is None for p in parts):
             return None
         direction = "row" if name == "HBoxModel" else "column"
+        align = "center" if name == "HBoxModel" else "flex-start"
         return (f'<div class="cb-widget" style="display:flex;flex-direction:{direction};'
-                f'gap:.5em;align-items:center">{"".join(parts)}</div>')
-    if name in ("HTMLModel", "LabelModel"):
-        value = str(s.get("value", ""))
-        return f"<span>{value if name == 'HTMLModel' else html.escape(value)}</span>"
-    if name in ("FloatProgressModel", "IntProgressModel"):
+                f'gap:.5em;align-items:{align};flex-wrap:wrap">{"".join(parts)}</div>')
+    if name in ("HTMLModel", "HTMLMathModel"):
+        return f"<span>{s.get('value', '')}</span>"
+    if name == "LabelModel":
+        return f"<span>{html.escape(str(s.get('value', '')))}</span>"
+    if name in PROGRESS:
         return (f'<progress value="{s.get("value", 0)}" max="{s.get("max", 100)}" '
                 'style="flex: 0 0 12em; width: 12em"></progress>')
+    if name == "OutputModel":
+        return "<div>" + "".join(_output_html(o) for o in s.get("outputs", []) or []) + "</div>"
+    if name == "ButtonModel":
+        return f"<button disabled>{html.escape(str(s.get('description', '')))}</button>"
+    if "value" in s or "index" in s:                                  # a control
+        label = html.escape(str(s.get("description", "") or ""))
+        value = html.escape(_readout(s))
+        return (f'<span class="cb-widget-control"><b>{label}</b>{": " if label else ""}'
+                f"<code>{value}</code></span>")
     return None
 
 
-def static_widgets(nb):
-    """Replace widget outputs by static HTML: progress bars in their last state (as the kernel
-    saved it), any other widget by a note to run the notebook (the static figure that follows an
-    explorer shows its result); drop the saved widget state. Pages then need no widget manager
-    from a CDN."""
+def widget_text(model_id: str, state: dict) -> str | None:
+    """text/plain for a widget's output: the progress bar's last line, or one line naming the
+    explorer and its controls' values (instead of ``VBox(children=(HTML(...``)."""
+    if is_progress_bar(model_id, state):
+        return progress_text(model_id, state)
+    titles, controls, stack = [], [], [(model_id, 0)]
+    while stack:
+        mid, depth = stack.pop(0)
+        model = _model(mid, state)
+        if model is None or depth > _MAX_DEPTH:
+            return None
+        name, s = model.get("model_name", ""), model.get("state", {})
+        if name in BOXES:
+            stack += [(c, depth + 1) for c in _children(model)]
+        elif name in ("HTMLModel", "HTMLMathModel", "LabelModel"):
+            text = re.sub(r"<[^>]+>", "", html.unescape(str(s.get("value", "")))).strip()
+            if text:
+                titles.append(text)
+        elif name not in ("OutputModel", "ButtonModel") and name not in PROGRESS and (
+                "value" in s or "index" in s):
+            controls.append(f"{s.get('description') or name.removesuffix('Model')} = {_readout(s)}")
+    head = titles[0] if titles else "An interactive widget"
+    tail = f" ({', '.join(controls)})" if controls else ""
+    return f"[{head}{tail}: run the notebook to use it]"
+
+
+def static_widgets(nb, keep_live: bool = False):
+    """Widget outputs as static HTML of their last state (``render_widget``): progress bars as
+    a bar with tqdm's text, an explorer as its title, its controls' values and its last figure;
+    a widget that cannot be rendered as a note to run the notebook.
+
+    ``keep_live=False`` (the book, the slides): the widget views and the saved state are dropped,
+    so pages need no widget manager. ``keep_live=True`` (``tools/notebooks.py execute``): progress
+    bars become plain text and HTML (their widgets and state are dropped), any other widget keeps
+    its view and state (JupyterLab redraws it) next to the static HTML and a readable text/plain
+    that GitHub, nbviewer and a kernel-less JupyterLab show."""
     state = (nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}) or {}).get("state", {})
+    live = []
     for cell in nb.cells:
         for out in cell.get("outputs", []):
             data = out.get("data", {})
             if WIDGET_VIEW not in data:
                 continue
-            rendered = _render_widget(data[WIDGET_VIEW].get("model_id", ""), state)
-            del data[WIDGET_VIEW]
+            mid = data[WIDGET_VIEW].get("model_id", "")
+            rendered = render_widget(mid, state)
+            text = widget_text(mid, state) if rendered is not None else None
+            if text is not None:
+                data["text/plain"] = text
             data["text/html"] = rendered or WIDGET_NOTE
-    nb.metadata.pop("widgets", None)
+            if keep_live and not is_progress_bar(mid, state) and _model(mid, state):
+                live.append(mid)
+            else:
+                del data[WIDGET_VIEW]
+    if keep_live and live:
+        keep = _reachable(live, state)
+        nb.metadata["widgets"][WIDGET_STATE]["state"] = {k: v for k, v in state.items()
+                                                         if k in keep}
+    else:
+        nb.metadata.pop("widgets", None)
     return nb
+
+
+def _reachable(roots, state) -> set[str]:
+    """The models the widgets ``roots`` use (children, layouts, styles, ...)."""
+    seen, todo = set(), [str(r).removeprefix("IPY_MODEL_") for r in roots]
+    while todo:
+        mid = todo.pop()
+        if mid in seen or mid not in state:
+            continue
+        seen.add(mid)
+        todo += [m.removeprefix("IPY_MODEL_") for m in re.findall(
+            r"IPY_MODEL_[0-9A-Za-z_-]+", json.dumps(state[mid].get("state", {})))]
+    return seen
 
 
 def remove_source(cell) -> None:
@@ -267,8 +458,8 @@ class AssetsUnavailable(RuntimeError):
 
 
 def run_build(build, paths, *args, errors=(),
-              nothing="no executed notebooks (notebooks/NN_*.ipynb) "
-              "yet: nothing to build", **kwargs) -> int:
+              nothing="no executed notebooks (notebooks/NN_*.ipynb) yet: nothing to build",
+              **kwargs) -> int:
     """The command-line end of every build (book, slides, student): ``build(paths, *args,
     **kwargs)`` on the given notebooks, else on all executed ones; an error the user can fix
     (``AssetsUnavailable`` or one of ``errors``) is printed in one line and gives exit status 1."""

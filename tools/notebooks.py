@@ -8,6 +8,13 @@ script, for review). ``execute`` reads whichever side was edited last, runs it t
 kernel of this environment with ``LECTURE_PROFILE`` set, and writes both sides. It stamps the
 notebook's metadata (``lecture_suite``) with the profile, the device, the time it took and a hash of
 the cells' source, so a test can tell when outputs are older than the source.
+
+Widget outputs are saved as a static rendering of their final state (``course.static_widgets``):
+a progress bar keeps tqdm's last line ("100%|██████████| 195/195 [02:29<00:00]") as text and as
+HTML instead of "0%| 0/195"; an explorer keeps its view for JupyterLab and gains an HTML copy of
+its title, its controls' values and its last figure, with a one-line text/plain, so GitHub,
+nbviewer and a JupyterLab without a kernel show the figure, not "VBox(children=(HTML(...".
+``python tools/notebooks.py static NB...`` applies the same to executed notebooks in place.
 """
 from __future__ import annotations
 
@@ -22,6 +29,9 @@ from pathlib import Path
 
 import jupytext
 import nbformat
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import course  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 STAMP = "lecture_suite"
@@ -70,6 +80,7 @@ def execute(ipynb: Path, profile: str, timeout: int = 3600) -> float:
     NotebookClient(nb, timeout=timeout, kernel_name="python3",
                    resources={"metadata": {"path": str(ipynb.parent)}}).execute()
     seconds = time.perf_counter() - start
+    static_outputs(nb)
     import torch
     device = os.environ.get("LECTURE_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda") and torch.cuda.is_available():
@@ -79,6 +90,12 @@ def execute(ipynb: Path, profile: str, timeout: int = 3600) -> float:
                           "source_sha256": source_hash(nb)}
     write_pair(nb, ipynb)
     return seconds
+
+
+def static_outputs(nb):
+    """Progress bars and other widgets as a static rendering of their final state (see the
+    module's docstring); the cells' source is untouched, so the stamp's hash still holds."""
+    return course.static_widgets(nb, keep_live=True)
 
 
 def problems(ipynb: Path) -> list[str]:
@@ -94,8 +111,8 @@ def problems(ipynb: Path) -> list[str]:
         out.append(f"{ipynb.name} has no execution stamp: run `make execute NB={ipynb}`")
     else:
         if stamp.get("source_sha256") != source_hash(nb):
-            out.append(f"{ipynb.name}: outputs are older than its source: run `make execute "
-                       f"NB={ipynb}`")
+            out.append(f"{ipynb.name}: outputs are older than its source: "
+                       f"run `make execute NB={ipynb}`")
         if stamp.get("profile") not in READER_PROFILES:
             out.append(f"{ipynb.name} was executed with the {stamp.get('profile')!r} profile; "
                        "commit laptop or full outputs")
@@ -118,7 +135,15 @@ def main(argv=None) -> int:
     e.add_argument("notebooks", nargs="+", type=Path)
     c = sub.add_parser("check")
     c.add_argument("notebooks", nargs="*", type=Path)
+    st = sub.add_parser("static", help="static widget outputs in executed notebooks, in place")
+    st.add_argument("notebooks", nargs="+", type=Path)
     args = p.parse_args(argv)
+    if args.cmd == "static":
+        for path in args.notebooks:
+            nb = static_outputs(nbformat.read(path, as_version=4))
+            nbformat.write(nb, path)
+            print(f"{path}: widget outputs made static")
+        return 0
     if args.cmd == "execute":
         for path in args.notebooks:
             print(f"executing {path} ({args.profile}) ...", flush=True)

@@ -13,6 +13,10 @@ out. Every other cell, outputs included, is copied as it is.
 The solutions go to ``build/solutions/NN_name.py``, one ``# %%`` cell per exercise (jupytext's
 percent format, so it opens as a notebook too). The reference solutions themselves live in the
 committed notebooks; ``build/`` is never committed.
+
+Student notebooks carry no jupytext pairing (no ``jupytext`` metadata, and a ``jupytext.toml`` in
+``build/student/`` that pairs nothing), so saving one does not write a ``.py`` beside it.
+``make lab STUDENT=1`` builds them and opens JupyterLab on ``build/student/``.
 """
 from __future__ import annotations
 
@@ -107,6 +111,9 @@ def student_version(nb, name: str = "notebook"):
                 cell.pop("attachments", None)
         cells.append(cell)
     student.cells = cells
+    # A student's copy is one notebook, not a jupytext pair: saving it must not write a .py
+    # beside it (build_student also writes a jupytext.toml that pairs nothing).
+    student.metadata.pop("jupytext", None)
     return student, solutions
 
 
@@ -124,9 +131,16 @@ def solutions_script(nb, solutions, name: str) -> str:
     return "\n\n".join(parts)
 
 
+NO_PAIRING = """\
+# The student notebooks are plain notebooks: no jupytext pairing (no .py written on save).
+formats = "ipynb"
+"""
+
+
 def build(paths, out: Path, solutions_dir: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     solutions_dir.mkdir(parents=True, exist_ok=True)
+    (out / "jupytext.toml").write_text(NO_PAIRING)
     written = []
     for path in paths:
         nb = nbformat.read(path, as_version=4)

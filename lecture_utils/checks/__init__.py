@@ -2,13 +2,17 @@
 
 Each ``check_*`` function calls your code on small cases, compares the result with the reference
 implementation in ``lecture_utils`` by relative error (as CS231n's gradient checks do), prints a
-short verdict and raises ``CheckFailed`` with a hint when the answer is wrong.
+short verdict and raises ``CheckFailed`` when the answer is wrong. Where the mistakes are
+predictable (ECE's bins, Shapley weights, CAM's bias, CKA's centring, LIME's kernel, ...), the
+message names the one your answer looks like; otherwise it shows your numbers and the
+reference's. In Jupyter the failure is shown as that message and your line, without the
+checker's traceback.
 
     >>> from lecture_utils.checks import check_ece
     >>> check_ece(my_ece)
     check_ece: passed (max relative error 1.2e-08 over 3 cases)
 """
-from .core import CheckFailed, check_close, rel_error  # noqa: F401
+from .core import CheckFailed, Mistake, check_close, rel_error, show_check_failures  # noqa: F401
 
 # Per-paper checks are added below, one module per notebook.
 from .setup import check_accuracy, check_normalize  # noqa: F401,E402  (notebook 00)
@@ -21,3 +25,6 @@ from .lime import check_cosine_distance, check_proximity_kernel, check_submodula
 from .shap import check_linear_shap, check_rescale_multiplier, check_shapley_kernel, check_shapley_values  # noqa: F401,E402,E501  (notebook 08)
 from .gradients import (check_ascent_step, check_flipped_convolution, check_pnorm_pool, check_pool_as_conv, check_relu_rules, check_saliency, check_unpooling)  # noqa: F401,E402,E501  (notebooks 01-03)
 from .trust import check_auc, check_spearman  # noqa: F401,E402  (notebook 12)
+
+# In Jupyter: a failed check shows its message and your line, not the checker's traceback.
+show_check_failures()

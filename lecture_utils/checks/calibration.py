@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import calibration as cal
-from .core import CheckFailed, check_close
+from .core import CheckFailed, Mistake, check_close
 
 
 def _binary_probs(conf) -> torch.Tensor:
@@ -35,9 +35,58 @@ def _ece_cases():
         torch.tensor([0, 0, 1, 0, 1, 1]), 5
 
 
+def _ece_variant(probs, labels, n_bins, *, left_closed=False, weighted=True, absolute=True,
+                 signed_total=False) -> float:
+    """The ECE as the usual mistakes compute it (the reference:
+    ``cal.expected_calibration_error``)."""
+    conf, pred = probs.max(dim=1)
+    inner = torch.arange(1, n_bins, dtype=conf.dtype) / n_bins
+    bins = torch.bucketize(conf, inner, right=left_closed)
+    total, gaps, weights = 0.0, [], []
+    for m in range(n_bins):
+        in_bin = bins == m
+        if in_bin.any():
+            gap = (pred[in_bin] == labels[in_bin]).double().mean() - conf[in_bin].double().mean()
+            gaps.append(float(gap.abs() if absolute else gap))
+            weights.append(float(in_bin.double().mean()))
+    if not weighted:
+        return sum(gaps) / len(gaps)
+    total = sum(w * g for w, g in zip(weights, gaps))
+    return abs(total) if signed_total else total
+
+
+def _ece_mistakes(probs, labels, n_bins) -> list[Mistake]:
+    return [
+        Mistake("bins closed on the left, [(m-1)/M, m/M) (floor(conf * M), or "
+                "torch.bucketize(..., right=True))",
+                _ece_variant(probs, labels, n_bins, left_closed=True),
+                "The lecture's bins are closed on the right: I_m = ((m-1)/M, m/M], so a confidence "
+                "of exactly 0.6 belongs to (0.4, 0.6]; use torch.bucketize(conf, inner_edges, "
+                "right=False)."),
+        Mistake("an average over the non-empty bins (each bin weighing the same)",
+                _ece_variant(probs, labels, n_bins, weighted=False),
+                "Weight each bin by its share of the samples, |B_m| / n, and sum: a bin with two "
+                "samples must not count as much as a bin with two hundred."),
+        Mistake("the gaps acc - conf summed without the absolute value",
+                _ece_variant(probs, labels, n_bins, absolute=False),
+                "Take |acc(B_m) - conf(B_m)| in each bin before summing: over- and under-confident "
+                "bins must not cancel."),
+        Mistake("the absolute value taken of the total instead of each bin's gap",
+                _ece_variant(probs, labels, n_bins, absolute=False, signed_total=True),
+                "Take |acc(B_m) - conf(B_m)| in each bin before summing: over- and under-confident "
+                "bins must not cancel."),
+        Mistake("a softmax applied to the inputs (treating probabilities as logits)",
+                _ece_variant(torch.softmax(probs, dim=1), labels, n_bins),
+                "check_ece passes probabilities (rows sum to one): take the confidence as "
+                "probs.max(dim=1) directly. Apply the softmax only to logits, once."),
+    ]
+
+
 def check_ece(fn) -> float:
     """``fn(probs [N,K], labels [N], n_bins) -> float``: the ECE with bins ((m-1)/M, m/M]."""
-    cases = [(name, float(fn(p, y, m)), cal.expected_calibration_error(p, y, m))
+    __tracebackhide__ = True
+    cases = [(name, float(fn(p, y, m)), cal.expected_calibration_error(p, y, m),
+              _ece_mistakes(p, y, m))
              for name, p, y, m in _ece_cases()]
     return check_close("check_ece", cases, tol=1e-6, hint=(
         "ECE = sum_m |B_m|/n |acc(B_m) - conf(B_m)|: use M bins of width 1/M closed on the "
@@ -68,7 +117,7 @@ def check_fit_temperature(fn) -> float:
         y = torch.distributions.Categorical(logits=z / true_T).sample()
         T = fn(z, y)
         if not isinstance(T, (float, int)) and not (isinstance(T, torch.Tensor) and T.numel() == 1):
-            raise CheckFailed(f"check_fit_temperature: return one number T, got "
+            raise CheckFailed("check_fit_temperature: return one number T, got "
                               f"{type(T).__name__}.")
         cases.append((f"labels drawn with T={true_T}", float(T), cal.fit_temperature(z, y)))
     return check_close("check_fit_temperature", cases, tol=5e-3, hint=(

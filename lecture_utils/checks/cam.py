@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from ..localization import box_from_map, pointing_game
-from .core import CheckFailed, check_close
+from .core import CheckFailed, Mistake, check_close
 
 
 def _cases(seed: int):
@@ -14,35 +14,88 @@ def _cases(seed: int):
         yield n, k, h, c, g
 
 
+def _offset_per_image(ref):
+    """A test: is the answer the reference plus a non-zero constant on each image (a bias)?"""
+    def test(yours):
+        d = yours - ref.double().numpy()
+        if d.ndim != 3:
+            return False
+        spread = np.abs(d - d.mean(axis=(1, 2), keepdims=True)).max()
+        return spread < 1e-5 * (1 + np.abs(yours).max()) and np.abs(d).max() > 1e-6
+    return test
+
+
+def _cam_mistakes(f, w, t, ref) -> list[Mistake]:
+    n, _, h, wd = f.shape
+    flat = ref.reshape(n, -1)
+    lo, hi = flat.min(1).values.view(n, 1, 1), flat.max(1).values.view(n, 1, 1)
+    return [
+        Mistake("the class's bias added to the map (M_c plus b_c, or b_c / Z, at every position)",
+                _offset_per_image(ref),
+                "M_c(x, y) = sum_k w_k^c f_k(x, y) has no bias: b_c enters the class score "
+                "S_c = (1/Z) sum_xy M_c(x, y) + b_c, not the map."),
+        Mistake("a ReLU on the map", ref.relu(),
+                "CAM keeps the negative evidence: no ReLU (that is Grad-CAM's last step)."),
+        Mistake("the map divided by h*w (the average pooling)", ref / (h * wd),
+                "The 1/Z of global average pooling belongs to the class score, not to the map."),
+        Mistake("each map rescaled to [0, 1]", (ref - lo) / (hi - lo).clamp_min(1e-12),
+                "Return the raw map; rescaling is for display (viz.show_heatmap does it)."),
+        Mistake("the weights of the first image's class for every image",
+                torch.einsum("k,nkhw->nhw", w[t[0]], f),
+                "Take the row of each image's own target class: weights[target] is [N, K]."),
+    ]
+
+
 def check_class_activation_map(fn) -> float:
     """``fn(features [N,K,h,w], weights [C,K], target LongTensor [N]) -> [N,h,w]``:
     M_c(x, y) = sum_k w_k^c f_k(x, y) for each image's target class (Zhou et al., Eq. 2)."""
+    __tracebackhide__ = True
     cases = []
     for n, k, h, c, g in _cases(5):
         f = torch.randn(n, k, h, h, generator=g).relu()
         w = torch.randn(c, k, generator=g)
         t = torch.randint(0, c, (n,), generator=g)
+        if n > 1:
+            t[1] = (t[0] + 1) % c                    # two classes, so a fixed class shows
         ref = torch.einsum("nk,nkhw->nhw", w[t], f)
-        cases.append((f"N={n}, K={k}, {h}x{h}", fn(f.clone(), w.clone(), t.clone()), ref))
+        cases.append((f"N={n}, K={k}, {h}x{h}", fn(f.clone(), w.clone(), t.clone()), ref,
+                      _cam_mistakes(f, w, t, ref)))
     return check_close("check_class_activation_map", cases, tol=1e-5,
                        hint="Weight the K feature maps by the row w[c] of the target class and sum "
-                            "over k; no ReLU, no normalisation, no division by h*w.")
+                            "over k; no ReLU, no normalisation, no division by h*w, no bias.")
+
+
+def _grad_cam_mistakes(a, grads, ref) -> list[Mistake]:
+    h, w = a.shape[-2:]
+    alpha = grads.mean(dim=(2, 3))
+    return [
+        Mistake("no ReLU at the end", torch.einsum("nk,nkhw->nhw", alpha, a),
+                "Grad-CAM keeps only the positive evidence: apply ReLU to sum_k alpha_k A^k."),
+        Mistake("the gradients summed over the positions instead of averaged", ref * (h * w),
+                "alpha_k^c is the *mean* of dy^c/dA^k over the h*w positions (1/Z sum_ij)."),
+        Mistake("the gradients themselves as weights, position by position (no pooling)",
+                torch.relu((grads * a).sum(1)),
+                "Average the gradients over the positions first: alpha_k^c is one number per "
+                "channel, then weight A^k by it."),
+    ]
 
 
 def check_grad_cam(fn) -> float:
     """``fn(activations A [N,K,h,w], gradients dy^c/dA [N,K,h,w]) -> [N,h,w]``:
     alpha_k^c = (1/Z) sum_ij dy^c/dA^k_ij, L = ReLU(sum_k alpha_k^c A^k) (Selvaraju et al.,
     Eqs. 1-2)."""
+    __tracebackhide__ = True
     cases = []
     for n, k, h, _, g in _cases(7):
         a = torch.randn(n, k, h, h, generator=g).relu()
         grads = torch.randn(n, k, h, h, generator=g)
         ref = torch.relu(torch.einsum("nk,nkhw->nhw", grads.mean(dim=(2, 3)), a))
-        cases.append((f"N={n}, K={k}, {h}x{h}", fn(a.clone(), grads.clone()), ref))
+        cases.append((f"N={n}, K={k}, {h}x{h}", fn(a.clone(), grads.clone()), ref,
+                      _grad_cam_mistakes(a, grads, ref)))
     return check_close("check_grad_cam", cases, tol=1e-5,
                        hint="alpha is the *mean* of the gradients over the h*w positions (one "
-                            "number per channel and image); weight A by it, sum over k, then apply "
-                            "the ReLU.")
+                            "number per channel and image); weight A by it, sum over k, then "
+                            "apply the ReLU.")
 
 
 def _maps_for_boxes():
@@ -98,6 +151,6 @@ def check_pointing_game(fn) -> float:
     yours = torch.as_tensor(fn(heat.clone(), masks.clone()))
     ref = pointing_game(heat, masks)
     return check_close("check_pointing_game", [("64 random maps", yours.float(), ref.float())],
-                       tol=0, hint="Find each map's argmax over the flattened H*W pixels, turn it "
-                                   "back into (row, column) = divmod(index, W), look it up in the "
-                                   "mask.")
+                       tol=0, hint="Find each map's argmax over the flattened H*W pixels, turn "
+                                   "it back into (row, column) = divmod(index, W), look it up "
+                                   "in the mask.")

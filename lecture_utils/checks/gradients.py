@@ -18,8 +18,7 @@ def _gen(seed):
 # ---------------------------------------------------------------- notebook 01 (Zeiler & Fergus)
 def check_flipped_convolution(fn) -> float:
     """``fn(r [N,C_out,h,w], weight [C_out,C_in,k,k], padding) -> R_n [N,C_in,H,W]``: the
-    deconvnet's
-    filtering R_n = R_{n+1} * K^_n for a stride-1 convolution with that padding."""
+    deconvnet's filtering R_n = R_{n+1} * K^_n for a stride-1 convolution with that padding."""
     cases = []
     shapes = [(4, 3, 3, 1, 6), (2, 5, 3, 0, 5), (3, 3, 5, 2, 7)]
     for i, (c_out, c_in, k, pad, size) in enumerate(shapes):
@@ -29,9 +28,9 @@ def check_flipped_convolution(fn) -> float:
         cases.append((f"k={k}, padding={pad}, {c_in}->{c_out} channels", fn(r, w, pad),
                       flipped_kernel_convolution(r, w, 1, pad)))
     return check_close("check_flipped_convolution", cases, tol=1e-5,
-                       hint="Flip the kernel in both spatial dimensions (.flip(-2, -1)), swap its "
-                            "input and output channels (.transpose(0, 1)) and pad by k - 1 - "
-                            "padding.")
+                       hint="Flip the kernel in both spatial dimensions (.flip(-2, -1)), swap "
+                            "its input and output channels (.transpose(0, 1)) and pad by "
+                            "k - 1 - padding.")
 
 
 def check_unpooling(fn) -> float:
@@ -90,8 +89,8 @@ def check_ascent_step(fn) -> float:
         cases.append((f"lambda={lam}, lr={lr}", fn(img, grad, lam, lr),
                       img + lr * (grad - 2 * lam * img)))
     return check_close("check_ascent_step", cases, tol=1e-6,
-                       hint="The gradient of lambda ||I||^2 is 2 lambda I; ascent *adds* lr times "
-                            "the gradient of the objective.")
+                       hint="The gradient of lambda ||I||^2 is 2 lambda I; ascent *adds* lr "
+                            "times the gradient of the objective.")
 
 
 # ---------------------------------------------------------------- notebook 03 (Springenberg et al.)
@@ -108,9 +107,9 @@ def check_pnorm_pool(fn) -> float:
 
 
 def check_pool_as_conv(fn) -> float:
-    """``fn(channels, k) -> theta [C,C,k,k]``: the kernel that makes ``F.conv2d(f, theta,
-    stride=r)``
-    equal to sum-pooling (p = 1) of f, i.e. theta_{h,w,u,o} = 1 if u = o else 0 (Eq. 2)."""
+    """``fn(channels, k) -> theta [C,C,k,k]``: the kernel that makes
+    ``F.conv2d(f, theta, stride=r)`` equal to sum-pooling (p = 1) of f, i.e.
+    theta_{h,w,u,o} = 1 if u = o else 0 (Eq. 2)."""
     cases = []
     for i, (c, k, r) in enumerate([(3, 2, 2), (4, 3, 2), (1, 3, 1)]):
         f = torch.rand(2, c, 8, 8, generator=_gen(90 + i))

@@ -4,19 +4,36 @@ from __future__ import annotations
 import torch
 
 from .. import lime as ref
-from .core import CheckFailed, check_close
+from .core import CheckFailed, Mistake, check_close
+
+
+def _kernel_mistakes(d, width) -> list[Mistake]:
+    return [
+        Mistake("exp(-D^2 / (2 sigma^2)), or the lime package's sqrt(exp(-D^2 / sigma^2))",
+                torch.exp(-d ** 2 / (2 * width ** 2)),
+                "The lecture's kernel (Eq. 2 of Ribeiro et al.) is exp(-D^2 / sigma^2): no factor "
+                "2 and no square root (the lime package takes one on top; its width differs)."),
+        Mistake("the distance not squared, exp(-D / sigma^2)", torch.exp(-d / width ** 2),
+                "Square the distance: exp(-D**2 / sigma**2)."),
+        Mistake("the width not squared, exp(-D^2 / sigma)", torch.exp(-d ** 2 / width),
+                "Square the width too: exp(-D**2 / sigma**2)."),
+        Mistake("a plus sign in the exponent, exp(+D^2 / sigma^2)", torch.exp(d ** 2 / width ** 2),
+                "The weight must fall with the distance: exp(-D**2 / sigma**2)."),
+    ]
 
 
 def check_proximity_kernel(fn) -> float:
     """``fn(distances [n], kernel_width) -> [n]``: pi_x(z) = exp(-D(x, z)^2 / sigma^2) (Eq. 2)."""
+    __tracebackhide__ = True
     g = torch.Generator().manual_seed(0)
     cases = []
     for n, width in ((5, 0.25), (50, 0.75), (3, 2.0)):
         d = torch.rand(n, generator=g, dtype=torch.float64) * 1.5
-        cases.append((f"n={n}, sigma={width}", fn(d.clone(), width), ref.proximity(d, width)))
+        cases.append((f"n={n}, sigma={width}", fn(d.clone(), width), ref.proximity(d, width),
+                      _kernel_mistakes(d, width)))
     return check_close("check_proximity_kernel", cases, tol=1e-6,
-                       hint="Square the distance and divide by sigma squared: exp(-D**2 / "
-                            "sigma**2).")
+                       hint="Square the distance and divide by sigma squared: "
+                            "exp(-D**2 / sigma**2).")
 
 
 def check_cosine_distance(fn) -> float:
@@ -39,8 +56,8 @@ def check_weighted_least_squares(fn) -> float:
     cases = []
     for n, M in ((30, 3), (200, 8)):
         Z = (torch.rand(n, M, generator=g) < 0.5).double()
-        y = (Z @ torch.randn(M, generator=g, dtype=torch.float64)
-             + 0.3 * torch.randn(n, generator=g, dtype=torch.float64) ** 3)
+        noise = torch.randn(n, generator=g, dtype=torch.float64) ** 3
+        y = Z @ torch.randn(M, generator=g, dtype=torch.float64) + 0.3 * noise
         p = torch.rand(n, generator=g, dtype=torch.float64) ** 3
         out = fn(Z.clone(), y.clone(), p.clone())
         if not isinstance(out, (tuple, list)) or len(out) != 2:
@@ -60,9 +77,8 @@ def check_submodular_pick(fn) -> float:
     cases = []
     W0 = torch.tensor([[3.0, 0, 0, 0, 0], [2.9, 0.1, 0, 0, 0], [0, 0, 0, 1.0, 1.0],
                        [0, 0.05, 2.5, 0, 0], [2.0, 0, 0, 0, 0]])
-    for label, W, budget in (("toy", W0, 2), ("toy", W0, 3),
-                             ("random", torch.rand(30, 12, generator=g)
-                              * (torch.rand(30, 12, generator=g) < 0.25), 5)):
+    W1 = torch.rand(30, 12, generator=g) * (torch.rand(30, 12, generator=g) < 0.25)
+    for label, W, budget in (("toy", W0, 2), ("toy", W0, 3), ("random", W1, 5)):
         got = [int(i) for i in fn(W.clone(), budget)]
         want = ref.submodular_pick(W, budget)
         if len(got) != budget:

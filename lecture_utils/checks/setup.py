@@ -31,8 +31,8 @@ def check_normalize(fn) -> float:
     std = torch.tensor(CIFAR10_STD).view(1, 3, 1, 1)
     out = fn(x)
     if tuple(out.shape) != tuple(x.shape):
-        raise CheckFailed(f"check_normalize: shape {tuple(out.shape)}, expected {tuple(x.shape)}; "
-                          "broadcast the 3 channel values over [N, 3, H, W] with "
-                          ".view(1, 3, 1, 1).")
+        raise CheckFailed(f"check_normalize: shape {tuple(out.shape)}, expected "
+                          f"{tuple(x.shape)}; broadcast the 3 channel values over [N, 3, H, W] "
+                          "with .view(1, 3, 1, 1).")
     return check_close("check_normalize", [("random batch", out, (x - mean) / std)], tol=1e-5,
                        hint="Subtract the mean and divide by the std of each channel.")
