@@ -29,9 +29,6 @@ NOTEBOOKS = budget.notebooks()
 # Over the limits today, each with the stage responsible (benchmarks/results/budget.md). strict:
 # once a notebook fits, its XPASS fails the run until its line here is removed.
 KNOWN_OVER = {
-    "06": "being reshaped to fit (35 AdamW runs of 60 epochs on 50,000 images: ~2 T4-hours)",
-    "07": "Grad-CAM on 2,000 64x64 canvases in one batch needs ~50 GB: batch it",
-    "09": "being reshaped to fit (12 runs of 84k steps at batch 32: launch-bound, ~35 T4-min)",
 }
 
 
@@ -104,7 +101,7 @@ net = models.vgg(width=P.choose(quick=8, laptop=16, full=32))
 BASE = {"width": P.choose(quick=4, laptop=8, full=16), "weight decay": 1e-4}
 for p in P.choose(quick=[1], laptop=LAYERS, full=LAYERS) + [0]:
     pass
-x, y = data.subset(a, b, P.choose(quick=2, laptop=3, full=localization.N_TEST))
+x, y = data.subset(a, b, P.choose(quick=2, laptop=3, full=canvas.N_TEST))
 n = P.choose(quick=5, laptop=6, full=len(y))
 '''
 
@@ -112,9 +109,9 @@ n = P.choose(quick=5, laptop=6, full=len(y))
 def test_sizes_are_named_after_their_statement():
     sizes = budget.sizes_from_source(SOURCE)
     values = {name: s.values["full"] for name, s in sizes.items()}
-    from lecture_utils import localization
+    from lecture_utils import canvas
     assert values == {"LAYERS": ["a", "b"], "k": 9, "n": 3, "net_width": 32, "BASE_width": 16,
-                      "for_p": ["a", "b"], "x": localization.N_TEST, "n_2": None}
+                      "for_p": ["a", "b"], "x": canvas.N_TEST, "n_2": None}
     assert sizes["n_2"].source["full"] == "len(y)" and sizes["n_2"].values["laptop"] == 6
 
 

@@ -95,3 +95,14 @@ def test_log_prints_and_scorecard_reads_it_back(tmp_path, capsys):
     table = scorecard.table(recs)
     assert "2 findings: 1 reproduced, 0 not reproduced, 1 inconclusive" in table
     assert "+5.0 pts [+2.0 pts, +8.0 pts]" in table
+
+
+def test_readme_scorecard_is_the_committed_notebooks_findings():
+    """The README's scorecard is what the committed notebooks printed (tools/scorecard.py --write
+    after re-executing a notebook), and every row carries a control and an interval or a reason."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    import scorecard
+    assert scorecard.main(["--check"]) == 0, "run `python tools/scorecard.py --write`"
+    for r in scorecard.records():
+        assert r["control"] and r["control"] != "-" or r["verdict"] == "inconclusive", r["claim"]
+        assert r["ours"] is not None or r["verdict"] == "inconclusive", r["claim"]

@@ -30,6 +30,7 @@ from nbconvert.filters import markdown2html
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import course  # noqa: E402
+import scorecard  # noqa: E402
 import student as student_tool  # noqa: E402
 
 STATIC = "_static"
@@ -95,7 +96,21 @@ def navigation(infos, i: int, bottom: bool = False) -> str:
     return f'<nav class="{cls}">' + "\n".join(x for x in items if x) + "</nav>"
 
 
-def index_page(infos, mathjax: str) -> str:
+def scorecard_section(paths) -> str:
+    """The reproduction scorecard (``tools/scorecard.py``) of the notebooks in the book, as HTML;
+    empty when no notebook has recorded findings yet."""
+    recs = scorecard.records(files=paths)
+    if not recs:
+        return ""
+    table = scorecard.table(recs).replace("](notebooks/", "](")
+    return ('<h2 id="scorecard">Reproduction scorecard</h2>\n<p>Every claim a notebook tests, '
+            "with its control, our estimate with a 95% interval and the verdict of the criterion "
+            "stated in the notebook before the run (printed by each notebook's \"What we saw\"; "
+            "collected by <code>python tools/scorecard.py</code>).</p>\n"
+            + markdown2html(table))
+
+
+def index_page(infos, mathjax: str, scorecard_html: str = "") -> str:
     items = []
     for info in infos:
         items.append(
@@ -128,6 +143,7 @@ Run a notebook yourself {"with the Colab link, or " if course.REPO else ""}local
 <ol>
 {chr(10).join(items)}
 </ol>
+{scorecard_html}
 </main>
 </body>
 </html>
@@ -205,7 +221,8 @@ def build(paths, out: Path, cdn: bool = False, strict: bool = True) -> list[Path
         (out / info.html).write_text(course.rewrite_ipynb_links(body), encoding="utf-8")
         written.append(out / info.html)
     # a summary may link to another notebook too ("as in [notebook 01](01_...ipynb)")
-    (out / "index.html").write_text(course.rewrite_ipynb_links(index_page(infos, mathjax)),
+    (out / "index.html").write_text(course.rewrite_ipynb_links(
+        index_page(infos, mathjax, scorecard_section(paths))),
                                     encoding="utf-8")
     if not course.REPO:
         print(f"note: no Colab or Binder links: {course.HOW_TO_SET_REPO}", file=sys.stderr)

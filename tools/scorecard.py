@@ -20,10 +20,12 @@ MIME = "application/vnd.lecture-suite.findings+json"
 START, END = "<!-- scorecard:start -->", "<!-- scorecard:end -->"
 
 
-def records(folder: Path = ROOT / "notebooks") -> list[dict]:
-    """The findings of every executed notebook in ``folder``, in notebook order."""
+def records(folder: Path = ROOT / "notebooks", files=None) -> list[dict]:
+    """The findings of every executed notebook in ``folder`` (or of the notebooks ``files``), in
+    notebook order."""
     out = []
-    for path in sorted(folder.glob("*.ipynb")):
+    for path in sorted(files if files is not None else folder.glob("*.ipynb")):
+        path = Path(path)
         nb = json.loads(path.read_text())
         for cell in nb.get("cells", []):
             for output in cell.get("outputs", []):
