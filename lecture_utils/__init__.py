@@ -15,7 +15,8 @@ Nothing imports a higher layer (``tests/test_layers.py`` parses every module's i
   ``calibration`` (09), ``dissection`` and ``concepts`` (10), ``representations`` and
   ``similarity`` (11), and ``attribution``, the registry of the attribution methods;
 * **evaluation and teaching**: ``localization``, ``faithfulness``, ``sanity``, ``explorers``,
-  ``display`` (pictures of what the kernels compute) and ``checks`` (exercise checks).
+  ``display`` (pictures of what the kernels compute), ``checks`` (exercise checks) and
+  ``findings`` (each claim a notebook tests, with its control, interval and verdict).
 """
 __version__ = "0.1.0"
 
@@ -25,5 +26,6 @@ LAYERS = {
     "methods": ("deconvnet", "occlusion", "backprop", "grabcut", "pooling", "lime", "cam",
                 "generalization", "shapley", "calibration", "dissection", "concepts",
                 "representations", "similarity", "attribution"),
-    "teaching": ("localization", "faithfulness", "sanity", "explorers", "display", "checks"),
+    "teaching": ("localization", "faithfulness", "sanity", "explorers", "display", "checks",
+                 "findings"),
 }
