@@ -3,7 +3,7 @@
 ``run(device)`` calls dissection, similarity and calibration with (model on ``device``, input on
 the CPU), (model on the CPU, input on ``device``) and (both on ``device``), and checks that each
 result comes back on the input's device (calibration: on the logits' device). Run by
-``tests/test_devices_api2.py`` on a real CUDA device when there is one, and in a subprocess under
+``tests/test_devices.py`` on a real CUDA device when there is one, and in a subprocess under
 a CPU stand-in that applies CUDA's device rules when it is available. Returns a list of failures.
 """
 from __future__ import annotations
