@@ -340,22 +340,31 @@ def load_newsgroups(split: str = "train", categories=None, remove=()):
 # --------------------------------------------------------------------------------------------
 # Batches on the device
 # --------------------------------------------------------------------------------------------
-def random_crop(x: torch.Tensor, size: int, pad: int = 0, generator=None) -> torch.Tensor:
-    """A different random ``size`` x ``size`` crop of every image of x [N,C,H,W] (zero padding)."""
+def crop_at(x: torch.Tensor, size: int, dy: torch.Tensor, dx: torch.Tensor,
+            pad: int = 0) -> torch.Tensor:
+    """The ``size`` x ``size`` crop of every image of x [N,C,H,W] (zero-padded by ``pad``) whose
+    top-left corner is (dy[n], dx[n]) (int64 [N], on x's device)."""
     if pad:
         x = F.pad(x, (pad, pad, pad, pad))
-    n, _, h, w = x.shape
-    dy = torch.randint(0, h - size + 1, (n,), generator=generator, device=x.device)
-    dx = torch.randint(0, w - size + 1, (n,), generator=generator, device=x.device)
+    n = len(x)
     steps = torch.arange(size, device=x.device)
     rows, cols = dy[:, None] + steps, dx[:, None] + steps                  # [N, size]
     batch = torch.arange(n, device=x.device)[:, None, None]
     return x.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
 
 
+def random_crop(x: torch.Tensor, size: int, pad: int = 0, generator=None) -> torch.Tensor:
+    """A different random ``size`` x ``size`` crop of every image of x [N,C,H,W] (zero padding).
+    The offsets are drawn on the CPU (``generator``: a CPU generator) and sent to x's device."""
+    n, _, h, w = x.shape
+    dy = torch.randint(0, h + 2 * pad - size + 1, (n,), generator=generator)
+    dx = torch.randint(0, w + 2 * pad - size + 1, (n,), generator=generator)
+    return crop_at(x, size, dy.to(x.device), dx.to(x.device), pad)
+
+
 def random_flip(x: torch.Tensor, generator=None) -> torch.Tensor:
-    """Flip each image of x [N,C,H,W] left-right with probability 1/2."""
-    flip = torch.rand(len(x), generator=generator, device=x.device) < 0.5
+    """Flip each image of x [N,C,H,W] left-right with probability 1/2 (drawn on the CPU)."""
+    flip = (torch.rand(len(x), generator=generator) < 0.5).to(x.device)
     return torch.where(flip[:, None, None, None], x.flip(-1), x)
 
 
@@ -383,23 +392,36 @@ class DeviceLoader:
         self.labels = labels.to(device)
         self.batch_size, self.shuffle, self.augment = batch_size, shuffle, augment
         self.pad, self.crop, self.drop_last = pad, crop or images.shape[-1], drop_last
-        # drawn on the device: no host-device copy (and no synchronisation) per step
-        self.generator = torch.Generator(device=self.images.device).manual_seed(seed)
+        # The epoch's randomness (order, crop offsets, flips) is drawn at once on the CPU and sent
+        # with one copy per epoch: no host-device synchronisation per step, and the same batches
+        # on every device for a seed.
+        self.generator = torch.Generator().manual_seed(seed)
 
     def __len__(self) -> int:
         n = len(self.labels)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
-    def __iter__(self):
-        n = len(self.labels)
+    def _draw_epoch(self) -> dict:
+        n, g = len(self.labels), self.generator
+        draws = {"order": torch.randperm(n, generator=g) if self.shuffle else torch.arange(n)}
+        if self.augment:
+            h, w = self.images.shape[-2:]
+            span_h, span_w = h + 2 * self.pad - self.crop + 1, w + 2 * self.pad - self.crop + 1
+            draws["dy"] = torch.randint(0, span_h, (n,), generator=g)
+            draws["dx"] = torch.randint(0, span_w, (n,), generator=g)
+            draws["flip"] = torch.rand(n, generator=g) < 0.5
         device = self.images.device
-        order = (torch.randperm(n, generator=self.generator, device=device) if self.shuffle
-                 else torch.arange(n, device=device))
+        return {k: v.to(device, non_blocking=True) for k, v in draws.items()}
+
+    def __iter__(self):
+        draws = self._draw_epoch()
         for i in range(len(self)):
-            idx = order[i * self.batch_size:(i + 1) * self.batch_size]
+            part = slice(i * self.batch_size, (i + 1) * self.batch_size)
+            idx = draws["order"][part]
             x = self.images[idx].float().div_(255.0)
             if self.augment:
-                x = random_flip(random_crop(x, self.crop, self.pad, self.generator), self.generator)
+                x = crop_at(x, self.crop, draws["dy"][part], draws["dx"][part], self.pad)
+                x = torch.where(draws["flip"][part][:, None, None, None], x.flip(-1), x)
             elif self.crop != x.shape[-1]:
                 x = center_crop(x, self.crop)
             yield x, self.labels[idx]

@@ -53,6 +53,11 @@ def fmt(value: float, unit: str = "") -> str:
     return f"{value:.3g}"
 
 
+def _magnitude(value: float, unit: str = "") -> str:
+    """``fmt`` of |value| without a sign (a margin is a size, not a direction)."""
+    return fmt(abs(value), unit).lstrip("+")
+
+
 @dataclass(frozen=True)
 class Interval:
     """An estimate with a two-sided interval: ``estimate`` in [``low``, ``high``] at ``level``,
@@ -155,10 +160,16 @@ def verdict_for(effect: Interval, *, margin: float = 0.0, unit: str = "") -> tup
         return "reproduced", f"the interval {span} lies above {fmt(margin, unit) if margin else 0}"
     if effect.high < 0:
         return "not reproduced", f"the interval {span} lies on the other side of 0"
+    within = _magnitude(margin, unit)
     if margin > 0 and -margin <= effect.low and effect.high <= margin:
-        return "not reproduced", (f"the interval {span} lies within +-{fmt(margin, unit)}: no "
-                                  "effect of the size claimed")
-    return "inconclusive", f"the interval {span} includes 0: no clear answer at our scale"
+        return "not reproduced", (f"the interval {span} lies within ±{within}: no effect of the "
+                                  "size claimed")
+    if margin > 0 and effect.low >= 0:
+        return "inconclusive", (f"the interval {span} lies above 0 but reaches below {within}: an "
+                                "effect, not clearly of the size claimed, at our scale")
+    return "inconclusive", (f"the interval {span} includes 0" + (f" and reaches above {within}"
+                                                                   if margin > 0 else "")
+                            + ": no clear answer at our scale")
 
 
 @dataclass(frozen=True)
@@ -183,11 +194,17 @@ class Finding:
             raise ValueError(f"verdict must be one of {VERDICTS}, not {self.verdict!r}")
 
     def line(self) -> str:
-        ours = self.ours.format(self.unit) if self.ours else "not measured"
-        paper = f"; paper: {self.paper_value}" if self.paper_value else ""
-        return (f"**{self.verdict}**: {self.claim} ({self.measure}: {ours}, "
-                f"{self.ours.method if self.ours else ''}; control: {self.control}{paper}). "
-                f"{self.reason[0].upper() + self.reason[1:]}.")
+        parts = []
+        if self.ours is not None:
+            how = f", {self.ours.method}" if self.ours.method else ""
+            parts.append(f"{self.measure}: {self.ours.format(self.unit)}{how}")
+        if self.control and self.control != "-":
+            parts.append(f"control: {self.control}")
+        if self.paper_value:
+            parts.append(f"paper: {self.paper_value}")
+        detail = f" ({'; '.join(parts)})" if parts else ""
+        reason = self.reason[0].upper() + self.reason[1:] if self.reason else ""
+        return f"**{self.verdict}**: {self.claim}{detail}. {reason.rstrip('.')}."
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -209,7 +226,7 @@ class Findings:
         criterion = criterion or (
             f"reproduced if the {int(effect.level * 100)}% interval of the effect lies above "
             f"{fmt(margin, unit) if margin else 0}; not reproduced if it lies below 0"
-            + (f" or within +-{fmt(margin, unit)}" if margin else "") + "; else inconclusive")
+            + (f" or within ±{_magnitude(margin, unit)}" if margin else "") + "; else inconclusive")
         return self._add(Finding(self.notebook, self.paper, claim, measure, control, criterion,
                                  effect, verdict, reason, paper_value, unit, control_value))
 
