@@ -33,7 +33,7 @@ from .hooks import eval_mode
 from .maps import upsample
 from .representations import layer_activations
 from .validate import as_batch, check_layer
-from .viz import image_caption, show_heatmap, to_numpy_image
+from .viz import image_caption, reliability_diagram, show_heatmap, to_numpy_image
 
 
 # --------------------------------------------------------------------------------------------
@@ -430,9 +430,8 @@ def plot_temperature(logits, labels, T: float, n_bins: int = 15, curve=None, T_s
     if axes is None:
         fig, axes = plt.subplots(1, 2, figsize=(10, 4.2))
     curve = curve if curve is not None else ece_curve(logits, labels, _ts(), n_bins)
-    calibration.plot_reliability_diagram(calibration.softmax(logits, T), labels, n_bins,
-                                         axes=[axes[0]], show_histogram=False,
-                                         title=f"T = {T:.2f}")
+    reliability_diagram(_bins(logits, labels, T, n_bins), axes=[axes[0]], show_histogram=False,
+                        title=f"T = {T:.2f}")
     ax = axes[1]
     ax.plot(curve.index, 100 * curve["ECE"], color="tab:blue", lw=2, label="ECE (%)")
     ax.set(xlabel="temperature T", ylabel="ECE (%)", title="ECE and NLL against T")
@@ -449,6 +448,10 @@ def plot_temperature(logits, labels, T: float, n_bins: int = 15, curve=None, T_s
     return axes[0].figure
 
 
+def _bins(logits, labels, T: float, n_bins: int):
+    return calibration.reliability_bins(calibration.softmax(logits, T), labels, n_bins)
+
+
 def temperature_grid(logits, labels, temperatures=(0.5, 1.0, None, 4.0), n_bins: int = 15,
                      T_star=None):
     """Static figure: reliability diagrams at a few temperatures (``None``: the fitted T*) and the
@@ -456,18 +459,27 @@ def temperature_grid(logits, labels, temperatures=(0.5, 1.0, None, 4.0), n_bins:
     T_star = T_star if T_star is not None else calibration.fit_temperature(logits, labels)
     Ts = [T_star if T is None else T for T in temperatures]
     curve = ece_curve(logits, labels, _ts(), n_bins)
-    fig, axes = plt.subplots(1, len(Ts) + 1, figsize=(3.4 * (len(Ts) + 1.4), 3.6))
-    for ax, T in zip(axes, Ts):
-        calibration.plot_reliability_diagram(calibration.softmax(logits, T), labels, n_bins,
-                                             axes=[ax], show_histogram=False,
-                                             title=f"T = {T:.2f}"
-                                             + (" (T*)" if T == T_star else ""))
-        if ax is not axes[0]:
+    # at most three panels per row (about 10 inches wide: a slide's width)
+    n = len(Ts) + 1
+    cols = min(3, n)
+    rows = -(-n // cols)
+    fig, grid = plt.subplots(rows, cols, figsize=(10, 3.4 * rows), squeeze=False,
+                             layout="constrained")
+    axes = grid.ravel()
+    for ax in axes[n:]:
+        ax.axis("off")
+    for i, (ax, T) in enumerate(zip(axes, Ts)):
+        reliability_diagram(_bins(logits, labels, T, n_bins), axes=[ax], show_histogram=False,
+                            title=f"T = {T:.2f}" + (" (T*)" if T == T_star else ""))
+        if i % cols:
             ax.set_ylabel("")
-            ax.get_legend().remove()
+        if i:
+            legend = ax.get_legend()
+            if legend is not None:
+                legend.remove()
         else:
             ax.legend(fontsize="xx-small", loc="upper left")
-    ax = axes[-1]
+    ax = axes[n - 1]
     ax.plot(curve.index, 100 * curve["ECE"], lw=2)
     ax.axvline(T_star, color="crimson", ls=":", label=f"T* = {T_star:.2f}")
     ax.set(xlabel="temperature T", ylabel="ECE (%)", title="ECE against T")
@@ -540,11 +552,11 @@ def plot_unit(acts, thresholds, images, unit: int, k: int = 6, result=None, axes
 
 def unit_grid(acts, thresholds, images, units, k: int = 6, result=None):
     """Static figure: one row per unit of ``units``."""
-    fig, axes = plt.subplots(len(units), k, figsize=(2.0 * k, 2.3 * len(units)), squeeze=False)
-    for row, u in zip(axes, units):
+    fig = plt.figure(figsize=(min(10.0, 1.7 * k), 2.0 * len(units)), layout="constrained")
+    for sub, u in zip(fig.subfigures(len(units), 1, squeeze=False)[:, 0], units):
+        row = sub.subplots(1, k, squeeze=False)[0]
         plot_unit(acts, thresholds, images, u, k, None, row)
-        row[0].set_title(_unit_title(u, result) + "\n" + row[0].get_title(), fontsize="x-small",
-                         loc="left")
+        sub.suptitle(_unit_title(u, result), fontsize="small")   # one title per row, centred
     fig.suptitle("Top images of each unit, outside its activation region darkened")
     return fig
 
