@@ -290,9 +290,11 @@ for ax, (title, table) in zip(axes, panels):
     for c in cats:
         ax.bar(frac.index, frac[c], bottom=bottom, color=colors[c], label=c)
         bottom += frac[c].to_numpy()
-    ax.set(title=title, xlabel="layer", ylabel="detector units (% of the layer)")
+    ax.set(title=title, xlabel="layer")
     ax.tick_params(axis="x", rotation=45)
-axes[0].legend(title="best concept is a ...", fontsize="small")
+axes[0].set_ylabel("detector units (% of the layer)")
+fig.legend(*axes[0].get_legend_handles_labels(), title="best concept is a ...", ncol=4,
+           loc="upper center", bbox_to_anchor=(0.5, 0.0), fontsize="small")
 fig.suptitle(f"Units with IoU > {dissection.DETECTOR_IOU} per layer and concept category");
 
 
