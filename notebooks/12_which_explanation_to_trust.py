@@ -668,12 +668,14 @@ pd.Series({k: np.nan_to_num(sanity.spearman(before[k].abs(), after[k].abs())).me
 ### END SOLUTION
 
 # %% [markdown] tags=["solution"]
-# One defensible answer (check it against your table): to justify a prediction to a person, a
-# method that passes the sanity check *and* has a good insertion AUC, such as Grad-CAM (cheap,
-# class-specific, coarse) or Kernel SHAP (slow, but each number has a meaning: local accuracy). To
-# find a bug in the data (the model looks at the background), a faithful method that is not tied
-# to the object's outline: occlusion or Grad-CAM; never guided backprop or the deconvnet, whose
-# maps look like the image whatever the model learned.
+# One defensible answer (check every word against your table and "What we saw"): to justify a
+# prediction to a person, a method that passes the sanity check on the CIFAR-10 networks *and*
+# beats the random map at insertion, typically a cheap class-specific map such as Grad-CAM, or
+# Kernel SHAP when each number must have a meaning (local accuracy) and its sanity check could be
+# run on enough images. To find a bug in the data (the model looks at the background), a faithful
+# method that is not tied to the object's outline, such as occlusion or Grad-CAM; not a method
+# whose map survives the randomization of the model (guided backprop in Adebayo et al. and, if your
+# run says so, the deconvnet), since such a map looks like the image whatever the model learned.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## References
