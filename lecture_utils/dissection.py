@@ -42,7 +42,8 @@ __all__ = [
     "DETECTOR_IOU", "TopQuantile", "unit_thresholds", "upsample_units", "activation_regions",
     "IoUTally", "iou", "LayerDissection", "dissect", "threshold_pass", "iou_pass",
     "detector_counts", "top_images", "highlight_region", "ablate_units", "per_class_accuracy",
-    "unit_ablation_effects", "accuracy_with_units_removed", "random_units", "lower_class_score",
+    "unit_ablation_effects", "accuracy_with_units_removed", "predictions_with_units_removed",
+    "random_units", "lower_class_score",
 ]
 
 DETECTOR_IOU = 0.04     # Bau et al. (2017): a unit with IoU_{u,c} > 0.04 is a detector of c
@@ -594,6 +595,19 @@ def accuracy_with_units_removed(model: nn.Module, images: torch.Tensor, labels: 
     labels = labels.to(ab.device)
     return torch.stack([per_class_accuracy(ab.predict(_unit_list(s)), labels, num_classes)
                         for s in unit_sets]).to(images.device)
+
+
+def predictions_with_units_removed(model: nn.Module, images: torch.Tensor, layer, unit_sets, *,
+                                   batch_size: int = 500) -> torch.Tensor:
+    """Predicted classes with each set of units of ``layer`` removed at once: [len(unit_sets), N]
+    on the images' device (``[]`` is the intact model). The per-image form of
+    ``accuracy_with_units_removed``, for intervals over images (a bootstrap of top-k against
+    random-k removal on the same images)."""
+    if isinstance(unit_sets, (int, np.integer)) or not list(unit_sets):
+        raise ValueError("unit_sets must be a non-empty list of unit lists, e.g. "
+                         "[[], [3], [3, 7]].")
+    ab = _Ablator(model, layer, _check_images(images), batch_size)
+    return torch.stack([ab.predict(_unit_list(s)) for s in unit_sets]).to(images.device)
 
 
 def random_units(n_units: int, k: int, draws: int, seed: int = 0) -> list[list[int]]:

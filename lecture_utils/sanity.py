@@ -153,6 +153,17 @@ def cascade_score(table, column: str = "spearman |map|") -> "pd.Series":  # noqa
     return s.drop(columns="original").mean(axis=1).rename("mean rho over the cascade")
 
 
+def cascade_scores(table, column: str = "spearman |map|") -> "pd.DataFrame":  # noqa: F821
+    """``cascade_score`` image by image: [images x methods], the mean correlation of each image's
+    map over the steps of the cascade (the trained model excluded; a constant map counts as
+    rho = 0). The items a bootstrap over images resamples: paired, since every method sees the
+    same images and the same randomised networks."""
+    t = table[table["randomized down to"] != "original"]
+    t = t.assign(**{column: t[column].fillna(0.0)})
+    out = t.pivot_table(index="image", columns="method", values=column, aggfunc="mean", sort=False)
+    return out[list(dict.fromkeys(t["method"]))]
+
+
 def plot_correlations(table, ax=None, column: str = "spearman |map|", title=None):
     """Adebayo et al.'s Fig. 4: the mean rank correlation with the trained model's maps after each
     step of the cascade, one line per method (shaded: +- one standard deviation over images)."""
@@ -162,10 +173,12 @@ def plot_correlations(table, ax=None, column: str = "spearman |map|", title=None
     steps = list(dict.fromkeys(table["randomized down to"]))
     table = table.assign(**{column: table[column].fillna(0.0)})     # constant maps: rho = 0
     colours = plt.get_cmap("tab10").colors
+    styles = [("-", "o"), ("--", "s"), (":", "^")]      # beyond ten methods: a new line style
     for j, (name, g) in enumerate(table.groupby("method", sort=False)):
         stat = g.groupby("randomized down to", sort=False)[column].agg(["mean", "std"]).loc[steps]
         xs = np.arange(len(steps))
-        ax.plot(xs, stat["mean"], marker="o", lw=2, color=colours[j % 10], label=name)
+        ls, marker = styles[(j // 10) % len(styles)]
+        ax.plot(xs, stat["mean"], marker=marker, ls=ls, lw=2, color=colours[j % 10], label=name)
         sd = stat["std"].fillna(0)
         ax.fill_between(xs, stat["mean"] - sd, stat["mean"] + sd, color=colours[j % 10],
                         alpha=0.12)
@@ -180,4 +193,5 @@ def plot_correlations(table, ax=None, column: str = "spearman |map|", title=None
 
 
 __all__ = ["spearman", "top_down_blocks", "reinitialise", "cascading_randomization",
-           "randomization_test", "summary", "cascade_score", "plot_correlations"]
+           "randomization_test", "summary", "cascade_score", "cascade_scores",
+           "plot_correlations"]

@@ -231,6 +231,13 @@ def test_ablation_effects_fast_and_generic_paths_agree(cifar_test):
     assert torch.allclose(base - acc, fast[5], atol=1e-6)
     assert torch.equal(D.accuracy_with_units_removed(wrapped, x, y, "net.relu4_2", [[0, 5]])[0],
                        both)
+    # the per-image form gives the same per-class accuracies
+    preds = D.predictions_with_units_removed(net, x, "relu4_2", [[], [5], [0, 5]])
+    assert preds.shape == (3, len(x))
+    for p, a in zip(preds, (base, acc, both)):
+        assert torch.allclose(D.per_class_accuracy(p, y), a)
+    with pytest.raises(ValueError, match="unit_sets"):
+        D.predictions_with_units_removed(net, x, "relu4_2", [])
     sets = D.random_units(32, 4, 3, seed=0)
     assert len(sets) == 3 and all(len(set(s)) == 4 for s in sets)
 

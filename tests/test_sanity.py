@@ -87,6 +87,20 @@ def test_summary_counts_constant_maps_as_zero():
     assert sanity.summary(t).loc["m", "fc"] == pytest.approx(0.25)
 
 
+def test_cascade_scores_per_image_average_to_cascade_score():
+    import pandas as pd
+    rows = [("m", "original", 0, 1.0), ("m", "original", 1, 1.0), ("m", "fc", 0, np.nan),
+            ("m", "fc", 1, 0.5), ("m", "layer1", 0, 0.2), ("m", "layer1", 1, 0.4),
+            ("e", "original", 0, 1.0), ("e", "original", 1, 1.0), ("e", "fc", 0, 1.0),
+            ("e", "fc", 1, 1.0), ("e", "layer1", 0, 1.0), ("e", "layer1", 1, 1.0)]
+    t = pd.DataFrame(rows, columns=["method", "randomized down to", "image", "spearman |map|"])
+    per_image = sanity.cascade_scores(t)
+    assert list(per_image.columns) == ["m", "e"] and per_image.shape == (2, 2)
+    assert per_image.loc[0, "m"] == pytest.approx(0.1)
+    assert per_image.loc[1, "m"] == pytest.approx(0.45)
+    assert np.allclose(per_image.mean(), sanity.cascade_score(t)[["m", "e"]])
+
+
 # --------------------------------------------------------------------------------------------
 # The exercise checks of notebook 12
 # --------------------------------------------------------------------------------------------
