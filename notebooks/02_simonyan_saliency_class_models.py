@@ -263,8 +263,10 @@ lam_table.style.format("{:.3f}").format_index("{:g}").set_caption("Mean over the
 #
 # $P_c$'s gradient vanishes both near $P_c = 0$ and near $P_c = 1$; the logarithm removes the
 # factor $P_c$ (the vanishing near 0), **not** the vanishing near 1: once the class wins, $\log P_c$
-# stops paying. And $\log P_c$ rises as much by lowering another class's score as by raising
-# $S_c$ (the paper's argument). The cell below checks the three derivatives with autograd.
+# stops paying. And lowering every other class's score by $\delta$ raises $\log P_c$ exactly as
+# much as raising $S_c$ by $\delta$ (the softmax ignores a shift of all scores;
+# $\sum_{c' \ne c} P_{c'} = 1 - P_c$): the posterior can be won by pushing the others down, the
+# paper's argument. The cell below checks the three derivatives with autograd.
 #
 # **The claim we test** (Sec. 2): maximising the posterior lowers the other classes' scores.
 # **Measure:** per class, the mean score of the nine other classes on the class model found by
@@ -307,7 +309,7 @@ pd.DataFrame(cmp_rows).set_index("objective").style.format("{:.2f}")
 # Read the table with the derivatives above: maximising $\log P_c$ stops paying once the class
 # wins ($1 - P_c \to 0$) and can also win by lowering the other scores; maximising $S_c$ keeps
 # pushing the class score itself. Compare the rows' $P_c$, target and other-class scores, and the
-# two rows of pictures below.
+# pictures below.
 
 # %% slideshow={"slide_type": "subslide"}
 fig = viz.show_images(torch.cat([cmp_imgs["logit"], cmp_imgs["probability"]]), ncols=5, size=2.0,
