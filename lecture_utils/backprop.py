@@ -100,8 +100,10 @@ def class_model_visualization(model: nn.Module, target, image_size=(32, 32), *,
     ``normalize.mean`` ([1,K,1,1], pixel units in [0, 1]).
 
     ``objective``: ``"logit"`` maximises the score S_c (the paper's choice); ``"probability"``
-    maximises log P_c = S_c - log sum_c' exp S_c' (same maximiser as P_c, without P_c's vanishing
-    gradient near 1), which can also be raised by lowering the other classes' scores.
+    maximises log P_c = S_c - log sum_c' exp S_c' (same maximiser as P_c). Its derivatives,
+    d log P_c / d S_c = 1 - P_c and d log P_c / d S_c' = -P_c', remove the factor P_c of
+    dP_c / dS_c = P_c (1 - P_c) (P_c's vanishing gradient near 0) but still vanish as P_c -> 1;
+    and log P_c can also be raised by lowering the other classes' scores.
     ``clamp``: after every step, project mean + I back onto the valid range [0, 1] (projected
     gradient ascent); with ``clamp=False`` the image may leave it and is only clipped for display.
 

@@ -1,6 +1,6 @@
 """Occlusion sensitivity, Zeiler & Fergus (2014), Sec. 4.2 and Fig. 7: slide a grey square over the
 image and record, for each position of the square, the probability of the correct class (Fig. 7d),
-the most probable class (Fig. 7e) or the strongest activation of one feature map (Fig. 7b).
+the most probable class (Fig. 7e) or the total activation of one feature map (Fig. 7b).
 
 If the model really locates the object, the probability drops when the square covers it. Every
 occluded copy is an ordinary forward pass, so the copies go through the model in batches
@@ -10,7 +10,8 @@ occluded copy is an ordinary forward pass, so the copies go through the model in
 * ``occlusion_map``: the attribution, P_c(x) - P_c(x occluded at each position), [N, h', w'];
 * ``occluded_logits``: every class's logit at each position, [N, h', w', classes] (Fig. 7e is
   its argmax);
-* ``occlusion_activation``: the strongest activation of one feature map, [N, h', w'] (Fig. 7b).
+* ``occlusion_activation``: the total (or the strongest) activation of one feature map,
+  [N, h', w'] (Fig. 7b).
 """
 from __future__ import annotations
 
@@ -119,15 +120,21 @@ def occluded_logits(model: nn.Module, x: torch.Tensor, *, window: int | None = N
 
 def occlusion_activation(model: nn.Module, x: torch.Tensor, *, layer, unit: int,
                          window: int | None = None, stride: int | None = None, fill=None,
-                         batch_size: int | None = None) -> torch.Tensor:
-    """The strongest activation of feature map ``unit`` of ``layer`` with the square at each
-    position (Zeiler & Fergus, Fig. 7b): [N, h', w'] on x's device. Only the layers up to
-    ``layer`` run."""
+                         statistic: str = "total", batch_size: int | None = None) -> torch.Tensor:
+    """One feature map's response with the square at each position (Zeiler & Fergus, Fig. 7b):
+    [N, h', w'] on x's device. ``statistic="total"`` (the paper's "total activation") is
+    sum_{i,j} A^u_{ij}, the feature map ``unit`` of ``layer`` [h, w] summed over positions;
+    ``"max"`` is its strongest activation max_{i,j} A^u_{ij}. Only the layers up to ``layer``
+    run."""
+    if statistic not in ("total", "max"):
+        raise ValueError(f"statistic must be 'total' (the paper's total activation) or 'max', "
+                         f"not {statistic!r}.")
     xin = as_batch(x, model)
     module = check_layer(model, layer)
 
-    def strongest(xs, i):
+    def response(xs, i):
         act = forward_to_layer(model, xs, module)
         u = check_index(unit, act.shape[1], "unit", f"feature maps in layer {layer!r}")
-        return act[:, u].flatten(1).amax(1)
-    return to_device_of(_occluded(model, xin, window, stride, fill, batch_size, strongest), x)
+        fmap = act[:, u].flatten(1)
+        return fmap.sum(1) if statistic == "total" else fmap.amax(1)
+    return to_device_of(_occluded(model, xin, window, stride, fill, batch_size, response), x)

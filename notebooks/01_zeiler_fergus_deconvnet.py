@@ -99,7 +99,8 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from lecture_utils import checks, config, data, deconvnet, display, hooks, occlusion, pretrained, viz, zoo
+from lecture_utils import (checks, config, data, deconvnet, display, findings, hooks, occlusion, pretrained,
+                           viz, zoo)
 from lecture_utils.representations import layer_activations
 from lecture_utils.source import show_source
 from lecture_utils.canvas import make_canvases
@@ -109,6 +110,7 @@ config.seed_everything(0)
 P = config.get_profile()
 device = config.get_device()
 print(config.describe())
+log = findings.Findings("01", "Zeiler & Fergus 2014")   # every claim tested below, printed in "What we saw"
 
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -257,42 +259,59 @@ pd.DataFrame(rf_rows).set_index("layer")
 # is largest (Zeiler & Fergus, Fig. 2). For each we show the deconvnet projection of that single
 # activation (top) and the image patch under its receptive field (bottom), both cropped to the
 # receptive field. Projections are shown with zero as mid-grey, each scaled to its own range.
+#
+# **The claim we test** (Zeiler & Fergus, Fig. 2): units of the higher layers are class-specific, so
+# the top 9 images of a unit share a class more often than chance. **Measure:** for each shown unit
+# of `relu3_2` and `relu4_2`, the share of its top 9 that belong to their most common class.
+# **Control:** the same share for sets of 9 random test images. **Criterion, fixed before the run:**
+# reproduced if the 95% bootstrap interval of (unit share − random share) lies above 0; not
+# reproduced if it lies below 0; else inconclusive (few units per layer at small profiles).
 
 # %%
 n_units = P.choose(quick=2, laptop=4, full=6)
 k_top = 9
 g = torch.Generator().manual_seed(1)
-tops = {}
+tops, units_shown = {}, {}
 for layer in LAYERS[:2]:
     channels = layer_activations(vgg, x_search[:1], layer).shape[1]
-    units = torch.randperm(channels, generator=g)[:n_units]
-    fig, tops[layer] = display.show_top_activations(vgg, x_search, layer, units)
+    units_shown[layer] = torch.randperm(channels, generator=g)[:n_units]
+    fig, tops[layer] = display.show_top_activations(vgg, x_search, layer, units_shown[layer])
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# The low layers respond to colours and oriented edges, and their projections look like the
-# patches: a first-layer unit is nearly linear in the pixels.
+# Look for colours and oriented edges in the units of the first block. `relu1_2` is the output of
+# the block's *second* 3×3 convolution (a 5-pixel receptive field), two convolutions and two ReLUs
+# from the pixels: close to, but not exactly, a linear filter. Compare each projection with its
+# patch.
 
 # %%
 for layer in LAYERS[2:]:
     channels = layer_activations(vgg, x_search[:1], layer).shape[1]
-    units = torch.randperm(channels, generator=g)[:n_units]
-    fig, tops[layer] = display.show_top_activations(vgg, x_search, layer, units)
+    units_shown[layer] = torch.randperm(channels, generator=g)[:n_units]
+    fig, tops[layer] = display.show_top_activations(vgg, x_search, layer, units_shown[layer])
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# Higher up, the patches grow to the whole image, and the images that excite one unit start to
-# share a class or a part (wheels, heads, sky). The projection shows *which* pixels of each image
-# produced the activation: less of the background, more of the object's edges. Which classes do the
-# top-9 images of each unit come from?
+# Higher up, the patches grow to the whole image. The projection shows *which* pixels of each
+# image produced the activation. Do the images that excite one unit share a class? Which classes do
+# the top-9 images of each unit come from?
 
 # %%
-purity = []
+purity, shares = [], {}
 for layer, top in tops.items():
     labels = y_search[top.index]                           # [units, 9]
-    share = labels.mode(dim=1).values.eq(labels.T).T.float().mean(1)
-    purity.append({"layer": layer, "mean share of the most common class in a unit's top 9": share.mean().item()})
+    shares[layer] = labels.mode(dim=1).values.eq(labels.T).T.float().mean(1)
+    purity.append({"layer": layer, "mean share of the most common class in a unit's top 9":
+                   shares[layer].mean().item()})
 random9 = y_search[torch.randint(len(y_search), (2_000, k_top), generator=torch.Generator().manual_seed(0))]
-chance = random9.mode(dim=1).values.eq(random9.T).T.float().mean(1).mean().item()
-purity.append({"layer": "9 random test images", "mean share of the most common class in a unit's top 9": chance})
+chance_shares = random9.mode(dim=1).values.eq(random9.T).T.float().mean(1)
+purity.append({"layer": "9 random test images", "mean share of the most common class in a unit's top 9":
+               chance_shares.mean().item()})
+high_shares = torch.cat([shares["relu3_2"], shares["relu4_2"]])
+log.effect("Units of higher layers are class-specific: their top 9 images share a class more than "
+           "chance", measure="share of the most common class in a unit's top 9, relu3_2 and relu4_2, "
+           "minus the same for 9 random images",
+           effect=findings.bootstrap_difference(high_shares, chance_shares, paired=False,
+                                                what="units / random sets"),
+           control="9 random test images", unit="points", paper_value="qualitative (Fig. 2)")
 pd.DataFrame(purity).set_index("layer").style.format("{:.0%}")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -302,6 +321,13 @@ pd.DataFrame(purity).set_index("layer").style.format("{:.0%}")
 # projection of the strongest activation over the test images, epoch by epoch (Zeiler & Fergus,
 # Fig. 4). The paper saw the lower layers converge within a few epochs and the upper layers only
 # after many.
+#
+# **The claim we test:** the lowest layer settles before the highest. **Measure:** for each unit,
+# the correlation over the same test images between its strongest activation after the first
+# saved epoch and at the end of training; `relu1_2`'s units minus `relu4_2`'s. **Control:** the top
+# layer at the same epoch of the same training run. **Criterion, fixed before the run:** reproduced
+# if the 95% bootstrap interval (over units) of the difference lies above 0; not reproduced if below
+# 0; else inconclusive. One training run: the interval covers the units, not training seeds.
 
 # %%
 final_epoch = info["recipe"]["epochs"]
@@ -342,14 +368,25 @@ fig = viz.show_images(torch.stack([tiles[t] for t in keys]), ncols=len(epochs), 
 # %%
 probe = x_search[: P.choose(quick=200, laptop=1_000, full=2_000)]
 final_acts = {layer: layer_activations(vgg, probe, layer).flatten(2).amax(2) for layer in LAYERS}
-settle = []
+settle, unit_corr = [], {}
 for e in epochs:
     for layer in LAYERS:
         a = layer_activations(snapshots[e], probe, layer).flatten(2).amax(2)
         b = final_acts[layer]
         a, b = a - a.mean(0), b - b.mean(0)
         corr = (a * b).sum(0) / (a.norm(dim=0) * b.norm(dim=0)).clamp_min(1e-12)
+        unit_corr[(e, layer)] = corr
         settle.append({"epoch": e, "layer": layer, "correlation with the final unit": corr.mean().item()})
+if epochs[0] < final_epoch:
+    log.effect(f"Lower layers settle first: after epoch {epochs[0]} the lowest layer's units are "
+               "closer to their final selves than the highest layer's",
+               measure=f"correlation with the final unit after epoch {epochs[0]}, relu1_2 minus relu4_2",
+               effect=findings.bootstrap_difference(unit_corr[(epochs[0], "relu1_2")],
+                                                    unit_corr[(epochs[0], "relu4_2")], paired=False,
+                                                    what="units"),
+               control="relu4_2 at the same epoch", paper_value="qualitative (Fig. 4)")
+else:
+    log.inconclusive("Lower layers settle first", reason="no snapshot before the end of training in the zoo")
 settle = pd.DataFrame(settle)
 fig, ax = plt.subplots(figsize=(7, 4))
 for layer, grp in settle.groupby("layer", sort=False):
@@ -369,7 +406,8 @@ settle_table.style.format("{:.2f}").set_caption("Mean correlation of each layer'
 # Is the network classifying the object, or its surroundings? Zeiler & Fergus slide a grey square
 # over the image and record, for each position of the square, the probability of the correct class
 # (their Fig. 7d) and the most probable class (7e); and, for the feature map of the top layer that
-# responds most strongly to the image, its strongest activation (7b). Every position is one forward
+# responds most strongly to the image, its total activation (7b: the sum of the feature map over its
+# positions). Every position is one forward
 # pass; the course batches them. We take test images that the net classifies correctly but with
 # less than 80% confidence, where a square can change the decision.
 
@@ -394,16 +432,16 @@ print(f"{len(pick)} images x {p_map.shape[1] * p_map.shape[2]} square positions;
 # %%
 unit_layer = "relu4_2"
 strongest = layer_activations(vgg, x_occ, unit_layer).flatten(2).amax(2).argmax(1)
-fig, axes = plt.subplots(len(pick), 4, figsize=(13, 3.1 * len(pick)), squeeze=False)
+fig, axes = plt.subplots(len(pick), 4, figsize=(11, 3.2 * len(pick)), squeeze=False)
 for r, n in enumerate(pick.tolist()):
     c = int(y_search[n])
     act_map = occlusion.occlusion_activation(vgg, x_occ[r:r + 1], window=window, stride=stride,
-                                             layer=unit_layer, unit=int(strongest[r]))
+                                             layer=unit_layer, unit=int(strongest[r]), statistic="total")
     axes[r, 0].imshow(viz.to_numpy_image(x_occ[r]))
     axes[r, 0].set_title(f"true: {data.CIFAR10_CLASSES[c]}", fontsize="small")
     axes[r, 0].axis("off")
-    viz.show_heatmap(axes[r, 1], act_map[0], x_occ[r], title=f"(b) strongest {unit_layer} map",
-                     label="activation")
+    viz.show_heatmap(axes[r, 1], act_map[0], x_occ[r], title=f"(b) total activation, {unit_layer} u{int(strongest[r])}",
+                     label="total activation")
     viz.show_heatmap(axes[r, 2], p_map[r], x_occ[r], title=f"(d) P({data.CIFAR10_CLASSES[c]})",
                      label="probability", cmap="viridis")
     im = axes[r, 3].imshow(top_class[r], cmap="tab10", vmin=-0.5, vmax=9.5, interpolation="nearest")
@@ -420,6 +458,12 @@ fig.suptitle("Occlusion: value at each position of the grey square's centre");
 # 16-24 pixels and pasted on a textured 32 × 32 background (`canvas.make_canvases`). For each
 # image we compare the drop of $P_c$ when the square's centre is on the object with the drop when
 # it is on the background.
+#
+# **The claim we test** (Sec. 4.2): the classifier depends on the object, not on its context.
+# **Measure:** per image, the mean drop of $P_c$ with the square on the object. **Control:** the
+# same square, on the background of the same image. **Criterion, fixed before the run:** reproduced
+# if the 95% paired bootstrap interval (over images) of (on − off) lies above 0; not reproduced if
+# below 0; else inconclusive.
 
 # %%
 n_canvas = P.choose(quick=8, laptop=64, full=256)
@@ -442,6 +486,10 @@ summary = pd.DataFrame({"mean drop of P_c": [on.mean().item(), off.mean().item()
                        index=["square on the object", "square on the background"])
 print(f"{n_canvas} pasted images; the net classifies {acc_c:.0%} of them correctly (test set: "
       f"{info['test_accuracy']:.0%})")
+log.effect("Covering the object lowers P(true class) more than covering the background",
+           measure="mean drop of P_c, square on the object minus square on the background",
+           effect=findings.bootstrap_difference(on, off, paired=True, what="pasted images"),
+           control="the same square on the same image's background", paper_value="qualitative (Fig. 7)")
 summary.style.format("{:.3f}")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -478,39 +526,21 @@ for name in ("vgg16", "alexnet"):
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## What we saw
 #
-# This run in numbers (they change with the profile; the sentences below say what to read in them):
+# The deconvnet's filtering is the transposed convolution, i.e. the convolution with the flipped
+# kernel, i.e. the backward pass of the convolution, and unpooling with switches is the backward
+# pass of max-pooling: the asserts above check both on random layers. Only the rectification of the
+# *signal* is new. The experiments' findings, each with its control, interval and verdict, printed
+# from this run:
 
 # %% tags=["hide-input"]
 worst = max(max(r["max |flipped - transposed|"], r["max |flipped - backward|"]) for r in rows)
-pur = pd.DataFrame(purity).set_index("layer").iloc[:, 0]
-print(f"* flipped-kernel convolution vs transposed convolution vs backward pass: largest difference {worst:.1e}")
-print("* share of the most common class in a unit's top 9: "
-      + ", ".join(f"{k} {v:.0%}" for k, v in pur.items()))
-first, last = epochs[0], epochs[-2] if len(epochs) > 2 else epochs[0]
-print(f"* correlation with the final unit after epoch {first} / {last} (of {final_epoch}): "
-      + ", ".join(f"{layer} {settle_table.loc[layer, first]:.2f} / {settle_table.loc[layer, last]:.2f}"
-                  for layer in LAYERS))
-print(f"* pasted objects: mean drop of P_c {on.mean():.3f} with the square on the object, {off.mean():.3f} on "
-      f"the background; larger on the object for {(on > off).float().mean():.0%} of {n_canvas} images")
+print(f"flipped-kernel convolution vs transposed convolution vs backward pass: largest difference {worst:.1e}")
+log.summary()
 
 # %% [markdown]
-# * The deconvnet's filtering is the transposed convolution, i.e. the convolution with the flipped
-#   kernel, i.e. the backward pass of the convolution: the three agree to float precision.
-#   Unpooling with switches is exactly the backward pass of max-pooling. Only the rectification of
-#   the *signal* is new.
-# * Units of the first block respond to colours and oriented edges, and their projections barely
-#   change from image to image: a low unit is close to a linear filter. In the top blocks the
-#   images that excite a unit come from one class far more often than nine random test images do
-#   (a handful of units per layer, so a rough number): ships, trucks, cars. At 32 × 32 the
-#   projections of high units are outlines of the object rather than the crisp object parts of the
-#   paper's ImageNet net.
-# * Over training the first block settles first: after one epoch its units already correlate
-#   strongly with their final selves, the top blocks much less, as in the paper's Fig. 4 (there
-#   over 70 epochs, here 10).
-# * Occlusion: the probability of the true class falls where the square covers the object's
-#   distinctive parts, and there the most probable class can change. On pasted objects, covering
-#   the object costs much more probability than covering the background, although the net
-#   classifies these small pasted objects far less well than the test set.
+# Read each verdict with the scale in mind: a 32-pixel CIFAR-10 network, a few units per layer and
+# a few saved epochs, where the paper had an ImageNet network and 70 epochs. "Inconclusive" means
+# the interval is too wide at this profile to decide, not that the paper is wrong.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercises
@@ -552,23 +582,25 @@ checks.check_unpooling(my_unpool);
 # %% tags=["solution"]
 ### BEGIN SOLUTION
 sizes = {}
-for w in (4, 16):
+for w in (4, window, 16):
     sizes[w] = occlusion.occlusion_sensitivity(vgg, x_occ, y_search[pick], window=w, stride=4)
-fig, axes = plt.subplots(1, 2, figsize=(8, 3.5))
+fig, axes = plt.subplots(1, 3, figsize=(10, 3.5))
 for ax, (w, m) in zip(axes, sizes.items()):
-    viz.show_heatmap(ax, m[0], x_occ[0], title=f"window {w} px", label="P(true class)")
+    viz.show_heatmap(ax, m[0], x_occ[0], title=f"window {w} px", label="P(true class)", cmap="viridis")
+for w, m in sizes.items():
+    print(f"window {w:>2} px: P(true class) over the positions, first image: {m[0].min():.2f} to {m[0].max():.2f}")
 ### END SOLUTION
 
-# %% [markdown]
-# A small square hides too little to matter (the map is almost flat, near the unoccluded
-# probability); a large one removes most of the object wherever it is, so the map is coarse and
-# uniformly low. Zeiler & Fergus' square was about a fifth of the image side.
+# %% [markdown] tags=["solution"]
+# Read the answer off the printed ranges, not off a prediction. On a 32-pixel image even a 4-pixel
+# square (1/8 of the side) can hide a part the net relies on, so its map need not be flat: it is
+# finer, and it can fall far at a few positions. A 16-pixel square hides a quarter of the image
+# wherever it is, so its map is coarse and lower almost everywhere. Zeiler & Fergus' square was
+# about a fifth of the image side, close to our 8 pixels.
 
 # %% tags=["solution"]
 ### BEGIN SOLUTION
-g = torch.Generator().manual_seed(1)
-channels = layer_activations(vgg, x_search[:1], "relu3_2").shape[1]
-display.show_top_activations(vgg, x_search, "relu3_2", torch.randperm(channels, generator=g)[:n_units],
+display.show_top_activations(vgg, x_search, "relu3_2", units_shown["relu3_2"],   # Experiment 1's units
                              rule="guided", title="relu3_2, guided backpropagation");
 ### END SOLUTION
 

@@ -61,7 +61,9 @@ def test_feature_map_mode_and_errors():
     torch.manual_seed(0)
     net = _randomise_batch_norm(models.vgg(width=2))
     x = torch.rand(1, 3, 32, 32)
-    act = occlusion_activation(net, x, window=16, stride=16, layer="relu3_1", unit=1)
+    act = occlusion_activation(net, x, window=16, stride=16, layer="relu3_1", unit=1,
+                               statistic="max")
+    total = occlusion_activation(net, x, window=16, stride=16, layer="relu3_1", unit=1)
     masks = occlusion_masks(32, 32, 16, 16)
     feats = {}
     h = net.relu3_1.register_forward_hook(lambda m, a, o: feats.__setitem__("a", o))
@@ -69,6 +71,10 @@ def test_feature_map_mode_and_errors():
         net(torch.where(masks[1, 0], net.normalize.mean[0], x[0])[None])
     h.remove()
     assert torch.isclose(act[0, 1, 0], feats["a"][0, 1].max(), atol=1e-6)
+    scale = feats["a"][0, 1].abs().sum()
+    assert torch.isclose(total[0, 1, 0], feats["a"][0, 1].sum(), atol=1e-6 * scale)
+    with pytest.raises(ValueError, match="statistic"):
+        occlusion_activation(net, x, layer="relu3_1", unit=1, statistic="mean")
     with pytest.raises(IndexError, match="out of range"):
         occlusion_activation(net, x, layer="relu3_1", unit=-1)
     with pytest.raises(IndexError, match="out of range"):
