@@ -102,8 +102,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from lecture_utils import (checks, concepts, config, data, dissection, findings, models, train,
-                           viz, zoo)
+from lecture_utils import (checks, concepts, config, data, dissection, explorers, findings,
+                           models, train, viz, zoo)
 from lecture_utils.representations import layer_activations
 from lecture_utils.source import show_source
 
@@ -253,6 +253,19 @@ labels.groupby("layer").head(2).style.format({"iou": "{:.3f}"}).hide(axis="index
 
 # %%
 results["relu4_2"].labels().head(10).style.format({"iou": "{:.3f}"}).hide(axis="index")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **Explore the units.** A label is only a best match: pick a unit of `relu4_2` (sorted by IoU)
+# and look at where it fires on its top scenes before believing its name.
+
+# %% tags=["remove-output"]
+# NBVAL_SKIP
+explorers.dissection_explorer(vgg, "relu4_2", scenes.images, result=results["relu4_2"])
+
+# %% tags=["hide-input"]
+acts42, t42 = explorers.layer_units(vgg, "relu4_2", scenes.images, result=results["relu4_2"])
+best_units = torch.argsort(-results["relu4_2"].best[0])[:3].tolist()
+fig = explorers.unit_grid(acts42, t42, scenes.images, best_units, k=6, result=results["relu4_2"])
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ### Detector units per layer and concept category (the paper's Fig. 2)
