@@ -192,6 +192,12 @@ print(texts[0][:300])
 #
 # We train a small VGG-style network: stacks of 3 × 3 convolutions, batch norm and ReLU, with
 # max-pooling between them, the kind of network Zeiler & Fergus looked inside.
+#
+# **A claim, tested like an experiment:** *a small VGG-style network trained for a few epochs on
+# part of CIFAR-10 learns far more than chance.* The control is chance, 10% (the test set is
+# balanced: 1,000 images per class, checked above). The criterion, decided before the run: the
+# 95% bootstrap interval (over the test images) of accuracy minus chance lies above 0 points.
+# "What we saw" prints the verdict.
 
 # %%
 x_sub, y_sub = data.subset(x_train, y_train, n_train)
@@ -289,11 +295,7 @@ fig = viz.plot_history(zoo.history_of(resnet), title="resnet_gap: learning curve
 # * The zoo's table above is printed from the manifest of committed checkpoints, so it always lists
 #   what the other notebooks actually load.
 #
-# One claim of this notebook is tested like an experiment: *a small VGG-style network trained for a
-# few epochs on part of CIFAR-10 learns far more than chance.* The control is chance, 10% (the
-# test set is balanced: 1,000 images per class, checked above). The criterion, decided before the
-# run: the 95% bootstrap interval (over the test images) of accuracy minus chance lies above
-# 0 points. The line below is printed from the run.
+# The claim tested before training (criterion stated there) is printed from the run:
 
 # %%
 from lecture_utils import findings  # noqa: E402

@@ -270,6 +270,29 @@ ax.legend(fontsize="small", loc="lower center");
 # T4) for the paper's 50,000 images and 60 epochs. (Estimates from FLOPs and step counts:
 # `python benchmarks/generalization_calibration.py --budget`.) The paper's scale is exercise 6.
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **How we decide, before any run.** Each claim is tested against a control, with a 95% bootstrap
+# interval over images (the per-image results of the runs below; one seed per run); "What we saw"
+# prints the verdicts:
+#
+# 1. **Deep networks fit random labels.** For each network: training accuracy on random labels
+#    minus its test accuracy (on the true test labels, the same run). Reproduced if the interval
+#    lies above 50 points (the labels were memorised, not learned); not reproduced if it lies
+#    within +-50 points. The claim carries our parameters per training image (the paper's: about
+#    33).
+# 2. **(c) Generalization error grows with label noise.** For each network of (b, c): test accuracy
+#    after training on true labels minus test accuracy after training on random labels: the same
+#    network, the same budget, the same test images (a paired bootstrap). Reproduced if the
+#    interval lies above 0.
+# 3. **Explicit regularization helps, by a little.** Inception and AlexNet: test accuracy with
+#    random crops and weight decay minus without either (the same network and budget, paired
+#    over test images); paper: +3.3 and +5.2 points. Reproduced if the interval lies above 0.
+# 4. **Batch norm improves generalization.** Inception with minus without batch norm, no crop, no
+#    weight decay (paired); paper: +3.8 points. Reproduced if the interval lies above 0.
+# 5. **(b) Random labels slow convergence** and **early stopping**: one number per run (epochs to
+#    99%, best epoch chosen on the test images), no interval at our scale: inconclusive, with the
+#    numbers of this run.
+
 # %%
 n_fit = P.choose(quick=128, laptop=500, full=5_000)
 n_eval = P.choose(quick=256, laptop=2_000, full=10_000)
@@ -518,26 +541,8 @@ print(rand_rows[["train acc (ours)", "test acc (ours)"]].round(1).to_string())
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## What we saw
 #
-# Each claim is tested against a control decided before the runs, with a 95% bootstrap interval
-# over images (the per-image results of the runs above; one seed per run):
-#
-# 1. **Deep networks fit random labels.** For each network: training accuracy on random labels
-#    minus its test accuracy (on the true test labels, the same run). Reproduced if the interval
-#    lies above 50 points (the labels were memorised, not learned); not reproduced if it lies
-#    within +-50 points. The claim carries our parameters per training image (the paper's: about
-#    33).
-# 2. **(c) Generalization error grows with label noise.** For each network of (b, c): test accuracy
-#    after training on true labels minus test accuracy after training on random labels: the same
-#    network, the same budget, the same test images (a paired bootstrap). Reproduced if the
-#    interval lies above 0.
-# 3. **Explicit regularization helps, by a little.** Inception and AlexNet: test accuracy with
-#    random crops and weight decay minus without either (the same network and budget, paired over test
-#    images); paper: +3.3 and +5.2 points. Reproduced if the interval lies above 0.
-# 4. **Batch norm improves generalization.** Inception with minus without batch norm, no crop, no
-#    weight decay (paired); paper: +3.8 points. Reproduced if the interval lies above 0.
-# 5. **(b) Random labels slow convergence** and **early stopping**: one number per run (epochs to
-#    99%, best epoch chosen on the test images), no interval at our scale: inconclusive, with the
-#    numbers of this run.
+# The criteria for each claim were stated before the runs (at the start of the experiments); the
+# lines below are printed from the run's per-image results.
 
 # %%
 log = findings.Findings("06", "Zhang et al. 2017")
