@@ -490,12 +490,12 @@ reg_table.style.format("{:.1f}").set_caption(
 # The paper's parameter counts: Inception 1,649,402, AlexNet 1,387,786, MLP 3x512 1,735,178,
 # MLP 1x512 1,209,866 (ours at full width: the same, except that our Inception's batch norm also
 # learns a scale; without batch norm it has exactly the paper's 1,649,402). What differs from the
-# paper: a small fraction of the training images (so test accuracies are far lower for every
-# row), a fixed and small number of epochs (the regularized rows may not reach 100% training
-# accuracy; without batch norm our Inception, with the hyperparameters tuned for the one with it,
-# trains far more slowly and stays well below 100%), AdamW instead of SGD, narrower networks in
-# the laptop profile, random crops from images padded by 4 pixels with random flips, and the JPEG
-# copy of CIFAR-10.
+# paper: a small fraction of the training images (so absolute test accuracies cannot be compared
+# row by row with the paper's), a fixed and small number of epochs (compare each row's training
+# accuracy with 100%: the regularized rows, and the Inception without batch norm, which keeps the
+# hyperparameters tuned for the one with it, may not get there), AdamW instead of SGD, narrower
+# networks in the laptop profile, random crops from images padded by 4 pixels with random flips,
+# and the JPEG copy of CIFAR-10.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Implicit regularization: early stopping and batch norm
@@ -599,7 +599,7 @@ log.inconclusive("early stopping is not necessarily helpful on CIFAR-10",
 log.summary()
 
 # %% [markdown]
-# What the findings cannot say: absolute accuracies are far below the paper's for every row (a few
+# What the findings cannot say: how our absolute accuracies compare with the paper's (a few
 # hundred training images instead of 50,000; the regularization table puts ours beside theirs),
 # and the theorem's network, which fits random labels on thousands of images exactly (asserted
 # above), says nothing about what SGD finds. The `full` profile (a GPU) trains the paper's
