@@ -31,7 +31,8 @@ from .validate import check_images, check_layer, model_device
 __all__ = ["POOLS", "as_float_images", "pool_features", "iter_layer_activations",
            "layer_activations", "layer_names", "block_layers", "layer_labels", "centre_index",
            "effective_receptive_field", "erf_radius", "patch_distances",
-           "mean_attention_distance", "skip_removed", "residual_norm_ratios", "spatial_tokens",
+           "mean_attention_distance", "skip_removed", "residual_path_removed",
+           "residual_norm_ratios", "spatial_tokens",
            "image_patches", "linear_probe", "linear_probe_accuracies"]
 
 POOLS = ("flatten", "mean", "cls")
@@ -202,9 +203,9 @@ def centre_index(a: torch.Tensor) -> tuple:
 
 
 def effective_receptive_field(model: nn.Module, layer, x: torch.Tensor,
-                              device=None) -> torch.Tensor:
+                              device=None, *, per_image: bool = False) -> torch.Tensor:
     """|d a(centre) / d x| averaged over the images of ``x`` and summed over colour channels: [H,
-    W].
+    W] (``per_image``: one map per image, [N, H, W], whose mean over images is the default).
 
     a(centre) is the layer's output at its centre location summed over channels (Raghu et al.,
     Sec. 4.1: "the absolute value of the gradient of the center location of the feature map with
@@ -217,7 +218,8 @@ def effective_receptive_field(model: nn.Module, layer, x: torch.Tensor,
         model(xin)
         a = rec.activation
         (grad,) = torch.autograd.grad(a[centre_index(a)].sum(), xin)
-    return grad.abs().sum(1).mean(0).cpu()
+    maps = grad.abs().sum(1)                                               # [N, H, W]
+    return maps.cpu() if per_image else maps.mean(0).cpu()
 
 
 def erf_radius(erf: torch.Tensor, mass: float = 0.5) -> float:
@@ -249,27 +251,27 @@ def patch_distances(grid: int, patch: float) -> torch.Tensor:
 
 
 def mean_attention_distance(model: nn.Module, x: torch.Tensor, batch_size: int = 256,
-                            device=None) -> torch.Tensor:
+                            device=None, *, per_image: bool = False) -> torch.Tensor:
     """Per block and head, the attention-weighted distance in pixels between a patch and the
-    patches it attends to, averaged over query patches and images: [depth, heads].
+    patches it attends to, averaged over query patches and images: [depth, heads]
+    (``per_image``: averaged over query patches only, [N, depth, heads], for intervals over images).
 
     sum_j w_ij d(i, j) for each query patch i, with w the head's attention over the patch tokens
     (the class token left out as query and key, and w renormalised to sum to 1 over the patches).
     """
     _check_vit(model)
     attns = [blk.attention.attn for blk in model.blocks]
-    total, count = None, 0
+    chunks = []                                                   # [batch, depth, heads] each
     for batch in iter_layer_activations(model, attns, x, batch_size, device, stop_early=False):
-        for k, w in enumerate(batch.values()):
+        per_block = []
+        for w in batch.values():                                  # [batch, heads, T, T]
             p = w[:, :, 1:, 1:]
             p = p / p.sum(-1, keepdim=True).clamp_min(1e-12)
-            if k == 0:
-                dist = patch_distances(model.grid, x.shape[-1] / model.grid)
-                rows = torch.zeros(len(attns), w.shape[1], dtype=torch.float64)
-            rows[k] = (p * dist).sum(-1).mean(-1).sum(0).double()        # [heads]
-        total = rows if total is None else total + rows
-        count += len(w)
-    return (total / count).float()
+            dist = patch_distances(model.grid, x.shape[-1] / model.grid).to(p)
+            per_block.append((p * dist).sum(-1).mean(-1).double().cpu())      # [batch, heads]
+        chunks.append(torch.stack(per_block, 1))
+    per = torch.cat(chunks)                                       # [N, depth, heads]
+    return per.float() if per_image else per.mean(0).float()
 
 
 @contextmanager
@@ -291,6 +293,59 @@ def skip_removed(model: nn.Module, blocks):
     finally:
         for m, s in zip(mods, saved):
             m.skip = s
+
+
+@contextmanager
+def residual_path_removed(model: nn.Module, paths):
+    """Inside the block, each residual path named in ``paths`` is cut at test time: its sub-layer's
+    output f(z) replaces z + f(z). One residual path is the same lesion in both networks:
+
+    * ViT: ``"blocks.i.attention"`` (z + attn(norm1(z)) becomes attn(norm1(z))) or
+      ``"blocks.i.mlp"`` (z' + mlp(norm2(z')) becomes mlp(norm2(z'))); the block's other path stays;
+    * ResNet: ``"layerK.j"``, the block's shortcut (its only residual path).
+
+    Cutting both paths of a ViT block is ``skip_removed(model, "blocks.i")``. Hooks come off and
+    every block gets its setting back on every exit path."""
+    names = [paths] if isinstance(paths, str) else list(paths)
+    if not names:
+        raise ValueError("name at least one residual path, e.g. 'blocks.0.attention' or "
+                         "'layer1.0'.")
+    vit_paths, blocks = [], []
+    for name in names:
+        parent, _, leaf = name.rpartition(".")
+        if leaf in ("attention", "mlp") and parent:
+            block = check_layer(model, parent)
+            if not (hasattr(block, "skip") and hasattr(block, "norm1")):
+                raise TypeError(f"{name!r} is not a residual path of a ViT block: use "
+                                "'blocks.i.attention' or 'blocks.i.mlp'.")
+            if not block.skip:
+                raise ValueError(f"{parent!r} has no skip connections left to cut (skip=False).")
+            vit_paths.append((block, leaf))
+        else:
+            block = check_layer(model, name)
+            if not hasattr(block, "skip") or hasattr(block, "norm1"):
+                raise TypeError(f"{name!r} is not a residual path: name a ResNet block "
+                                "('layerK.j') or a ViT sub-layer ('blocks.i.attention', "
+                                "'blocks.i.mlp').")
+            blocks.append(block)
+    handles, saved = [], [b.skip for b in blocks]
+    try:
+        for block, leaf in vit_paths:
+            stream = {}
+            # the stream z entering the branch: the block's input (attention) or norm2's (MLP)
+            source = block if leaf == "attention" else block.norm2
+            handles.append(source.register_forward_pre_hook(
+                lambda mod, args, stream=stream: stream.__setitem__("z", args[0])))
+            handles.append(getattr(block, leaf).register_forward_hook(
+                lambda mod, args, out, stream=stream: out - stream["z"]))   # z + (f - z) = f
+        for b in blocks:
+            b.skip = False
+        yield model
+    finally:
+        for h in handles:
+            h.remove()
+        for b, s in zip(blocks, saved):
+            b.skip = s
 
 
 def residual_norm_ratios(model: nn.Module, x: torch.Tensor, device=None) -> torch.Tensor:

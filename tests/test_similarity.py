@@ -341,3 +341,59 @@ def test_block_layers_and_labels(nets):
     assert R.layer_labels(lr)[:3] == ["stem", "l1.0 mid", "l1.0"]
     for name in lv + lr:
         assert name == "norm" or (vit if name.startswith("blocks") else res).get_submodule(name)
+
+
+def test_residual_path_removed_is_one_path(nets, cifar_test):
+    """Cutting one residual path: the sub-layer's output replaces z + f(z); the ViT's two paths
+    together are skip_removed; hooks come off and settings come back on every exit."""
+    vit, res = nets
+    x = cifar_test[0][:4].float() / 255
+    blk = vit.blocks[1]
+    z = {}
+    h = blk.register_forward_pre_hook(lambda m, a: z.__setitem__("in", a[0]))
+    before = vit(x)
+    h.remove()
+    zin = z["in"]
+    with torch.no_grad():
+        a = blk.attention(blk.norm1(zin))
+        want = a + blk.mlp(blk.norm2(a))                    # attention path cut, MLP path kept
+        got = None
+        with R.residual_path_removed(vit, "blocks.1.attention"):
+            rec = {}
+            h = blk.register_forward_hook(lambda m, a, o: rec.__setitem__("out", o))
+            vit(x)
+            h.remove()
+            got = rec["out"]
+    tol = dict(rtol=1e-5, atol=1e-5 * float(want.abs().max()))   # float32, x + (f - x)
+    torch.testing.assert_close(got, want, **tol)
+    with torch.no_grad(), R.residual_path_removed(vit, ["blocks.1.attention", "blocks.1.mlp"]):
+        both = vit(x)
+    with torch.no_grad(), R.skip_removed(vit, "blocks.1"):
+        ref = vit(x)
+    torch.testing.assert_close(both, ref, rtol=1e-4, atol=1e-4 * float(ref.abs().max()))
+    assert not any(m._forward_hooks or m._forward_pre_hooks for m in vit.modules())
+    assert torch.equal(vit(x), before)
+    # the ResNet's one path is its shortcut: the same as skip_removed there
+    with torch.no_grad(), R.residual_path_removed(res, "layer2.0"):
+        assert not res.layer2[0].skip
+        cut = res(x)
+    with torch.no_grad(), R.skip_removed(res, "layer2.0"):
+        torch.testing.assert_close(cut, res(x))
+    assert res.layer2[0].skip
+    with pytest.raises(RuntimeError), R.residual_path_removed(vit, "blocks.0.mlp"):
+        raise RuntimeError("hooks must come off on this path too")
+    assert not any(m._forward_hooks or m._forward_pre_hooks for m in vit.modules())
+    for bad, err in (("stem", TypeError), ("blocks.0.norm1", TypeError), ([], ValueError)):
+        with pytest.raises(err), R.residual_path_removed(res if bad == "stem" else vit, bad):
+            pass
+
+
+def test_per_image_erf_and_attention_distance_average_to_the_defaults(nets, cifar_test):
+    vit, res = nets
+    x = cifar_test[0][:6]
+    per = R.effective_receptive_field(res, "layer1.0", x, per_image=True)
+    assert per.shape == (6, 32, 32)
+    torch.testing.assert_close(per.mean(0), R.effective_receptive_field(res, "layer1.0", x))
+    d = R.mean_attention_distance(vit, x, batch_size=4, per_image=True)
+    assert d.shape == (6, 2, 2)
+    torch.testing.assert_close(d.mean(0), R.mean_attention_distance(vit, x, batch_size=4))
