@@ -249,7 +249,9 @@ fig = viz.show_attributions(x_eval[:4], maps, titles=["conv3_2 (8x8)", "conv4_2 
 # asked for; Grad-CAM is coarse but class-discriminative; their product, **guided Grad-CAM**, is
 # both. We paste a cat (left) and a dog (right), each classified correctly on its own, on a texture;
 # the figure shows one such canvas, the measurements below use several (the cats and dogs of the
-# first 500 test images that the network is most sure of, each on its own texture).
+# first 500 test images that the network is most sure of, each on its own texture). With two
+# animals on one canvas the network's top class can only be one of them (printed below for the
+# canvas shown); the maps are asked for both classes whatever it predicts.
 
 # %%
 cat, dog = data.CIFAR10_CLASSES.index("cat"), data.CIFAR10_CLASSES.index("dog")
