@@ -162,7 +162,7 @@ axes[0].set_title(f"CIFAR-10: {data.CIFAR10_CLASSES[y_test[12]]} (32x32)", fonts
 for ax, (name, seg) in zip(axes[1:], methods.items()):
     seg_big = np.kron(seg.numpy(), np.ones((up, up), dtype=seg.numpy().dtype))
     ax.imshow(mark_boundaries(big, seg_big, color=(1, 1, 0), mode="thick"), interpolation="nearest")
-    ax.set_title(f"{name.split(' (')[0]}: {int(seg.max()) + 1} superpixels", fontsize="small")
+    ax.set_title(f"{name}\n{int(seg.max()) + 1} superpixels", fontsize="small")
 for ax in axes:
     ax.axis("off")
 
@@ -309,7 +309,7 @@ show_words(ax, exp_raw, "Why 'Atheism'? (model trained with headers)")
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Are these words about religion? The cell below says where each one comes from: the post's own
 # text, only its e-mail **header** (sender, host, *Posting*, *NNTP*), or only its quotes and
-# footer (who is quoted, signatures: the paper's "quote-attribution" words). Any word not in the
+# footer (who is quoted and from where, signatures). Any word not in the
 # post's own text is one the model should not need.
 
 # %%
@@ -397,7 +397,7 @@ print(f"the retrained model on this post: p(atheism) = {exp_clean.prediction:.2f
 # ## Trusting a prediction versus trusting a model
 #
 # One explanation tells us whether to trust **one prediction**: the post above is classified
-# correctly, for reasons we reject. To decide whether to trust the **model**, we need to see many
+# correctly, and the table of word origins says whether for reasons we accept. To decide whether to trust the **model**, we need to see many
 # explanations, but a user can read only a few. SP-LIME picks them.
 #
 # Explain $n$ posts and collect $\mathcal W \in \mathbb R^{n \times d'}$, $\mathcal W_{ij} = |(w_{g_i})_j|$.
@@ -516,7 +516,7 @@ log.effect("SP-LIME's picks expose the header reliance better than random picks"
                                                 paired=False,
                                                 what="picked and all explanations"),
            control="a random pick (the mean over all explained posts)", unit="points",
-           paper_value="user study (Sec. 6.4): SP-LIME picks help users choose the better model")
+           paper_value="user study (Sec. 6.4): SP-LIME picks help users choose the better model");
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Experiment 2: explaining an image classifier
