@@ -445,8 +445,9 @@ fig.suptitle("CAM of the true class (16x16, upsampled) with the true box and the
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **The threshold.** 20% is a heuristic. Scoring the same maps at other thresholds shows the
 # trade-off: a low threshold grows the box past the object, a high one keeps only its most
-# discriminative part. The grid starts at 0 (every non-negative pixel) so that the best
-# threshold cannot sit at its lower edge unseen. Choosing it here, on the test canvases, flatters
+# discriminative part. The grid starts at 0, the lowest threshold that means something (every
+# non-negative pixel; below 0 the box would take in evidence *against* the class), so a best
+# threshold at the grid's lower edge is the end of the scale, not a grid too short. Choosing it here, on the test canvases, flatters
 # it: exercise 3 chooses on training canvases.
 
 # %%
