@@ -463,9 +463,10 @@ ax.set(xlabel="threshold (fraction of the map's maximum)", ylabel="localization 
        title="CAM boxes on the benchmark: error against the threshold")
 ax.legend()
 best_t = thresholds[int(np.argmin([r.gt_known_loc_error for r in sweep]))]
+where = {thresholds[0]: " (0: the box of every non-negative pixel)",
+         thresholds[-1]: " (the grid's upper edge: the optimum may lie beyond it)"}
 print(f"lowest GT-known error at threshold {best_t:.1%} of the maximum"
-      + (" (an edge of the grid: the optimum may lie beyond it)"
-         if best_t in (thresholds[0], thresholds[-1]) else " (inside the grid)"))
+      + where.get(best_t, " (inside the grid)"))
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ### Concepts beyond the classes
