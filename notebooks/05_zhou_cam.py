@@ -421,7 +421,7 @@ for b in by_size.index:
                                                     blind.iou[inside] >= 0.5, paired=True,
                                                     what=f"canvases of {b}"),
                control="centre box, same canvases", unit="points")
-log.table().tail(len(by_size))
+log.table().tail(len(by_size)).set_axis(list(by_size.index))[["ours [95% interval]", "verdict"]]
 
 # %% [markdown]
 # How to read the table: compare the CAM box's mean side with the object's size bin; a box
