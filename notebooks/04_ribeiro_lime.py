@@ -112,7 +112,7 @@ from torch import nn
 from torchvision.transforms import Resize
 from tqdm.auto import tqdm
 
-from lecture_utils import checks, config, data, findings, lime, shapley, train, viz, zoo
+from lecture_utils import checks, config, data, explorers, findings, lime, shapley, train, viz, zoo
 from lecture_utils.source import show_source
 
 viz.use_style()
@@ -661,6 +661,19 @@ stability.style.format("{:.2f}")
 # samples cost two batched forward passes of 512 images. The benchmark
 # (`benchmarks/lime_shap.py`) measures this implementation against the `lime` package on the same
 # image and samples.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **Explore K and the kernel width $\sigma$.** The explorer scores one set of samples once; each
+# knob refits K-LASSO on them. Predict before you move a knob: with a tiny $\sigma$ only samples
+# that keep almost every superpixel count; with a huge one LIME becomes a global linear fit.
+
+# %% tags=["remove-output"]
+# NBVAL_SKIP
+explorers.lime_explorer(net, img, target, seg, n_samples=image_samples)
+
+# %% tags=["hide-input"]
+fig = explorers.lime_grid(net, img, target, seg, Ks=(1, 3, 8), widths=(0.1, 0.35, 2.0),
+                          n_samples=image_samples)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## What we saw

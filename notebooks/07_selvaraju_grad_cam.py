@@ -103,8 +103,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lecture_utils import (attribution, backprop, cam, canvas, checks, config, data, findings,
-                           localization, viz, zoo)
+from lecture_utils import (attribution, backprop, cam, canvas, checks, config, data, explorers,
+                           findings, localization, viz, zoo)
 from lecture_utils.maps import heatmap, upsample
 from lecture_utils.source import show_source
 
@@ -213,6 +213,16 @@ shapes = [f"{l} ({cam.grad_cam(canvas_net, xs[:1], ts[:1], layer=l).shape[-1]}x"
 fig = viz.show_attributions(canvases.images[show], maps, titles=shapes,
                             row_titles=[data.CIFAR10_CLASSES[c] for c in canvases.labels[show]],
                             suptitle="Grad-CAM of the true class at three depths", label="$L^c$")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **Explore the layer and the class.** Pick a canvas, a class (try one the network does not
+# predict) and a layer: the map's resolution is the layer's, and a deeper layer separates classes
+# more.
+
+# %% tags=["remove-output"]
+# NBVAL_SKIP
+explorers.gradcam_layer_explorer(canvas_net, canvases.images[:8], layers,
+                                 labels=canvases.labels[:8])
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ### A network without a GAP head
