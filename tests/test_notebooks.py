@@ -24,3 +24,28 @@ def test_notebook_pair_is_in_sync_and_fresh(path):
 def test_every_script_has_its_notebook():
     for py in (ROOT / "notebooks").glob("*.py"):
         assert py.with_suffix(".ipynb").exists(), f"{py.name} has no paired .ipynb"
+
+
+def test_prose_takes_markdown_edits_and_refuses_code_edits(tmp_path):
+    """`notebooks.py prose`: a markdown edit of the .py side reaches the executed notebook with a
+    fresh stamp and its outputs kept; a code edit is refused (only `execute` may renew outputs)."""
+    import shutil
+
+    import nbformat
+    src = NOTEBOOKS[0]
+    ipynb = tmp_path / src.name
+    shutil.copy2(src, ipynb)
+    py = ipynb.with_suffix(".py")
+    import jupytext
+    text = jupytext.writes(nbformat.read(src, 4), fmt="py:percent")   # the pair, in sync
+    first_md = text.index("\n# ")
+    py.write_text(text[:first_md] + "\n# An edited sentence." + text[first_md:])
+    outputs = [c.get("outputs") for c in nbformat.read(ipynb, 4).cells if c.cell_type == "code"]
+    nbtool.take_prose(ipynb)
+    assert nbtool.problems(ipynb) == []
+    nb = nbformat.read(ipynb, 4)
+    assert any("An edited sentence." in c.source for c in nb.cells)
+    assert [c.get("outputs") for c in nb.cells if c.cell_type == "code"] == outputs
+    py.write_text(py.read_text().replace("import ", "import  ", 1))
+    with pytest.raises(SystemExit, match="code cells differ"):
+        nbtool.take_prose(ipynb)

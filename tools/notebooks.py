@@ -2,6 +2,7 @@
 
     python tools/notebooks.py execute --profile laptop notebooks/05_*.ipynb
     python tools/notebooks.py check                   # what tests/test_notebooks.py asserts
+    python tools/notebooks.py prose notebooks/05_*.ipynb  # markdown edits only: no re-run
 
 Each notebook is a pair: ``X.ipynb`` (executed outputs, for readers) and ``X.py`` (jupytext percent
 script, for review). ``execute`` reads whichever side was edited last, runs it top to bottom in a
@@ -92,6 +93,36 @@ def execute(ipynb: Path, profile: str, timeout: int = 3600) -> float:
     return seconds
 
 
+def take_prose(ipynb: Path) -> str:
+    """Carry markdown edits of the ``.py`` side into the executed notebook without re-running it,
+    when its code cells (source and order) are unchanged: the outputs still belong to the code,
+    and the stamp's hash is renewed. Returns what was done; refuses (SystemExit) when code differs,
+    because then only `execute` gives outputs that belong to the source."""
+    nb = nbformat.read(ipynb, as_version=4)
+    new = jupytext.read(pair_of(ipynb))
+    code = [c.source.strip() for c in nb.cells if c.cell_type == "code"]
+    new_code = [c.source.strip() for c in new.cells if c.cell_type == "code"]
+    if code != new_code:
+        raise SystemExit(f"{ipynb.name}: code cells differ between the pair: run "
+                         f"`make execute NB={ipynb}` (prose takes markdown edits only).")
+    outputs = iter([c for c in nb.cells if c.cell_type == "code"])
+    cells = []
+    for cell in new.cells:
+        if cell.cell_type == "code":
+            old = next(outputs)
+            old.metadata = cell.metadata
+            cells.append(old)
+        else:
+            cells.append(cell)
+    changed = sum(a.source != b.source for a, b in zip(nb.cells, cells)) + abs(
+        len(nb.cells) - len(cells))
+    nb.cells = cells
+    if STAMP in nb.metadata:
+        nb.metadata[STAMP]["source_sha256"] = source_hash(nb)
+    write_pair(nb, ipynb)
+    return f"{ipynb.name}: {changed} markdown cell(s) taken from {pair_of(ipynb).name}"
+
+
 def static_outputs(nb):
     """Progress bars and other widgets as a static rendering of their final state (see the
     module's docstring); the cells' source is untouched, so the stamp's hash still holds."""
@@ -137,7 +168,14 @@ def main(argv=None) -> int:
     c.add_argument("notebooks", nargs="*", type=Path)
     st = sub.add_parser("static", help="static widget outputs in executed notebooks, in place")
     st.add_argument("notebooks", nargs="+", type=Path)
+    pr = sub.add_parser("prose", help="markdown edits of the .py into the executed notebook "
+                                      "(code unchanged), without re-running it")
+    pr.add_argument("notebooks", nargs="+", type=Path)
     args = p.parse_args(argv)
+    if args.cmd == "prose":
+        for path in args.notebooks:
+            print(take_prose(path))
+        return 0
     if args.cmd == "static":
         for path in args.notebooks:
             nb = static_outputs(nbformat.read(path, as_version=4))
