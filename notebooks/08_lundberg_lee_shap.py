@@ -461,15 +461,18 @@ viz.show_heatmap(axes[2], phi_lin.reshape(8, 8).float(), signed=True, title=r"Li
 # The lecture adds that the SHAP values of simple components can be solved **analytically** when
 # they are linear, **max pooling**, or a one-input activation. For a max over a window of $k$
 # inputs with reference $r$, the component is the game $v(S) = \max(x_S \cup r_{\bar S})$, and its
-# $2^k$ coalitions (16 for a 2 × 2 window) give its exact Shapley values at once. The course's
-# `deep_shap` implements the linear and one-input rules only: on a network with max pooling it
-# stops with a clear error instead of returning a map built on the wrong rule, which is why this
-# notebook uses max-pool-free networks (the ResNet with global average pooling, an MLP). The exact
-# values of one max-pooling window, and their sum (local accuracy), in a few lines:
+# $2^k$ coalitions (16 for a 2 × 2 window) give its exact Shapley values at once
+# (`shapley.max_shapley`). Inside `deep_shap`, a non-overlapping max-pooling layer passes the
+# multipliers $m_j = \phi_j / (x_j - r_j)$ of its windows backwards, so the sum over a window is
+# still $\max(x) - \max(r)$; overlapping or padded pooling, where an input sits in several
+# windows, stops with a clear error instead of a map built on the wrong rule. The networks of this
+# notebook have no max pooling (the ResNet pools by a global average; the MLP has none), so we check
+# the rule on one window against the exact values of its game:
 
 # %% slideshow={"slide_type": "fragment"}
 show_source(shapley.rescale_rule, "multiplier")
 show_source(shapley.deep_shap, "pairs")
+show_source(shapley.max_shapley)
 
 # %% slideshow={"slide_type": "fragment"}
 window, window_ref = torch.tensor([0.9, 0.2, 0.5, 0.1]), torch.tensor([0.3, 0.6, 0.0, 0.0])
@@ -478,6 +481,12 @@ phi_max = shapley.exact_shapley(max_game, 4)
 print("Shapley values of a 2 x 2 max-pooling window:", phi_max.numpy().round(4))
 assert torch.isclose(phi_max.sum(), torch.tensor(0.9 - 0.6, dtype=torch.float64))  # max(x) - max(r)
 assert phi_max[1] < 0 < phi_max[0]        # input 1 lies below its reference: a negative share
+assert torch.allclose(shapley.max_shapley(window[None], window_ref[None])[0].double(), phi_max,
+                      atol=1e-6)          # the analytic rule, all windows at once
+pool_net = nn.Sequential(nn.MaxPool2d(2), nn.Flatten())
+phi_pool = shapley.deep_shap(pool_net, window.reshape(1, 1, 2, 2), 0,
+                             background=window_ref.reshape(1, 1, 2, 2))
+assert torch.allclose(phi_pool.reshape(4).double(), phi_max, atol=1e-6)   # Deep SHAP's rule
 
 # %% slideshow={"slide_type": "subslide"}
 # The slide's composition by hand: y -> x = relu(W1 y) -> f3 = w2 . x, one reference r.
@@ -506,7 +515,8 @@ assert torch.allclose(shapley.deep_shap(as_net, eight[None], 8, background=backg
 # The paper explains a network's **log odds** of "8" against "3" for MNIST digits and removes the
 # pixels that the explanation says speak most for "8": a good explanation turns the 8 into a 3 with
 # few pixels. We do the same on the 8 × 8 digits with the zoo's `digits_mlp` (an MLP on the 64
-# pixels; no max-pooling, so the rescale rule is exact). A removed pixel becomes blank (0), the
+# pixels, ReLUs and linear layers only; Deep SHAP composes the rescale rule through it, an
+# approximation of the Shapley values that adds up exactly). A removed pixel becomes blank (0), the
 # reference of every method below; we remove 20% of the pixels (13 of 64), those with the largest
 # positive attribution.
 #
