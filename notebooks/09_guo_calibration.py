@@ -337,8 +337,8 @@ for f in log.items[-2:]:
 # hour estimated on a T4) is exercise 6. (Estimates from FLOPs and step counts:
 # `python benchmarks/generalization_calibration.py --budget`.)
 #
-# **Read this sweep for what it is.** A network trained on a thousand images without
-# augmentation fits them and is overconfident on everything else: its error is high and its ECE is
+# **Read this sweep for what it is.** A network trained on a small subset (a thousand images in
+# the laptop profile) without augmentation fits them and is overconfident on everything else: its error is high and its ECE is
 # dominated by **overfitting**, not by the architecture. Figure 2's claim is about networks whose
 # error *falls* as they get deeper, wider or batch-normalised. **The test, decided before the run**:
 # a factor reproduces only if, towards its modern end, the error falls *and* the ECE rises by more
@@ -570,8 +570,8 @@ print(log.items[-1].line())
 # can too.
 #
 # **The lesson of the paper's table** (19 data sets and networks, the lecture's slide): temperature
-# scaling has the lowest ECE in 10 of the 19 rows and is close to the best in most others, with
-# one parameter; matrix scaling, with $K^2 + K$ parameters, is competitive on CIFAR-10
+# scaling has the lowest ECE in 10 of the 19 rows and is within a point of the best in the other
+# nine, with one parameter; matrix scaling, with $K^2 + K$ parameters, is competitive on CIFAR-10
 # ($K = 10$: 110 parameters) but **collapses** on CIFAR-100 ($K = 100$: 10,100 parameters fitted on
 # 5,000 validation images), with ECEs of 20 to 25% on the ResNets, worse than not calibrating.
 #
