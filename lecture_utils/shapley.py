@@ -24,7 +24,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Callable
 
 import numpy as np
@@ -599,6 +599,64 @@ class LogOdds(nn.Module):
 RESCALED = (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Tanh, nn.Softplus)
 NOT_SUPPORTED = (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AdaptiveMaxPool1d,
                  nn.AdaptiveMaxPool2d, nn.Softmax, nn.LayerNorm, nn.MultiheadAttention)
+MAX_WINDOW = 9          # max_shapley enumerates 2^k coalitions per window: up to 3 x 3 windows
+
+
+def max_shapley(x: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+    """Exact Shapley values of a max over k inputs against a reference: the game
+    v(S) = max_j (x_j if j in S else r_j), the lecture's analytic SHAP values of a max-pooling
+    window. ``x``, ``r`` [..., k] (k <= MAX_WINDOW); returns phi [..., k] in x's dtype, with
+    sum_j phi_j = max(x) - max(r) (local accuracy). All 2^k coalitions, weighted as in
+    ``exact_shapley``: +w(|S| - 1) if j is in S, -w(|S|) if not."""
+    if x.shape != r.shape or x.dim() == 0:
+        raise ValueError(f"x and r must both be [..., k], got {tuple(x.shape)} and "
+                         f"{tuple(r.shape)}.")
+    k = x.shape[-1]
+    if not 1 <= k <= MAX_WINDOW:
+        raise ValueError(f"max_shapley enumerates 2^k coalitions of a window: k = {k} is outside "
+                         f"1..{MAX_WINDOW} (windows up to 3 x 3).")
+    Z = coalitions(k).to(x.device, torch.float64)                          # [2^k, k]
+    xd, rd = x.double()[..., None, :], r.double()[..., None, :]            # [..., 1, k]
+    v = torch.where(Z.bool(), xd, rd).amax(-1)                             # [..., 2^k]
+    w = shapley_weights(k).to(x.device)
+    size = Z.sum(1).long()
+    coef = Z * w[(size - 1).clamp(0, k - 1)][:, None] - (1 - Z) * w[size.clamp(max=k - 1)][:, None]
+    return (v @ coef).to(x.dtype)                                          # [..., k]
+
+
+def _max_pool_rule(pool: nn.MaxPool2d, eps: float):
+    """The multiplier rule of one non-overlapping max-pooling layer: m_j = phi_j / (x_j - r_j)
+    with phi from ``max_shapley`` per window (0 where x_j = r_j, a null player)."""
+    kh, kw = (pool.kernel_size,) * 2 if isinstance(pool.kernel_size, int) else pool.kernel_size
+
+    def rule(x, y, grad_input, grad_output):
+        n = len(x) // 2
+        N, C, H, W = x.shape
+        Ho, Wo = H // kh, W // kw
+        win = (x[..., :Ho * kh, :Wo * kw].reshape(N, C, Ho, kh, Wo, kw)
+               .permute(0, 1, 2, 4, 3, 5).reshape(N, C, Ho, Wo, kh * kw))
+        dx = win[:n] - win[n:]
+        phi = max_shapley(win[:n], win[n:])
+        m = torch.where(dx.abs() < eps, torch.zeros_like(dx),
+                        phi / torch.where(dx.abs() < eps, torch.ones_like(dx), dx))
+        g = grad_output[..., None] * m.repeat(2, 1, 1, 1, 1)
+        g = g.reshape(N, C, Ho, Wo, kh, kw).permute(0, 1, 2, 4, 3, 5).reshape(N, C, Ho * kh,
+                                                                             Wo * kw)
+        out = torch.zeros_like(grad_input)
+        out[..., :Ho * kh, :Wo * kw] = g
+        return out
+    return rule
+
+
+def _exact_max_pool(m: nn.Module) -> bool:
+    """A 2-d max-pooling with non-overlapping windows (stride = kernel, no padding or dilation):
+    the kind ``max_shapley`` composes exactly."""
+    if type(m) is not nn.MaxPool2d or m.return_indices or m.ceil_mode:
+        return False
+    pair = lambda v: (v, v) if isinstance(v, int) else tuple(v)  # noqa: E731
+    k = pair(m.kernel_size)
+    return (pair(m.stride or m.kernel_size) == k and pair(m.padding) == (0, 0)
+            and pair(m.dilation) == (1, 1) and k[0] * k[1] <= MAX_WINDOW)
 
 
 @contextmanager
@@ -609,11 +667,15 @@ def rescale_rule(model: nn.Module, eps: float = 1e-10):
     in its second half. Linear layers keep their gradients, which are their exact multipliers, so
     backpropagation composes the multipliers by the chain rule, m_{y f3} = sum_j m_{y f_j} m_{x_j
     f3}.
+    A non-overlapping ``nn.MaxPool2d`` (stride = kernel, up to 3 x 3) passes the multipliers of its
+    windows' exact Shapley values (``max_shapley``), the lecture's analytic rule for max pooling.
     Hooks are removed on every exit path (``hooks.backward_rule``)."""
-    bad = [name for name, m in model.named_modules() if isinstance(m, NOT_SUPPORTED)]
+    bad = [name for name, m in model.named_modules()
+           if isinstance(m, NOT_SUPPORTED) and not _exact_max_pool(m)]
     if bad:
-        raise TypeError(f"deep_shap has no rule for the layers {bad} (max-pooling, softmax, layer "
-                        "norm, attention): explain this model with kernel_shap on a game instead.")
+        raise TypeError(f"deep_shap has no rule for the layers {bad} (overlapping or padded "
+                        "max-pooling, softmax, layer norm, attention): explain this model with "
+                        "kernel_shap on a game instead.")
 
     # --8<-- [start:multiplier]
     def rescale(x, y, grad_input, grad_output):
@@ -626,7 +688,12 @@ def rescale_rule(model: nn.Module, eps: float = 1e-10):
     # --8<-- [end:multiplier]
 
     nonlinear = [m for m in model.modules() if isinstance(m, RESCALED)]
-    with backward_rule(model, nonlinear, rescale, kind="nonlinearity (nn.ReLU, nn.Tanh, ...)"):
+    with ExitStack() as stack:
+        stack.enter_context(backward_rule(model, nonlinear, rescale,
+                                          kind="nonlinearity (nn.ReLU, nn.Tanh, ...)"))
+        for pool in (m for m in model.modules() if _exact_max_pool(m)):
+            stack.enter_context(backward_rule(model, [pool], _max_pool_rule(pool, eps),
+                                              kind="max-pooling (nn.MaxPool2d)"))
         yield model
 
 

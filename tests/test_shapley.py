@@ -366,11 +366,48 @@ def test_deep_shap_chain_rule_of_multipliers_by_hand():
     assert torch.allclose(S.deep_shap(net, y, 0, background=r), m_y * (y - r), atol=1e-6)
 
 
+def test_max_shapley_is_the_exact_shapley_value_of_a_max_window():
+    """The lecture's analytic SHAP values of max pooling: one window's game, enumerated."""
+    g = torch.Generator().manual_seed(0)
+    for k in (1, 2, 4, 9):
+        x = torch.rand(5, k, generator=g, dtype=torch.float64)
+        r = torch.rand(5, k, generator=g, dtype=torch.float64)
+        phi = S.max_shapley(x, r)
+        for row in range(5):
+            game = lambda Z, row=row: torch.where(Z.bool(), x[row], r[row]).amax(1)  # noqa: E731
+            assert torch.allclose(phi[row], S.exact_shapley(game, k), atol=1e-12)
+        assert torch.allclose(phi.sum(1), x.amax(1) - r.amax(1), atol=1e-12)   # local accuracy
+    with pytest.raises(ValueError, match="2\\^k coalitions"):
+        S.max_shapley(torch.rand(2, 16), torch.rand(2, 16))
+    with pytest.raises(ValueError, match="must both be"):
+        S.max_shapley(torch.rand(2, 4), torch.rand(2, 3))
+
+
+def test_deep_shap_through_max_pooling_adds_up_and_is_exact_for_one_window():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                        nn.Linear(8, 3)).double()
+    x, bg = torch.randn(2, 1, 6, 6, dtype=torch.float64), torch.randn(3, 1, 6, 6,
+                                                                      dtype=torch.float64)
+    phi = S.deep_shap(net, x, 1, background=bg)            # check=True: sums to f(x) - E[f(b)]
+    with torch.no_grad():
+        want = net(x)[:, 1] - net(bg)[:, 1].mean()
+    assert torch.allclose(phi.sum((1, 2, 3)), want, atol=1e-10)
+    # one max-pooling window alone: Deep SHAP is the window's exact Shapley values
+    pool = nn.Sequential(nn.MaxPool2d(2), nn.Flatten())
+    xw, rw = torch.rand(1, 1, 2, 2, dtype=torch.float64), torch.rand(1, 1, 2, 2,
+                                                                     dtype=torch.float64)
+    got = S.deep_shap(pool, xw, 0, background=rw).reshape(4)
+    want = S.max_shapley(xw.reshape(1, 4), rw.reshape(1, 4))[0]
+    assert torch.allclose(got.double(), want, atol=1e-6 if got.dtype == torch.float32 else 1e-12)
+
+
 def test_deep_shap_refuses_what_it_cannot_explain():
-    pooled = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+    pooled = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(3, stride=2), nn.Flatten(),
                            nn.Linear(2, 2))
-    with pytest.raises(TypeError, match=r"no rule for the layers \['2'\].*kernel_shap"):
-        S.deep_shap(pooled, torch.rand(1, 1, 4, 4), 0, background=torch.rand(2, 1, 4, 4))
+    with pytest.raises(TypeError,
+                       match=r"no rule for the layers \['2'\].*overlapping.*kernel_shap"):
+        S.deep_shap(pooled, torch.rand(1, 1, 5, 5), 0, background=torch.rand(2, 1, 5, 5))
 
     class Functional(nn.Module):
         def __init__(self):
