@@ -110,7 +110,8 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from lecture_utils import calibration as C
-from lecture_utils import calibration, checks, config, data, findings, models, train, viz, zoo
+from lecture_utils import (calibration, checks, config, data, explorers, findings, models, train,
+                           viz, zoo)
 from lecture_utils.source import show_source
 
 viz.use_style()
@@ -681,29 +682,18 @@ for name, (_, fitted) in results.items():        # one figure (one slide) per mo
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ### Try it: move $T$
 #
-# The slider redraws the reliability diagram of the ResNet's test split at temperature $T$
-# (it needs a live kernel; the static figure below it is made by the same function).
+# The temperature explorer (`explorers.temperature_explorer`, shared with notebook 12) redraws the
+# reliability diagram of the ResNet's test split at temperature $T$ and marks $T$ on the ECE and
+# NLL curves, with the fitted $T^*$. It needs a live kernel; the static figure below it is drawn by
+# the same functions.
 
-# %%
-def reliability_at(T, name="resnet_gap"):
-    """The reliability diagram of one model's test split with its logits divided by T."""
-    z, y = test[name]
-    return viz.reliability_diagram(C.reliability_bins(C.softmax(z, T), y),
-                                   title=f"{name}: T = {T:.2f}")
-
-
-# %%
+# %% tags=["remove-output"]
 # NBVAL_SKIP
-import ipywidgets as widgets  # noqa: E402
+explorers.temperature_explorer(*test["resnet_gap"])
 
-widgets.interact(reliability_at, T=widgets.FloatLogSlider(value=1.0, base=10, min=-0.7, max=0.7,
-                                                          step=0.02, description="T"),
-                 name=widgets.fixed("resnet_gap"));
-
-# %% slideshow={"slide_type": "subslide"}
+# %% slideshow={"slide_type": "subslide"} tags=["hide-input"]
 T_res = results["resnet_gap"][1]["Temp. Scaling"].temperature
-for T in (0.5, T_res, 3.0):
-    fig = reliability_at(T)
+fig = explorers.temperature_grid(*test["resnet_gap"], temperatures=(0.5, None, 3.0), T_star=T_res)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## What we saw
