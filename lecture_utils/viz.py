@@ -230,14 +230,22 @@ def reliability_diagram(bins, *, axes=None, title=None, show_histogram: bool = T
     conf = np.where(filled, bins.conf.numpy(), 0.0)
     ax.bar(left, acc, width=width, align="edge", color="tab:blue", edgecolor="black",
            linewidth=0.6, label="outputs: acc($B_m$)")
-    ax.bar(left, conf - acc, bottom=acc, width=width, align="edge", color="crimson", alpha=0.3,
-           edgecolor="crimson", hatch="//", linewidth=0.6, label="gap to conf($B_m$)")
+    # the gap to conf(B_m): overconfident bins (conf > acc) in red above the bar, underconfident
+    # ones (conf < acc) in orange over the top of the bar; each in the legend only when present
+    over = filled & (conf > acc)
+    under = filled & (conf < acc)
+    for mask, colour, what in ((over, "crimson", "overconfident"),
+                               (under, "darkorange", "underconfident")):
+        if mask.any():
+            ax.bar(left[mask], (conf - acc)[mask], bottom=acc[mask], width=width, align="edge",
+                   color=colour, alpha=0.3, edgecolor=colour, hatch="//", linewidth=0.6,
+                   label=f"gap to conf($B_m$): {what}")
     ax.plot([0, 1], [0, 1], ls="--", color="gray", label="perfect calibration")
     ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence $\\hat p$", ylabel="accuracy")
     ax.text(0.97, 0.05, f"ECE = {100 * bins.ece:.2f}%", ha="right", va="bottom",
             transform=ax.transAxes, fontsize="small",
             bbox=dict(facecolor="white", alpha=0.8, edgecolor="none"))
-    ax.legend(fontsize="x-small", loc="upper left")
+    ax.legend(fontsize="xx-small", loc="upper left", framealpha=0.85)
     if title and not show_histogram:
         ax.set_title(title)
     return fig
