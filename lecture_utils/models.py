@@ -87,7 +87,8 @@ def vgg(width: int = 64, num_classes: int = 10, batch_norm: bool = True, hidden:
     """conv1_1..conv4_2 (3x3, widths w, w | 2w, 2w | 4w, 4w | 8w, 8w), max-pool after the first
     three blocks, then a fully connected head (pool4 -> flatten -> fc1 -> relu -> fc2), no GAP.
 
-    The 4x4 maps of conv4_2 are what Grad-CAM sees on this net.
+    The 4x4 rectified maps of relu4_2 (after conv4_2, its batch norm and ReLU) are what Grad-CAM
+    reads on this net.
     """
     widths = [(1, [width, width]), (2, [2 * width] * 2), (3, [4 * width] * 2), (4, [8 * width] * 2)]
     layers, cin = [("normalize", Normalize())], 3

@@ -153,8 +153,8 @@ x32, x64 = torch.rand(1, 3, 32, 32, device=device), torch.rand(1, 3, 64, 64, dev
 rows = [("ResNet-GAP", "layer3", "32x32 (CIFAR-10)", resnet, x32),
         ("ResNet-GAP", "layer3", "64x64 (canvas)", canvas_net, x64),
         ("ResNet-GAP", "layer2", "64x64 (canvas)", canvas_net, x64),
-        ("VGG", "conv4_2", "32x32 (CIFAR-10)", vgg, x32),
-        ("VGG", "conv3_2", "32x32 (CIFAR-10)", vgg, x32)]
+        ("VGG", "relu4_2", "32x32 (CIFAR-10)", vgg, x32),
+        ("VGG", "relu3_2", "32x32 (CIFAR-10)", vgg, x32)]
 res = pd.DataFrame([{"network": n, "layer": l, "input": i,
                      "Grad-CAM map": "x".join(map(str, cam.grad_cam(m, x, 0, layer=l).shape[1:]))}
                     for n, l, i, m, x in rows])
@@ -239,15 +239,19 @@ except ValueError as err:
 
 # %%
 pred_v = vgg(xv).argmax(1)
-maps = [upsample(cam.grad_cam(vgg, xv, pred_v, layer=l), 32).cpu() for l in ("conv3_2", "conv4_2")]
-fig = viz.show_attributions(x_eval[:4], maps, titles=["conv3_2 (8x8)", "conv4_2 (4x4)"],
+maps = [upsample(cam.grad_cam(vgg, xv, pred_v, layer=l), 32).cpu() for l in ("relu3_2", "relu4_2")]
+fig = viz.show_attributions(x_eval[:4], maps, titles=["relu3_2 (8x8)", "relu4_2 (4x4)"],
                             row_titles=[f"true {data.CIFAR10_CLASSES[t]}\npred "
                                         f"{data.CIFAR10_CLASSES[p]}" for t, p in zip(y_eval[:4], pred_v)],
                             suptitle="Grad-CAM on the VGG (no GAP head), predicted class")
 
 # %% [markdown]
-# At `conv4_2` a map cell covers 8×8 pixels of a 32×32 image, coarse next to these objects; one
-# stage earlier, `conv3_2` (8×8 cells of 4×4 pixels) can follow an object more closely. Where the
+# Grad-CAM reads the rectified maps of a layer (the paper's $A^k$ are the last convolutional
+# layer's activations after its ReLU), so on this VGG the layer is `relu4_2`, not `conv4_2`: the
+# convolution's raw output comes before batch norm and ReLU, and its signed maps weighted by
+# $\alpha^c_k$ often sum to nothing positive, which ReLU turns into an empty map. At `relu4_2` a map
+# cell covers 8×8 pixels of a 32×32 image, coarse next to these objects; one stage earlier,
+# `relu3_2` (8×8 cells of 4×4 pixels) can follow an object more closely. Where the
 # map lands is what the gradients at that layer say: look at the figure before reading a map as
 # "the object" (the row titles say whether the VGG got the image right). Which layer localizes
 # better is measured on the benchmark below, for the ResNet.
