@@ -225,7 +225,8 @@ show_source(deconvnet.project_unit)
 # ## The network: a VGG-style net trained on CIFAR-10
 #
 # Zeiler & Fergus looked inside an AlexNet-like ImageNet model. We use the course's VGG-style network
-# (3×3 convolutions with batch norm and ReLU, max-pooling after blocks 1-3, a fully connected head),
+# (four blocks of two 3×3 convolutions with batch norm and ReLU, each block followed by max-pooling,
+# then a fully connected head),
 # trained on CIFAR-10 by the zoo. Max-pooling matters here: the deconvnet needs its switches.
 
 # %%
@@ -278,10 +279,11 @@ for layer in LAYERS[:2]:
     fig, tops[layer] = display.show_top_activations(vgg, x_search, layer, units_shown[layer])
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# Look for colours and oriented edges in the units of the first block. `relu1_2` is the output of
-# the block's *second* 3×3 convolution (a 5-pixel receptive field), two convolutions and two ReLUs
-# from the pixels: close to, but not exactly, a linear filter. Compare each projection with its
-# patch.
+# In the first block, the nine projections of each unit are nearly the same pattern, and its nine
+# patches mostly share a light/dark edge at one orientation. `relu1_2` is the output of the block's
+# *second* 3×3 convolution (a 5-pixel receptive field), two convolutions and two ReLUs from the
+# pixels: close to, but not exactly, a linear filter, which is why its projections barely change
+# from image to image. Compare each projection with its patch.
 
 # %%
 for layer in LAYERS[2:]:
@@ -399,6 +401,12 @@ ax.grid(alpha=0.3)
 # %%
 settle_table = settle.pivot(index="layer", columns="epoch", values="correlation with the final unit").loc[LAYERS]
 settle_table.style.format("{:.2f}").set_caption("Mean correlation of each layer's units with their final selves")
+
+# %% [markdown]
+# The finding compares only the lowest layer with the highest. The table does not show a clean
+# bottom-up order: `relu3_2`, not `relu4_2`, is the furthest from its final self at every saved
+# epoch. So this run supports "the first block settles before the last", not "each layer settles
+# after the one below it".
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Experiment 3: occlusion sensitivity
@@ -528,7 +536,8 @@ for name in ("vgg16", "alexnet"):
 #
 # The deconvnet's filtering is the transposed convolution, i.e. the convolution with the flipped
 # kernel, i.e. the backward pass of the convolution, and unpooling with switches is the backward
-# pass of max-pooling: the asserts above check both on random layers. Only the rectification of the
+# pass of max-pooling: the asserts above check the first on random layers (three strides and
+# paddings) and the second on a small worked example. Only the rectification of the
 # *signal* is new. The experiments' findings, each with its control, interval and verdict, printed
 # from this run:
 
@@ -539,8 +548,17 @@ log.summary()
 
 # %% [markdown]
 # Read each verdict with the scale in mind: a 32-pixel CIFAR-10 network, a few units per layer and
-# a few saved epochs, where the paper had an ImageNet network and 70 epochs. "Inconclusive" means
-# the interval is too wide at this profile to decide, not that the paper is wrong.
+# a few saved epochs, where the paper had an ImageNet network and 70 epochs. What each verdict
+# covers:
+#
+# * Experiment 2 compares `relu1_2` with `relu4_2` only; its table shows `relu3_2` settling last,
+#   so the order is not strictly bottom-up.
+# * Experiment 3's pasted images are much harder for the net than the test set (the accuracies
+#   printed there), and the drop of $P_c$ is averaged over all of them, whether the net classifies
+#   them right or not.
+#
+# An "inconclusive" verdict (none in this run) would mean the interval is too wide at this profile
+# to decide, not that the paper is wrong.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercises
@@ -592,11 +610,13 @@ for w, m in sizes.items():
 ### END SOLUTION
 
 # %% [markdown] tags=["solution"]
-# Read the answer off the printed ranges, not off a prediction. On a 32-pixel image even a 4-pixel
-# square (1/8 of the side) can hide a part the net relies on, so its map need not be flat: it is
-# finer, and it can fall far at a few positions. A 16-pixel square hides a quarter of the image
-# wherever it is, so its map is coarse and lower almost everywhere. Zeiler & Fergus' square was
-# about a fifth of the image side, close to our 8 pixels.
+# Read the answer off the printed ranges and the three maps, not off a prediction. On a 32-pixel
+# image even a 4-pixel square (1/8 of the side) can hide a part the net relies on, so its map is not
+# flat: it is finer, and it falls far at a few positions. A 16-pixel square hides up to a quarter of
+# the image (less near the border, where it is clipped), so its map is coarser and its low region
+# wider, around the object. Covering can also *raise* $P$(true class): the image was picked with
+# $P < 0.8$, and all three printed maxima are above that, the highest for the 16-pixel square.
+# Zeiler & Fergus' square was about a fifth of the image side, close to our 8 pixels.
 
 # %% tags=["solution"]
 ### BEGIN SOLUTION
