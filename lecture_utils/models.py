@@ -84,8 +84,8 @@ def _named(prefix, layers):
 # VGG-style network with max-pooling (Zeiler & Fergus' deconvnet needs the pooling switches)
 # --------------------------------------------------------------------------------------------
 def vgg(width: int = 64, num_classes: int = 10, batch_norm: bool = True, hidden: int | None = None):
-    """conv1_1..conv4_2 (3x3, widths w, w | 2w, 2w | 4w, 4w | 8w, 8w), max-pool after the first
-    three blocks, then a fully connected head (pool4 -> flatten -> fc1 -> relu -> fc2), no GAP.
+    """conv1_1..conv4_2 (3x3, widths w, w | 2w, 2w | 4w, 4w | 8w, 8w), max-pool after each of the
+    four blocks, then a fully connected head (pool4 -> flatten -> fc1 -> relu -> fc2), no GAP.
 
     The 4x4 rectified maps of relu4_2 (after conv4_2, its batch norm and ReLU) are what Grad-CAM
     reads on this net.
