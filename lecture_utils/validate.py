@@ -372,7 +372,8 @@ def check_finite(t: torch.Tensor, name: str, hint: str = "") -> torch.Tensor:
         bad = ~torch.isfinite(t)
         if bad.any():
             where = tuple(int(i) for i in bad.nonzero()[0])
-            raise ValueError(f"{name} contains NaN or inf ({int(bad.sum())} of {t.numel()} "
-                             f"entries; the first at index {where} is {t[where].item()})"
+            raise ValueError(f"{name} holds NaN or infinite values ({int(bad.sum())} of "
+                             f"{t.numel()} entries; the first at index {where} is "
+                             f"{t[where].item()})"
                              + (f": {hint.rstrip('.')}." if hint else "."))
     return t
