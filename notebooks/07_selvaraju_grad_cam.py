@@ -25,7 +25,8 @@
 # **Why it matters:** Grad-CAM takes the weights of the feature maps from the **gradients**, so
 # it explains any convolutional network, at any layer, for any differentiable score, where CAM
 # ([notebook 05](05_zhou_cam.ipynb)) needs a network that ends in global average pooling and one
-# linear layer; on such a network it gives back CAM.
+# linear layer; on such a network it gives back CAM, up to a ReLU and a factor $1/Z$ (derived and
+# asserted below).
 
 # %% [markdown] slideshow={"slide_type": "notes"} tags=["presenter"]
 # **Presenter's note.**
@@ -35,8 +36,9 @@
 # *Run live:* the resolution table, the check Grad-CAM = ReLU(CAM)/Z (the slide "Grad-CAM as a
 # generalization to CAM" in one assert), and the cat-and-dog canvas: guided backprop's two maps
 # look alike, Grad-CAM's do not (the correlation table says it in numbers).
-# *Takes long on a laptop:* the localization benchmark (six methods on 2,000 canvases, several
-# minutes) and the layer table; show the committed outputs.
+# *Takes long on a laptop:* the localization benchmark (six methods on 2,000 canvases, about four
+# minutes of method time in the `seconds` column on the committed run) and the layer table; show
+# the committed outputs (the whole notebook took about 9 minutes on one CPU thread).
 # *Show, don't run:* the VGG cells and "Beyond classification" (captioning and VQA are named, not
 # built).
 # *Exercises:* do 1 (Grad-CAM by hand) together; 3 and 4 are "predict, then run" questions.
@@ -129,9 +131,9 @@ log = findings.Findings("07", "Selvaraju et al. 2017")   # the findings this not
 #
 # with $Z = u \cdot v$. The ReLU keeps the features with a **positive influence** on the class;
 # the paper argues that negative pixels are *likely* to belong to other categories in the image
-# (a conjecture, which the counterfactual experiment below tests: negative evidence need not lie on
-# another object). The map lives at the layer's resolution (the slide's
-# example: 14×14 for VGG-16 on 224×224 images), so it is a **coarse** localization map.
+# (a conjecture, which the counterfactual experiment below tests on cat-and-dog canvases). The map
+# lives at the layer's resolution (the slide's example: 14×14 for VGG-16 on 224×224 images), so
+# it is a **coarse** localization map.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # The implementation, both functions whole (their docstrings left out): one forward pass that
@@ -249,12 +251,16 @@ fig = viz.show_attributions(x_eval[:4], maps, titles=["relu3_2 (8x8)", "relu4_2 
 # Grad-CAM reads the rectified maps of a layer (the paper's $A^k$ are the last convolutional
 # layer's activations after its ReLU), so on this VGG the layer is `relu4_2`, not `conv4_2`: the
 # convolution's raw output comes before batch norm and ReLU, and its signed maps weighted by
-# $\alpha^c_k$ often sum to nothing positive, which ReLU turns into an empty map. At `relu4_2` a map
+# $\alpha^c_k$ can sum to nothing positive, which ReLU turns into an empty map. At `relu4_2` a map
 # cell covers 8×8 pixels of a 32×32 image, coarse next to these objects; one stage earlier,
-# `relu3_2` (8×8 cells of 4×4 pixels) can follow an object more closely. Where the
-# map lands is what the gradients at that layer say: look at the figure before reading a map as
-# "the object" (the row titles say whether the VGG got the image right). Which layer localizes
-# better is measured on the benchmark below, for the ResNet.
+# `relu3_2` has 8×8 cells of 4×4 pixels. In the figure above (four images the VGG classifies
+# correctly) neither layer simply covers the object: at `relu4_2` the largest values lie in the
+# corners and along the border, around the object rather than on it, on all four images; at
+# `relu3_2` the peak is on the first airplane and at the tail of the second, but on the ship and the
+# car it is at the image's edge and in the sky (the sky and the water may be evidence the network
+# uses for these classes; this figure does not test that). Where the map lands is what the
+# gradients at that layer say: look at the figure before reading a map as "the object". Which
+# layer localizes better is measured on the benchmark below, for the ResNet, not for this VGG.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ### Class discriminativeness: a cat and a dog on one canvas
@@ -362,9 +368,9 @@ disc.round(2)
 # ### Counterfactual explanations: negative gradients
 #
 # Negating the gradients, $\alpha_k^c = \frac{1}{Z}\sum_{i,j} -\frac{\partial y^c}{\partial A^k_{ij}}$,
-# gives the regions whose evidence *lowers* the score of class $c$: removing them would make the
-# network more confident in $c$. The paper's Fig. 1 shows the counterfactual map of "cat" on the
-# dog.
+# gives the regions whose evidence *lowers* the score of class $c$; the paper reads them as the
+# regions whose removal would make the network more confident in $c$ (not tested here). The
+# paper's counterfactual figure shows the map of "cat" on the dog.
 #
 # **The test.** For each class, the share of its counterfactual map's mass on the *other* animal's
 # half, minus 50% (the share of a map that ignores the image), with a 95% bootstrap interval over
@@ -392,7 +398,12 @@ print({k: f"{100 * v.mean():.0f}% on the other animal's half (mean over {len(v)}
 # %% [markdown]
 # Read the two verdicts together: a counterfactual map shows negative evidence for the class asked
 # for; whether that evidence sits on "the other object" or inside the object itself (parts that
-# look like other classes) is what the two lines measure, not what the method guarantees.
+# look like other classes) is what the two lines measure, not what the method guarantees. In this
+# run both lean to the other animal (60% and 65% of the mass on its half, both intervals above
+# 50%), but not all the way: a third or more of each map stays on the animal's own half. On the
+# canvas shown the counterfactual "cat" map lies on the dog's face, while the "dog" map is weaker
+# (its colour scale ends at about a fifth of the "cat" map's) and spread over the cat, the middle
+# of the canvas and some texture.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ### The localization benchmark
@@ -520,8 +531,9 @@ log.summary()
 #   $\mathrm{ReLU}(M_c)/Z$, on both ResNets and for all classes, so CAM and Grad-CAM agree up to
 #   the scale $1/Z$ and the ReLU; and Grad-CAM's resolution is the layer's. It also runs on the VGG,
 #   which has no GAP head and where CAM cannot be computed.
-# * The class-discriminativeness and counterfactual lines rest on a few cat-and-dog canvases made
-#   from the images the network is surest of: an easy case, not a sample of natural scenes.
+# * The class-discriminativeness and counterfactual lines rest on 24 cat-and-dog canvases (at this
+#   profile) made from the images the network is surest of: an easy case, not a sample of natural
+#   scenes.
 # * The paper's localization numbers are for ILSVRC-15 with VGG-16; ours compare methods on the
 #   same synthetic canvases and the same network, so only the comparisons carry over.
 # * At the quick profile most intervals are wide: run the laptop profile for verdicts.
