@@ -476,9 +476,12 @@ viz.show_heatmap(axes[2], phi_lin.reshape(8, 8).float(), signed=True, title=r"Li
 # %% slideshow={"slide_type": "fragment"}
 show_source(shapley.rescale_rule, "multiplier")
 show_source(shapley.deep_shap, "pairs")
+
+# %% slideshow={"slide_type": "subslide"}
+# the lecture's rule for max-pooling: exact Shapley values of each pooling window
 show_source(shapley.max_shapley)
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "subslide"}
 window, window_ref = torch.tensor([0.9, 0.2, 0.5, 0.1]), torch.tensor([0.3, 0.6, 0.0, 0.0])
 max_game = lambda Z: torch.where(Z.bool(), window, window_ref).max(1).values.double()  # noqa: E731
 phi_max = shapley.exact_shapley(max_game, 4)
@@ -506,6 +509,7 @@ phi_tiny = shapley.deep_shap(tiny, y_in, 0, background=r_in)
 print("by hand:", (m_y_f3 * (y_in - r_in)).numpy(), " deep_shap:", phi_tiny.numpy())
 assert torch.allclose(phi_tiny, m_y_f3 * (y_in - r_in), atol=1e-6)
 
+# %% slideshow={"slide_type": "subslide"}
 # For a linear model Deep SHAP is Linear SHAP (the logistic regression above as an nn.Linear):
 as_net = nn.Sequential(nn.Linear(64, 10))
 as_net[0].weight.data = torch.tensor(linear.coef_, dtype=torch.float32)
