@@ -1044,7 +1044,6 @@ def markdown(estimates, command: str) -> str:
 # ------------------------------------------------------------------------------------------------
 def measure_cpu() -> dict:
     """Re-measure the ``CPU`` constants on this machine: the median CPU time of a few runs."""
-    import statistics
     import warnings
 
     import numpy as np
@@ -1053,16 +1052,13 @@ def measure_cpu() -> dict:
     from lecture_utils import canvas, data, grabcut, lime
     torch.set_num_threads(1)
 
+    sys.path.insert(0, str(Path(__file__).parent))
+    from common import median_seconds
+
     def timed(fn, repeats=5):
         # CPU time of this process, not wall time: on a shared machine it stays close to what an
         # idle one would take (other jobs stretch the wall time, not the CPU time)
-        fn()
-        out = []
-        for _ in range(repeats):
-            t = time.process_time()
-            fn()
-            out.append(time.process_time() - t)
-        return statistics.median(out)
+        return median_seconds(fn, repeats, clock=time.process_time)
 
     cs = canvas.benchmark_canvases("test", n=8)
     sal = torch.rand(64, 64, generator=torch.Generator().manual_seed(0))
@@ -1087,7 +1083,7 @@ def measure_cpu() -> dict:
     from sklearn.pipeline import make_pipeline
     pipe = make_pipeline(TfidfVectorizer(lowercase=False),
                          LogisticRegression(C=10, solver="liblinear")).fit(texts, labels.numpy())
-    out["LIME_TEXT"] = timed(lambda: [lime.explain_text(pipe.predict_proba, t, 0, num_samples=300)
+    out["LIME_TEXT"] = timed(lambda: [lime.explain_text(pipe.predict_proba, t, 0, n_samples=300)
                                       for t in posts], 1) / (300 * len(posts))
     rng = np.random.default_rng(0)
     y = rng.integers(0, 10, 5000)

@@ -362,10 +362,14 @@ def random_crop(x: torch.Tensor, size: int, pad: int = 0, generator=None) -> tor
     return crop_at(x, size, dy.to(x.device), dx.to(x.device), pad)
 
 
+def flip_where(x: torch.Tensor, flip: torch.Tensor) -> torch.Tensor:
+    """Images of x [N,C,H,W] flipped left-right where ``flip`` (bool [N], on x's device)."""
+    return torch.where(flip[:, None, None, None], x.flip(-1), x)
+
+
 def random_flip(x: torch.Tensor, generator=None) -> torch.Tensor:
     """Flip each image of x [N,C,H,W] left-right with probability 1/2 (drawn on the CPU)."""
-    flip = (torch.rand(len(x), generator=generator) < 0.5).to(x.device)
-    return torch.where(flip[:, None, None, None], x.flip(-1), x)
+    return flip_where(x, (torch.rand(len(x), generator=generator) < 0.5).to(x.device))
 
 
 def center_crop(x: torch.Tensor, size: int) -> torch.Tensor:
@@ -421,7 +425,7 @@ class DeviceLoader:
             x = self.images[idx].float().div_(255.0)
             if self.augment:
                 x = crop_at(x, self.crop, draws["dy"][part], draws["dx"][part], self.pad)
-                x = torch.where(draws["flip"][part][:, None, None, None], x.flip(-1), x)
+                x = flip_where(x, draws["flip"][part])
             elif self.crop != x.shape[-1]:
                 x = center_crop(x, self.crop)
             yield x, self.labels[idx]

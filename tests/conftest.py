@@ -32,3 +32,11 @@ def cifar_test():
     """The real CIFAR-10 test split (the course's data; CI points LECTURE_DATA at it)."""
     from lecture_utils.data import load_cifar10
     return load_cifar10("test")
+
+
+@pytest.fixture(scope="module")
+def net():
+    """A tiny ResNet-GAP with fixed random weights (one per test module: tests may change it)."""
+    torch.manual_seed(0)
+    from lecture_utils import models
+    return models.resnet_gap(width=4, blocks=(1, 1, 1)).eval()

@@ -6,17 +6,11 @@ import pytest
 import torch
 from torch import nn
 
-from lecture_utils import attribution, localization, models
+from lecture_utils import attribution, localization
 from lecture_utils.canvas import benchmark_canvases
 
 N, SIDE = 2, 16
 DETERMINISTIC = [n for n in attribution.METHOD_ORDER if n != "random"]
-
-
-@pytest.fixture(scope="module")
-def net():
-    torch.manual_seed(0)
-    return models.resnet_gap(width=4, blocks=(1, 1, 1)).eval()
 
 
 @pytest.fixture(scope="module")

@@ -180,12 +180,6 @@ def test_pooling_of_infinite_and_nan_values():
 
 
 # ---------------------------------------------------------------------------- models' input
-@pytest.fixture(scope="module")
-def net():
-    torch.manual_seed(0)
-    return models.resnet_gap(width=4, blocks=(1, 1, 1)).eval()
-
-
 @pytest.mark.parametrize("x, error, match", [
     (torch.rand(2, 1, 32, 32), ValueError, r"\[N, 3, H, W\].*grey images"),
     (torch.rand(2, 4, 32, 32), ValueError, "RGBA"),

@@ -6,13 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from lecture_utils import lime, models, shapley
-
-
-@pytest.fixture(scope="module")
-def net():
-    torch.manual_seed(0)
-    return models.resnet_gap(width=4, blocks=(1, 1, 1)).eval()
+from lecture_utils import lime, shapley
 
 
 @pytest.fixture(scope="module")

@@ -12,12 +12,6 @@ pytest.importorskip("ipywidgets")
 
 
 @pytest.fixture(scope="module")
-def net():
-    torch.manual_seed(0)
-    return models.resnet_gap(width=4, blocks=(1, 1, 1)).eval()
-
-
-@pytest.fixture(scope="module")
 def images():
     return torch.rand(3, 3, 16, 16, generator=torch.Generator().manual_seed(0))
 
