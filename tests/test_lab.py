@@ -1,7 +1,8 @@
 """The course in a real JupyterLab, driven in Debian's Chromium (tools/lab_check.mjs): the file
 browser lists each notebook once, a notebook opens as a live RISE deck and runs a cell from it,
-every notebook that uses ``lecture_utils.explorers`` runs and each of its explorers renders and
-responds to a control, and a student's notebook saves without a .py pair. Notebooks are copied to
+every explorer of every notebook renders and responds to a control (the browser runs each
+notebook's explorer slice, ``tools/slicing.py``, or with ``LAB_EXPLORERS=whole`` the whole
+notebook), and a student's notebook saves without a .py pair. Notebooks are copied to
 a temporary folder first (JupyterLab saves what it runs). Skips where Chromium, Node.js or
 JupyterLab is missing."""
 from __future__ import annotations
@@ -24,7 +25,8 @@ import pytest
 
 from classroom_helpers import CHROMIUM, ROOT, SCREENSHOTS, code, md, require_assets
 
-import student  # noqa: E402  (tools/ is on sys.path through classroom_helpers)
+import slicing  # noqa: E402  (tools/ is on sys.path through classroom_helpers)
+import student  # noqa: E402
 
 EXPLORER_CALL = re.compile(r"explorers\.\w+_explorer\(")
 # One JupyterLab server for the module: keep its tests on one xdist worker (make unit).
@@ -41,31 +43,21 @@ def explorer_notebooks() -> list[Path]:
     return found
 
 
-def explorer_kinds(path: Path) -> set[str]:
-    """The explorer functions a notebook calls (``lime_explorer``, ...)."""
+def whole_notebooks() -> bool:
+    """``LAB_EXPLORERS=whole`` runs each explorer notebook whole in the browser (minutes each);
+    by default the browser runs each one's explorer slice (``tools/slicing.py``): the explorer
+    cells and the statements that build their arguments, seconds each at the quick profile."""
+    return os.environ.get("LAB_EXPLORERS", "").strip().lower() in ("whole", "all")
+
+
+def run_copy(path: Path, dst: Path) -> None:
+    """What the browser runs for one explorer notebook: its slice, or the whole notebook."""
     nb = nbformat.read(path, as_version=4)
-    return {m.group(0)[len("explorers."):-1] for c in nb.cells if c.cell_type == "code"
-            for m in EXPLORER_CALL.finditer(c.source)}
-
-
-def notebooks_to_run() -> list[Path]:
-    """The notebooks the browser runs to move their explorers. Running a notebook in JupyterLab
-    costs its whole quick-profile run, so by default the fewest notebooks that together build
-    every kind of explorer any notebook uses (notebook 12 collects them all);
-    ``LAB_EXPLORERS=all`` runs every notebook with an explorer.
-    ``test_every_explorer_kind_is_run`` keeps the default honest."""
-    found = explorer_notebooks()
-    if os.environ.get("LAB_EXPLORERS", "").strip().lower() == "all":
-        return found
-    needed = set().union(*(explorer_kinds(p) for p in found)) if found else set()
-    chosen, covered = [], set()
-    for path in sorted(found, key=lambda p: -len(explorer_kinds(p))):
-        if explorer_kinds(path) - covered:
-            chosen.append(path)
-            covered |= explorer_kinds(path)
-        if covered >= needed:
-            break
-    return sorted(chosen)
+    if not whole_notebooks():
+        nb = slicing.explorer_slice(nb)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, dst)
 
 
 def _free_port() -> int:
@@ -125,8 +117,10 @@ def lab(tmp_path_factory):
     shutil.copy2(ROOT / "notebooks" / "jupytext.toml", course / "jupytext.toml")
     run = root / "run"
     run.mkdir()
-    for path in notebooks_to_run():
-        _as_plain_notebook(path, run / path.name)
+    only = [p for p in os.environ.get("LAB_NOTEBOOKS", "").split(",") if p.strip()]
+    for path in explorer_notebooks():            # LAB_NOTEBOOKS=07,09: only those (debugging)
+        if not only or any(path.name.startswith(p.strip()) for p in only):
+            run_copy(path, run / path.name)
     studs = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))[:1]
     student.build(studs, root / "student", root / "solutions")
     for path in (root / "student").glob("*.ipynb"):
@@ -215,13 +209,17 @@ def test_a_notebook_opens_as_a_live_rise_deck(lab):
     assert not live["errors"] and not deck["errors"], (live["errors"], deck["errors"])
 
 
-def test_every_explorer_kind_is_run():
-    """Every kind of explorer that a notebook builds is among those the browser test moves, and
-    the notebooks that use explorers are the ones the issue names (04, 07, 09, 10, 12)."""
+def test_every_explorer_is_run():
+    """The notebooks that use explorers are the ones the issue names (04, 07, 09, 10, 12), and the
+    copy the browser runs of each keeps every explorer cell of it, unchanged."""
     found = explorer_notebooks()
     assert [p.name[:2] for p in found] == ["04", "07", "09", "10", "12"]
-    run = notebooks_to_run()
-    assert set().union(*map(explorer_kinds, found)) <= set().union(*map(explorer_kinds, run))
+    for path in found:
+        cells = [c.source for c in nbformat.read(path, as_version=4).cells
+                 if c.cell_type == "code" and EXPLORER_CALL.search(c.source)]
+        sliced = [c.source for c in slicing.explorer_slice(nbformat.read(path, as_version=4)).cells
+                  if EXPLORER_CALL.search(c.source)]
+        assert sliced == cells, path.name
 
 
 def test_explorers_render_and_respond(lab):

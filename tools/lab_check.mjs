@@ -179,6 +179,9 @@ try {
         return { done, errors, unrun };
       }, timeout);
       r.seconds_to_run = (Date.now() - t0) / 1000;
+      // Cells are found inside this notebook's panel: the notebooks opened before stay open in
+      // other tabs, with cells of the same index.
+      const panelId = await page.evaluate(() => window.jupyterapp.shell.currentWidget.node.id);
       const found = await page.evaluate(() => {
         const panel = window.jupyterapp.shell.currentWidget;
         return [...panel.content.model.cells].map((c, i) => [i, c.sharedModel.getSource()])
@@ -192,17 +195,22 @@ try {
           nbw.activeCellIndex = i;
           await nbw.scrollToItem(i, "start");
         }, index);
-        const cellSel = `.jp-Notebook .jp-Cell[data-windowed-list-index="${index}"]`;
+        const cellSel = `[id="${panelId}"] .jp-Notebook .jp-Cell[data-windowed-list-index="${index}"]`;
         try {
           await page.waitForFunction((sel) => {
             const c = document.querySelector(sel);
             const img = c && c.querySelector(".jupyter-widgets img, .widget-output img, .jp-OutputArea img");
             return img && img.complete && img.naturalWidth > 0;
-          }, cellSel, { timeout: 240000 });
+          }, cellSel, { timeout: Number(process.env.LAB_RENDER_TIMEOUT || 240) * 1000 });
           e.rendered = true;
         } catch (err) {
           e.rendered = false;
           e.error = `no figure in the explorer: ${String(err).slice(0, 120)}`;
+          e.cell_text = await page.evaluate((sel) => {
+            const c = document.querySelector(sel);
+            return c ? c.innerText.slice(-600) : "(cell not in the page)";
+          }, cellSel).catch(() => null);
+          if (shots) await page.screenshot({ path: path.join(shots, `${nb}-explorer-${index}-failed.png`) }).catch(() => {});
           r.explorers.push(e);
           continue;
         }
