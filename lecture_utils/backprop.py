@@ -19,7 +19,8 @@ from .validate import (as_batch, attribution_method, check_count, check_positive
                        checked_outputs, model_device)
 
 __all__ = ["input_gradient", "saliency_map", "class_model_visualization", "score_margin",
-           "class_model_scores", "backward_signals", "rule_residuals", "OBJECTIVES"]
+           "class_model_scores", "lead_from_others", "backward_signals", "rule_residuals",
+           "OBJECTIVES"]
 
 OBJECTIVES = ("logit", "probability")
 
@@ -82,6 +83,22 @@ def class_model_scores(model: nn.Module, images: torch.Tensor, target) -> dict:
     own = logits.gather(1, t[:, None])[:, 0]
     return {"S_c": own, "others": (logits.sum(1) - own) / (logits.shape[1] - 1),
             "margin": score_margin(logits, t), "P_c": logits.softmax(1).gather(1, t[:, None])[:, 0]}
+
+
+def lead_from_others(before: dict, after: dict) -> torch.Tensor:
+    """How much of the lead an ascent won by pushing the other classes down: for ``before`` and
+    ``after``, two ``class_model_scores`` of the same classes (e.g. the start image and the class
+    model), the drop of the other classes' mean score over the gain in margin,
+
+        (mean S_c'(before) - mean S_c'(after)) / (margin(after) - margin(before))   -> [B],
+
+    0 when the lead was won by raising S_c alone. Undefined (an error) where the margin did not
+    grow."""
+    gain = after["margin"] - before["margin"]
+    if not bool((gain > 0).all()):
+        raise ValueError(f"the margin did not grow for {int((gain <= 0).sum())} of {len(gain)} "
+                         "images: no lead to share out; run the ascent longer.")
+    return (before["others"] - after["others"]) / gain
 
 
 def _ascent_options(target, image_size, weight_decay, steps, lr, objective, optimizer,

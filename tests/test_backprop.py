@@ -323,3 +323,11 @@ def test_class_model_stops_at_the_margin():
                                              stopped=never, **opts)
     assert never == [None, None]
     assert torch.allclose(out, backprop.class_model_visualization(model, target, steps=5, **opts))
+
+
+def test_lead_from_others_closed_form():
+    before = {"others": torch.tensor([0.0, 1.0]), "margin": torch.tensor([-1.0, 0.0])}
+    after = {"others": torch.tensor([-1.0, 1.0]), "margin": torch.tensor([3.0, 2.0])}
+    assert backprop.lead_from_others(before, after).tolist() == [0.25, 0.0]
+    with pytest.raises(ValueError, match="did not grow"):
+        backprop.lead_from_others(after, before)
