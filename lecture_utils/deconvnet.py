@@ -362,6 +362,13 @@ def settling_epochs(corr: torch.Tensor, epochs, *, threshold: float = 0.8) -> to
     return epochs[first]
 
 
+def _average_ranks(x: np.ndarray) -> np.ndarray:
+    """Ranks 1..n of x [n], ties sharing their average rank (``scipy.stats.rankdata``)."""
+    _, inverse, count = np.unique(x, return_inverse=True, return_counts=True)
+    end = np.cumsum(count)
+    return (end - (count - 1) / 2)[inverse]
+
+
 def settling_order(depth, settle, *, n_layers: int | None = None) -> dict:
     """Is settling ordered by depth? ``depth`` [U], each unit's layer index (0 = lowest);
     ``settle`` [U], its ``settling_epochs``. Returns ``spearman``, Spearman's rank correlation
@@ -369,15 +376,17 @@ def settling_order(depth, settle, *, n_layers: int | None = None) -> dict:
     ``weakest_step``, min over adjacent layers d, d + 1 of mean settle(d + 1) - mean settle(d)
     (> 0: every layer settles later on average than the one below; NaN if one of the
     ``n_layers`` layers, default max(depth) + 1, has no unit)."""
-    from scipy.stats import rankdata
     d = np.asarray(depth, dtype=np.float64).reshape(-1)
     e = np.asarray(settle, dtype=np.float64).reshape(-1)
     if d.shape != e.shape or d.size < 2:
         raise ValueError(f"depth and settle need one value per unit, got {d.shape} and {e.shape}.")
-    rd, re = rankdata(d) - (d.size + 1) / 2, rankdata(e) - (e.size + 1) / 2
+    rd, re = _average_ranks(d) - (d.size + 1) / 2, _average_ranks(e) - (e.size + 1) / 2
     den = math.sqrt(float((rd ** 2).sum() * (re ** 2).sum()))
     rho = float((rd * re).sum() / den) if den > 0 else 0.0
-    levels = range(int(d.max()) + 1 if n_layers is None else n_layers)
-    means = [e[d == v].mean() if (d == v).any() else float("nan") for v in levels]
-    steps = [b - a for a, b in zip(means, means[1:])]
-    return {"spearman": rho, "weakest_step": float(min(steps)) if steps else float("nan")}
+    levels = d.astype(np.int64)
+    k = int(levels.max()) + 1 if n_layers is None else n_layers
+    count = np.bincount(levels, minlength=k)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.bincount(levels, weights=e, minlength=k) / count   # NaN: a layer without units
+    steps = np.diff(means)
+    return {"spearman": rho, "weakest_step": float(steps.min()) if steps.size else float("nan")}
