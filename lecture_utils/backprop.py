@@ -7,6 +7,7 @@ its switches in all three.
 """
 from __future__ import annotations
 
+import math
 from contextlib import ExitStack
 
 import torch
@@ -17,8 +18,9 @@ from .maps import input_mean, target_output
 from .validate import (as_batch, attribution_method, check_count, check_positive, check_target,
                        checked_outputs, model_device)
 
-__all__ = ["input_gradient", "saliency_map", "class_model_visualization", "backward_signals",
-           "rule_residuals", "OBJECTIVES"]
+__all__ = ["input_gradient", "saliency_map", "class_model_visualization", "score_margin",
+           "class_model_scores", "lead_from_others", "backward_signals", "rule_residuals",
+           "OBJECTIVES"]
 
 OBJECTIVES = ("logit", "probability")
 
@@ -57,9 +59,55 @@ def saliency_map(model: nn.Module, x: torch.Tensor, target, *,
     return input_gradient(model, x, target, rule=rule).abs().amax(dim=1)
 
 
+def score_margin(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """How far class c leads: S_c - max_{c' != c} S_c' for each row of logits [B, C], target [B]
+    -> [B] (positive when c wins). P_c >= 1 / (1 + (C - 1) exp(-margin)), so a margin fixes a
+    floor on the posterior whatever the other scores."""
+    if logits.ndim != 2 or logits.shape[1] < 2:
+        raise ValueError(f"score_margin needs logits [B, C] with C >= 2 classes, got "
+                         f"{tuple(logits.shape)}.")
+    t = check_target(target, len(logits), logits.shape[1]).to(logits.device)
+    own = logits.gather(1, t[:, None])[:, 0]
+    others = logits.scatter(1, t[:, None], float("-inf"))
+    return own - others.amax(1)
+
+
+def class_model_scores(model: nn.Module, images: torch.Tensor, target) -> dict:
+    """What the network says about class models ``images`` [B,K,H,W] of classes ``target`` [B]:
+    a dict of tensors [B] on the CPU: ``S_c`` (the target's score), ``others`` (the mean score
+    of the C - 1 other classes), ``margin`` (S_c - max_{c' != c} S_c', ``score_margin``) and
+    ``P_c`` (the softmax probability). One forward pass in eval mode, no gradient."""
+    t = check_target(target, len(images))
+    with eval_mode(model), torch.no_grad():
+        logits = model(images.to(model_device(model))).float().cpu()
+    own = logits.gather(1, t[:, None])[:, 0]
+    return {"S_c": own, "others": (logits.sum(1) - own) / (logits.shape[1] - 1),
+            "margin": score_margin(logits, t), "P_c": logits.softmax(1).gather(1, t[:, None])[:, 0]}
+
+
+def lead_from_others(before: dict, after: dict) -> torch.Tensor:
+    """How much of the lead an ascent won by pushing the other classes down: for ``before`` and
+    ``after``, two ``class_model_scores`` of the same classes (e.g. the start image and the class
+    model), the drop of the other classes' mean score over the gain in margin,
+
+        (mean S_c'(before) - mean S_c'(after)) / (margin(after) - margin(before))   -> [B],
+
+    0 when the lead was won by raising S_c alone. Undefined (an error) where the margin did not
+    grow."""
+    gain = after["margin"] - before["margin"]
+    if not bool((gain > 0).all()):
+        raise ValueError(f"the margin did not grow for {int((gain <= 0).sum())} of {len(gain)} "
+                         "images: no lead to share out; run the ascent longer.")
+    return (before["others"] - after["others"]) / gain
+
+
 def _ascent_options(target, image_size, weight_decay, steps, lr, objective, optimizer,
-                    channels) -> tuple:
+                    channels, stop_margin=None) -> tuple:
     """Every option of ``class_model_visualization`` checked before anything is changed."""
+    if stop_margin is not None and not (isinstance(stop_margin, (int, float))
+                                        and math.isfinite(stop_margin)):
+        raise ValueError(f"stop_margin must be a finite number (the score margin S_c - max "
+                         f"S_c' at which an image stops), or None, not {stop_margin!r}.")
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {OBJECTIVES} (maximise the logit S_c, as the "
                          f"paper does, or log P_c), not {objective!r}.")
@@ -87,7 +135,9 @@ def class_model_visualization(model: nn.Module, target, image_size=(32, 32), *,
                               weight_decay=1e-3, steps: int = 200, lr: float = 0.05,
                               objective: str = "logit", clamp: bool = True,
                               optimizer: str = "adam", mean: torch.Tensor | None = None,
-                              channels: int = 3, history: list | None = None) -> torch.Tensor:
+                              channels: int = 3, history: list | None = None,
+                              stop_margin: float | None = None,
+                              stopped: list | None = None) -> torch.Tensor:
     """Class model visualization, Simonyan et al. (2014), Eq. (1):
 
         I* = argmax_I  S_c(I) - lambda ||I||_2^2,      lambda = ``weight_decay``
@@ -109,12 +159,16 @@ def class_model_visualization(model: nn.Module, target, image_size=(32, 32), *,
 
     ``target``: an int -> [K,H,W]; a LongTensor [B] -> B images [B,K,H,W], optimised together
     (the images do not interact in eval mode). ``history``, if a list, receives (step, S_c) pairs
-    (S_c as a list over the batch). Returns mean + I* (clipped to [0, 1] when ``clamp``), on the
+    (S_c as a list over the batch). ``stop_margin``: each image stops (is held fixed) at the first
+    step where its score margin S_c - max_{c' != c} S_c' (``score_margin``) reaches this value,
+    so that two objectives can be compared at the same margin rather than after the same number
+    of steps; ``stopped``, if a list, receives for each image that step, or None if it never got
+    there within ``steps``. Returns mean + I* (clipped to [0, 1] when ``clamp``), on the
     model's device. Every option is checked before the model is touched; its parameters are
     frozen only inside the guarded block and get their ``requires_grad`` back on every path.
     """
     single, t, lam, (h, w) = _ascent_options(target, image_size, weight_decay, steps, lr,
-                                             objective, optimizer, channels)
+                                             objective, optimizer, channels, stop_margin)
     device = model_device(model)
     t, lam = t.to(device), lam.to(device)
     mean = (input_mean(model, channels) if mean is None else
@@ -122,13 +176,20 @@ def class_model_visualization(model: nn.Module, target, image_size=(32, 32), *,
     # --8<-- [start:ascent]
     image = torch.zeros(len(t), channels, h, w, device=device, requires_grad=True)
     opt = (torch.optim.Adam if optimizer == "adam" else torch.optim.SGD)([image], lr=lr)
-    scores = []
+    scores, reached = [], torch.full((len(t),), -1, device=device)   # step each image stopped
+    held = image.detach().clone()                       # the images that reached stop_margin
     with frozen(model), eval_mode(model), checked_outputs(model, t), torch.enable_grad():
         for step in range(steps + 1):
             logits = model(mean + image)
             score = target_output(logits, t, "logit")
             if history is not None:
                 scores.append(score.detach())
+            if stop_margin is not None:
+                now = (score_margin(logits.detach(), t) >= stop_margin) & (reached < 0)
+                reached[now] = step
+                held = torch.where(now[:, None, None, None], image.detach(), held)
+                if bool((reached >= 0).all()):
+                    break
             if step == steps:
                 break
             gain = score if objective == "logit" else target_output(
@@ -137,10 +198,14 @@ def class_model_visualization(model: nn.Module, target, image_size=(32, 32), *,
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            if clamp:
-                with torch.no_grad():
+            with torch.no_grad():
+                if clamp:
                     image.copy_((mean + image).clamp(0, 1) - mean)
+                if stop_margin is not None:                  # images that got there stay put
+                    image.copy_(torch.where((reached >= 0)[:, None, None, None], held, image))
     # --8<-- [end:ascent]
+    if stopped is not None:
+        stopped.extend(int(s) if s >= 0 else None for s in reached.tolist())
     if history is not None:        # one copy to the host at the end, not one per step
         history.extend((i, s) for i, s in enumerate(torch.stack(scores).cpu().tolist()))
     out = (mean + image).detach()

@@ -17,8 +17,10 @@ signal by its scale.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -30,7 +32,8 @@ from .validate import as_batch, check_count, check_layer, model_device, to_devic
 
 __all__ = ["flip_kernel", "flipped_kernel_convolution", "TopActivations", "top_activations",
            "project_unit", "project_top_activations", "ReceptiveField", "receptive_field",
-           "crop_patches", "clip_box", "top_patches", "reconstruction_to_image"]
+           "crop_patches", "clip_box", "top_patches", "reconstruction_to_image",
+           "unit_correlation", "settling_epochs", "settling_order"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -323,3 +326,67 @@ def reconstruction_to_image(r: torch.Tensor) -> torch.Tensor:
     flat = r.reshape(-1, *r.shape[-3:])
     scale = flat.abs().flatten(1).amax(1).clamp_min(1e-12).reshape(-1, 1, 1, 1)
     return (0.5 + 0.5 * flat / scale).reshape(r.shape)
+
+
+# --------------------------------------------------------------------------------------------
+# How features evolve over training (Zeiler & Fergus, Sec. 4.1, Fig. 4)
+# --------------------------------------------------------------------------------------------
+def unit_correlation(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Pearson correlation, over the same N images, of each unit's activation in two nets:
+    a, b [N, U] -> [U] (e.g. a unit after epoch e and at the end of training). A unit constant
+    over the images correlates 0."""
+    if a.shape != b.shape or a.ndim != 2 or len(a) < 2:
+        raise ValueError(f"unit_correlation needs two [N, U] activations with N >= 2 images of "
+                         f"the same shape, got {tuple(a.shape)} and {tuple(b.shape)}.")
+    a, b = a.double() - a.double().mean(0), b.double() - b.double().mean(0)
+    den = a.norm(dim=0) * b.norm(dim=0)
+    return torch.where(den > 0, (a * b).sum(0) / den.clamp_min(1e-300), torch.zeros_like(den))
+
+
+def settling_epochs(corr: torch.Tensor, epochs, *, threshold: float = 0.8) -> torch.Tensor:
+    """When did each unit settle? corr [E, U], each unit's ``unit_correlation`` with its final
+    self after each of the ascending ``epochs`` (the last one the final net) -> [U]: the first
+    saved epoch from which the correlation stays >= ``threshold`` at every later saved epoch
+    (the final epoch, where the correlation is 1, if none earlier)."""
+    corr = torch.as_tensor(corr, dtype=torch.float64)
+    epochs = torch.as_tensor(list(epochs), dtype=torch.float64)
+    if corr.ndim != 2 or len(corr) != len(epochs) or len(epochs) < 2:
+        raise ValueError(f"corr must be [E, U] with one row per saved epoch ({len(epochs)} epochs, "
+                         f"at least 2), got {tuple(corr.shape)}.")
+    if not bool((epochs[1:] > epochs[:-1]).all()):
+        raise ValueError(f"epochs must be strictly ascending, got {epochs.tolist()}.")
+    above = corr >= threshold
+    above[-1] = True                                   # the final net is its own final self
+    stays = above.flip(0).cumprod(0).flip(0).bool()    # above at this epoch and every later one
+    first = stays.double().argmax(0)                   # the first such epoch
+    return epochs[first]
+
+
+def _average_ranks(x: np.ndarray) -> np.ndarray:
+    """Ranks 1..n of x [n], ties sharing their average rank (``scipy.stats.rankdata``)."""
+    _, inverse, count = np.unique(x, return_inverse=True, return_counts=True)
+    end = np.cumsum(count)
+    return (end - (count - 1) / 2)[inverse]
+
+
+def settling_order(depth, settle, *, n_layers: int | None = None) -> dict:
+    """Is settling ordered by depth? ``depth`` [U], each unit's layer index (0 = lowest);
+    ``settle`` [U], its ``settling_epochs``. Returns ``spearman``, Spearman's rank correlation
+    of depth and settling epoch (average ranks for ties; 0 when either is constant), and
+    ``weakest_step``, min over adjacent layers d, d + 1 of mean settle(d + 1) - mean settle(d)
+    (> 0: every layer settles later on average than the one below; NaN if one of the
+    ``n_layers`` layers, default max(depth) + 1, has no unit)."""
+    d = np.asarray(depth, dtype=np.float64).reshape(-1)
+    e = np.asarray(settle, dtype=np.float64).reshape(-1)
+    if d.shape != e.shape or d.size < 2:
+        raise ValueError(f"depth and settle need one value per unit, got {d.shape} and {e.shape}.")
+    rd, re = _average_ranks(d) - (d.size + 1) / 2, _average_ranks(e) - (e.size + 1) / 2
+    den = math.sqrt(float((rd ** 2).sum() * (re ** 2).sum()))
+    rho = float((rd * re).sum() / den) if den > 0 else 0.0
+    levels = d.astype(np.int64)
+    k = int(levels.max()) + 1 if n_layers is None else n_layers
+    count = np.bincount(levels, minlength=k)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.bincount(levels, weights=e, minlength=k) / count   # NaN: a layer without units
+    steps = np.diff(means)
+    return {"spearman": rho, "weakest_step": float(steps.min()) if steps.size else float("nan")}

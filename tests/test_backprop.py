@@ -274,3 +274,60 @@ def test_class_model_errors():
         backprop.class_model_visualization(model, 1, weight_decay=-1)
     with pytest.raises(ValueError, match="values for 2 images"):
         backprop.class_model_visualization(model, torch.tensor([1, 2]), weight_decay=torch.ones(3))
+    with pytest.raises(ValueError, match="stop_margin"):
+        backprop.class_model_visualization(model, 1, stop_margin=float("nan"))
+
+
+def test_score_margin_and_class_model_scores_closed_form():
+    """margin = S_c - max_{c' != c} S_c'; others = mean of the C - 1 other scores."""
+    logits = torch.tensor([[1.0, 3.0, 2.0], [0.0, 0.0, 0.0]])
+    assert backprop.score_margin(logits, torch.tensor([1, 0])).tolist() == [1.0, 0.0]
+    assert backprop.score_margin(logits, torch.tensor([0, 2])).tolist() == [-2.0, 0.0]
+    with pytest.raises(ValueError, match="C >= 2"):
+        backprop.score_margin(torch.zeros(2, 1), torch.tensor([0, 0]))
+    lin = nn.Linear(3, 3, bias=False)
+    with torch.no_grad():
+        lin.weight.copy_(torch.eye(3))
+    model = nn.Sequential(nn.Flatten(), lin)
+    x = torch.tensor([[1.0, 3.0, 2.0]]).reshape(1, 3, 1, 1)
+    out = backprop.class_model_scores(model, x, torch.tensor([1]))
+    assert out["S_c"].tolist() == [3.0] and out["others"].tolist() == [1.5]
+    assert out["margin"].tolist() == [1.0]
+    want = torch.tensor([1.0, 3.0, 2.0]).softmax(0)[1]
+    assert torch.allclose(out["P_c"], want[None])
+
+
+def test_class_model_stops_at_the_margin():
+    """Plain ascent on a linear model with lambda = 0: I_k = k lr w_c, so the margin grows
+    linearly in k; each image stops at the first step where it reaches stop_margin and stays."""
+    torch.manual_seed(1)
+    lin = nn.Linear(3 * 2 * 2, 4)
+    model = nn.Sequential(nn.Flatten(), lin)
+    opts = dict(image_size=(2, 2), weight_decay=0.0, lr=0.05, optimizer="sgd", clamp=False)
+    target = torch.tensor([0, 3])
+    free = []
+    for k in range(41):
+        img = backprop.class_model_visualization(model, target, steps=k, **opts)
+        free.append(backprop.class_model_scores(model, img, target)["margin"])
+    free = torch.stack(free)                                           # [steps + 1, 2]
+    m = float(free[20].min())                                          # reached by both by step 20
+    stopped = []
+    held = backprop.class_model_visualization(model, target, steps=40, stop_margin=m,
+                                              stopped=stopped, **opts)
+    for i, s in enumerate(stopped):
+        assert s is not None and free[s, i] >= m and (s == 0 or free[s - 1, i] < m)
+        at_s = backprop.class_model_visualization(model, target[i:i + 1], steps=s, **opts)
+        assert torch.allclose(held[i], at_s[0], atol=1e-6)
+    never = []
+    out = backprop.class_model_visualization(model, target, steps=5, stop_margin=1e6,
+                                             stopped=never, **opts)
+    assert never == [None, None]
+    assert torch.allclose(out, backprop.class_model_visualization(model, target, steps=5, **opts))
+
+
+def test_lead_from_others_closed_form():
+    before = {"others": torch.tensor([0.0, 1.0]), "margin": torch.tensor([-1.0, 0.0])}
+    after = {"others": torch.tensor([-1.0, 1.0]), "margin": torch.tensor([3.0, 2.0])}
+    assert backprop.lead_from_others(before, after).tolist() == [0.25, 0.0]
+    with pytest.raises(ValueError, match="did not grow"):
+        backprop.lead_from_others(after, before)

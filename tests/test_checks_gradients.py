@@ -67,3 +67,28 @@ def test_check_accepts_reference_and_rejects_mistakes(check, capsys):
     for wrong in wrongs:
         with pytest.raises(CheckFailed):
             check(wrong)
+
+
+def test_check_penalty_and_projection_follows_the_values(capsys):
+    """Exercise 4 of notebook 02: the words follow the range; the likely mistakes are named."""
+    mean = torch.full((3, 1, 1), 0.5)
+    strong = 0.5 + 0.01 * torch.randn(2, 3, 4, 4, generator=torch.Generator().manual_seed(0))
+    inside = 0.5 + 0.3 * torch.rand(2, 3, 4, 4, generator=torch.Generator().manual_seed(1))
+    out = checks.check_penalty_and_projection(strong, inside, mean)
+    assert out["outside"] == 0 and "inside [0, 1]" in capsys.readouterr().out
+    beyond = inside.clone()
+    beyond[0, 0, 0, 0], beyond[1, 2, 3, 3] = -0.2, 1.3
+    out = checks.check_penalty_and_projection(strong, beyond, mean)
+    assert out["low"] == pytest.approx(-0.2) and out["high"] == pytest.approx(1.3)
+    assert out["outside"] == pytest.approx(2 / 96)
+    assert "outside [0, 1]" in capsys.readouterr().out
+    clamped = beyond.clamp(0, 1)                                   # clamp=True by mistake
+    with pytest.raises(CheckFailed, match="clamp=False"):
+        checks.check_penalty_and_projection(strong, clamped, mean)
+    with pytest.raises(CheckFailed, match="swapped"):              # the two runs swapped
+        checks.check_penalty_and_projection(beyond, strong, mean)
+    with pytest.raises(CheckFailed, match="weight_decay=10"):      # lambda not raised
+        checks.check_penalty_and_projection(strong, beyond, mean, weak=strong)
+    flat = mean.expand(2, 3, 4, 4)
+    with pytest.raises(CheckFailed, match="steps > 0"):
+        checks.check_penalty_and_projection(flat, flat, mean)

@@ -1,5 +1,6 @@
 """Zeiler & Fergus' deconvnet: flipped filters, projections of units, top activations, receptive
 fields."""
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -197,3 +198,39 @@ def test_clip_box_keeps_patches_inside_the_image():
     assert deconvnet.clip_box((-3, 5, 11, 19), 32, 32) == (0, 5, 14, 19)
     assert deconvnet.clip_box((25, 25, 39, 39), 32, 32) == (18, 18, 32, 32)
     assert deconvnet.clip_box((-30, -30, 38, 38), 32, 32) == (0, 0, 32, 32)
+
+
+def test_unit_correlation_closed_form():
+    a = torch.tensor([[1.0, 0.0, 2.0], [2.0, 0.0, 2.0], [3.0, 0.0, 2.0]])
+    b = torch.tensor([[2.0, 1.0, 5.0], [4.0, 2.0, 1.0], [6.0, 3.0, 0.0]])
+    r = deconvnet.unit_correlation(a, b)
+    assert r.tolist() == pytest.approx([1.0, 0.0, 0.0])             # constant units correlate 0
+    assert deconvnet.unit_correlation(a, -a)[0] == pytest.approx(-1.0)
+    with pytest.raises(ValueError, match="same shape"):
+        deconvnet.unit_correlation(a, b[:2])
+
+
+def test_settling_epochs_first_epoch_that_stays_above():
+    corr = torch.tensor([[0.9, 0.5, 0.9, 0.2],
+                         [0.95, 0.85, 0.7, 0.3],
+                         [0.99, 0.9, 0.85, 0.4],
+                         [1.0, 1.0, 1.0, 1.0]])
+    got = deconvnet.settling_epochs(corr, [1, 2, 5, 30], threshold=0.8)
+    assert got.tolist() == [1.0, 2.0, 5.0, 30.0]                    # unit 2 dips at epoch 2
+    with pytest.raises(ValueError, match="ascending"):
+        deconvnet.settling_epochs(corr, [1, 5, 2, 30])
+    with pytest.raises(ValueError, match="one row per saved epoch"):
+        deconvnet.settling_epochs(corr[:3], [1, 2, 5, 30])
+
+
+def test_settling_order_closed_form():
+    from scipy.stats import spearmanr
+    depth = [0, 0, 1, 1, 2, 2]
+    settle = [1, 2, 5, 5, 2, 30]
+    out = deconvnet.settling_order(depth, settle)
+    assert out["spearman"] == pytest.approx(spearmanr(depth, settle)[0])
+    assert out["weakest_step"] == pytest.approx(min(5 - 1.5, 16 - 5))
+    down = deconvnet.settling_order([0, 0, 1, 1, 2, 2], [1, 1, 30, 30, 5, 5])
+    assert down["weakest_step"] == pytest.approx(-25.0)              # not monotone
+    assert deconvnet.settling_order([0, 1], [5, 5])["spearman"] == 0.0   # constant: no ranking
+    assert np.isnan(deconvnet.settling_order([0, 2], [1, 5], n_layers=3)["weakest_step"])

@@ -23,7 +23,7 @@ from .generalization import check_corrupt_labels, check_interpolating_net, check
 from .cam import check_box_from_map, check_class_activation_map, check_grad_cam, check_pointing_game  # noqa: F401,E402,E501  (notebooks 05, 07)
 from .lime import check_cosine_distance, check_proximity_kernel, check_submodular_pick, check_weighted_least_squares  # noqa: F401,E402,E501  (notebook 04)
 from .shap import check_linear_shap, check_rescale_multiplier, check_shapley_kernel, check_shapley_values  # noqa: F401,E402,E501  (notebook 08)
-from .gradients import (check_ascent_step, check_flipped_convolution, check_pnorm_pool, check_pool_as_conv, check_relu_rules, check_saliency, check_unpooling)  # noqa: F401,E402,E501  (notebooks 01-03)
+from .gradients import (check_ascent_step, check_flipped_convolution, check_penalty_and_projection, check_pnorm_pool, check_pool_as_conv, check_relu_rules, check_saliency, check_unpooling)  # noqa: F401,E402,E501  (notebooks 01-03)
 from .trust import check_auc, check_spearman  # noqa: F401,E402  (notebook 12)
 
 # In Jupyter: a failed check shows its message and your line, not the checker's traceback.

@@ -8,7 +8,7 @@ from torch import nn
 from ..deconvnet import flipped_kernel_convolution
 from ..hooks import relu_backward_rule
 from ..pooling import pnorm_pool2d
-from .core import check_close
+from .core import check_close, fail
 
 
 def _gen(seed):
@@ -91,6 +91,53 @@ def check_ascent_step(fn) -> float:
     return check_close("check_ascent_step", cases, tol=1e-6,
                        hint="The gradient of lambda ||I||^2 is 2 lambda I; ascent *adds* lr "
                             "times the gradient of the objective.")
+
+
+def check_penalty_and_projection(strong, free, mean, *, weak=None) -> dict:
+    """Exercise 4 of notebook 02: ``strong`` [B,K,H,W], class models made with
+    ``weight_decay=10``; ``free``, made with ``clamp=False``; ``mean`` [K,1,1] or [1,K,1,1], the
+    model's mean image; ``weak`` (optional), the same classes with the default lambda and the
+    projection, to compare ``strong`` with. Diagnoses the likely mistakes (no step taken, the
+    projection left on, the two runs swapped) and prints what the runs show, in words that
+    follow the numbers. Returns the numbers: ``deviation`` (max |strong - mean|), ``low`` and
+    ``high`` (free's pixel range) and ``outside`` (free's share of pixels outside [0, 1])."""
+    __tracebackhide__ = True
+    strong, free = torch.as_tensor(strong).float().cpu(), torch.as_tensor(free).float().cpu()
+    mean = torch.as_tensor(mean).float().cpu().reshape(1, -1, 1, 1)
+    strong, free = strong.reshape(-1, *strong.shape[-3:]), free.reshape(-1, *free.shape[-3:])
+    deviation = float((strong - mean).abs().max())
+    low, high = float(free.min()), float(free.max())
+    outside = float(((free < 0) | (free > 1)).float().mean())
+    on_bounds = float(((free == 0) | (free == 1)).float().mean())
+    if deviation < 1e-6 and float((free - mean).abs().max()) < 1e-6:
+        fail("check_penalty_and_projection: both runs are the mean image itself: no ascent step "
+             "was taken. Pass steps > 0.")
+    if outside == 0 and on_bounds > 0.01:
+        fail(f"check_penalty_and_projection: {on_bounds:.0%} of free's pixels sit exactly on 0 or "
+             "1, the mark of the projection onto [0, 1]: pass clamp=False for `free` (the "
+             "default clamp=True projects after every step).")
+    free_dev = float((free - mean).abs().max())
+    if deviation > free_dev:
+        fail(f"check_penalty_and_projection: `strong` moves further from the mean image "
+             f"(max {deviation:.3f}) than `free` (max {free_dev:.3f}): the two runs look swapped, "
+             "or `strong` was not made with weight_decay=10.")
+    if weak is not None:
+        weak = torch.as_tensor(weak).float().cpu().reshape(-1, *strong.shape[-3:])
+        weak_dev = float((weak - mean).abs().max())
+        if deviation >= weak_dev:
+            fail(f"check_penalty_and_projection: `strong` (max |I - mean| = {deviation:.3f}) is "
+                 f"not closer to the mean than the weakly penalised run ({weak_dev:.3f}): pass "
+                 "weight_decay=10 for `strong`.")
+    print(f"lambda = 10: max |I - mean| = {deviation:.3f}"
+          + (f" (the default lambda: {weak_dev:.3f})" if weak is not None else ""))
+    if outside > 0:
+        print(f"clamp=False: pixel range [{low:.2f}, {high:.2f}], {outside:.1%} of the pixels "
+              "outside [0, 1]: the projection is what keeps the class model a valid image")
+    else:
+        print(f"clamp=False: pixel range [{low:.2f}, {high:.2f}], inside [0, 1]: at this step "
+              "count and lambda the penalty alone kept the image valid; the projection changed "
+              "nothing here (more steps or a smaller lambda would leave the range)")
+    return {"deviation": deviation, "low": low, "high": high, "outside": outside}
 
 
 # ---------------------------------------------------------------- notebook 03 (Springenberg et al.)
