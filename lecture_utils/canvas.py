@@ -21,7 +21,7 @@ from .data import cifar10_source, load_cifar10, load_texture
 from .io import atomic_write
 
 __all__ = ["BACKGROUNDS", "CANVAS_SIZE", "N_TEST", "SEEDS", "CanvasSet", "benchmark_canvases",
-           "box_masks", "make_canvases", "texture_background"]
+           "benchmark_sources", "box_masks", "held_out", "make_canvases", "texture_background"]
 
 BACKGROUNDS = ("texture", "cifar", "mixed")
 CANVAS_SIZE = 64
@@ -77,6 +77,11 @@ def _resize(image: torch.Tensor, size: int) -> torch.Tensor:
     return x.round().clamp(0, 255).to(torch.uint8)
 
 
+def _draw_sources(rng: np.random.Generator, m: int, n: int) -> torch.Tensor:
+    """The first draw of a canvas generator: which of the ``m`` images the ``n`` canvases paste."""
+    return torch.as_tensor(rng.choice(m, size=n, replace=n > m))
+
+
 def make_canvases(images: torch.Tensor, labels: torch.Tensor, n: int, size: int = 64,
                   scale=(1.0, 1.5), background: str = "mixed", seed: int = 0) -> CanvasSet:
     """``n`` canvases of ``size`` x ``size``, each with one image of ``images`` [M,3,32,32] pasted
@@ -102,7 +107,7 @@ def make_canvases(images: torch.Tensor, labels: torch.Tensor, n: int, size: int 
     out = torch.empty(n, 3, size, size, dtype=torch.uint8)
     boxes = torch.empty(n, 4, dtype=torch.int64)
     masks = torch.zeros(n, size, size, dtype=torch.bool)
-    source = torch.as_tensor(rng.choice(len(images), size=n, replace=n > len(images)))
+    source = _draw_sources(rng, len(images), n)
     kinds = np.full(n, 2) if custom else {"texture": np.zeros(n, int), "cifar": np.ones(n, int),
                                           "mixed": rng.integers(0, 2, size=n)}[background]
     for i in range(n):
@@ -131,6 +136,28 @@ def box_masks(boxes: torch.Tensor, size: int) -> torch.Tensor:
     inside_y = (r >= boxes[:, 1, None]) & (r < boxes[:, 3, None])       # [N, S]
     inside_x = (r >= boxes[:, 0, None]) & (r < boxes[:, 2, None])
     return inside_y[:, :, None] & inside_x[:, None, :]
+
+
+def benchmark_sources(split: str, n: int | None = None) -> torch.Tensor:
+    """The CIFAR-10 indices of the images that ``benchmark_canvases(split, n)`` pastes, [n], without
+    building the canvases: e.g. the training images that a fine-tuning on
+    ``benchmark_canvases("train", n)`` saw, to hold other canvases out of it (``held_out``)."""
+    if split not in SEEDS:
+        raise ValueError(f"split must be one of {tuple(SEEDS)}, not {split!r}.")
+    m = len(load_cifar10(split)[1])
+    n = n or (N_TEST if split == "test" else m)
+    return _draw_sources(np.random.default_rng(SEEDS[split]), m, n)
+
+
+def held_out(canvases: CanvasSet, used) -> CanvasSet:
+    """The canvases whose pasted image is not among ``used`` (indices into the same CIFAR split,
+    e.g. ``benchmark_sources("train", n)`` of a fine-tuning set): canvases the network never saw
+    the object of, to tune on without touching the test canvases."""
+    keep = ~torch.isin(canvases.source, torch.as_tensor(used, dtype=canvases.source.dtype))
+    if not keep.any():
+        raise ValueError("every canvas pastes an image of `used`: nothing is held out; draw more "
+                         "canvases (benchmark_canvases('train', n) with a larger n).")
+    return canvases[keep]
 
 
 def benchmark_canvases(split: str = "test", n: int | None = None,

@@ -28,7 +28,10 @@ Public API (model first, then the canvases, then the method):
 * ``heatmaps``, ``correct_predictions`` and ``score``: the same in three steps (score one set of
   maps at several thresholds without recomputing them);
 * the metrics ``box_from_map``, ``box_iou``, ``pointing_game``, ``energy_in_box``;
-* the baseline ``center_map``; constants ``THRESHOLD``, ``IOU_THRESHOLD``. The canvases
+* the baseline ``center_map`` (its box ``center_box``); constants ``THRESHOLD``, ``IOU_THRESHOLD``;
+* a fair choice of each method's one free parameter, by one rule (the lowest GT-known
+  localization error on *tuning* canvases, never the test canvases): ``select_threshold`` for a
+  map's threshold, ``select_center_side`` for the centre box's side. The canvases
   themselves come from ``canvas.benchmark_canvases``.
 
 A map with no positive value points nowhere: it gets an empty box, a miss and zero energy (the
@@ -51,8 +54,9 @@ from .maps import heatmap
 from .validate import as_batch, attribution_method
 
 __all__ = ["IOU_THRESHOLD", "THRESHOLD", "LocalizationResult", "benchmark", "box_from_map",
-           "box_iou", "center_map", "correct_predictions", "energy_in_box", "evaluate_method",
-           "heatmaps", "pointing_game", "score"]
+           "box_iou", "center_box", "center_map", "correct_predictions", "energy_in_box",
+           "evaluate_method", "heatmaps", "pointing_game", "score", "select_center_side",
+           "select_threshold"]
 
 THRESHOLD = 0.2                      # of the map's maximum (Zhou et al.)
 IOU_THRESHOLD = 0.5
@@ -233,13 +237,77 @@ def benchmark(model, canvases: CanvasSet, methods: dict, **options):
 # --------------------------------------------------------------------------------------------
 # A baseline that ignores the image
 # --------------------------------------------------------------------------------------------
+def _check_side(side, size: int) -> int:
+    if isinstance(side, bool) or int(side) != side or not 1 <= side <= size:
+        raise ValueError(f"the centre box's side must be a whole number of pixels from 1 to the "
+                         f"canvas size {size}, not {side!r}.")
+    return int(side)
+
+
+def center_box(side: int, size: int = CANVAS_SIZE) -> np.ndarray:
+    """The centred ``side`` x ``side`` square of a ``size`` canvas as a box (x0, y0, x1, y1), x1 and
+    y1 exclusive: the box of ``center_map(side)``."""
+    side = _check_side(side, size)
+    lo = (size - side) // 2
+    return np.array([lo, lo, lo + side, lo + side], dtype=np.int64)
+
+
 def center_map(side: int, size: int = CANVAS_SIZE):
     """A baseline method that ignores the image: 1 on the centred ``side`` x ``side`` square, else 0
-    (its box is that square, its pointing-game point the canvas centre)."""
+    (its box is that square, ``center_box(side)``, its pointing-game point the canvas centre)."""
+    x0, y0, x1, y1 = center_box(side, size).tolist()
+
     @attribution_method(backward=False, batched=False)
     def center_map(model, x, target):
         m = torch.zeros(len(x), size, size, device=x.device)
-        lo = (size - side) // 2
-        m[:, lo:lo + side, lo:lo + side] = 1.0
+        m[:, y0:y1, x0:x1] = 1.0
         return m
     return center_map
+
+
+# --------------------------------------------------------------------------------------------
+# A fair choice of the one free parameter: on tuning canvases, by one rule for every method
+# --------------------------------------------------------------------------------------------
+def _lowest_error(grid, errors: np.ndarray):
+    """The grid value with the lowest error (ties: the first in the grid), and the errors."""
+    return grid[int(np.argmin(errors))], errors
+
+
+def _grid(values, what: str) -> list:
+    values = list(values)
+    if not values:
+        raise ValueError(f"give at least one {what} to choose from.")
+    return values
+
+
+def select_threshold(heat: torch.Tensor, canvases: CanvasSet, thresholds, *,
+                     iou_threshold: float = IOU_THRESHOLD) -> tuple[float, np.ndarray]:
+    """The threshold (a fraction of each map's maximum) of ``thresholds`` whose boxes have the
+    lowest GT-known localization error, mean_i [IoU(box_i(t), true box_i) < 0.5], on ``canvases``:
+    pass *tuning* canvases (e.g. training canvases the network was not fitted on), never the test
+    canvases, so that the test error at the chosen threshold is not tuned on the test set.
+    ``heat`` [N, S, S] are the maps of the true class on those canvases. Returns the threshold and
+    the errors [len(thresholds)]; ties go to the first threshold of the grid."""
+    thresholds = _grid(thresholds, "threshold")
+    heat = heat.detach().cpu()
+    if heat.dim() != 3 or len(heat) != len(canvases):
+        raise ValueError(f"heat must be [N, S, S] with one map per canvas ({len(canvases)}), got "
+                         f"{tuple(heat.shape)}: pass localization.heatmaps(model, canvases, "
+                         "method).")
+    truth = canvases.boxes.numpy()
+    errors = np.array([np.mean(box_iou(np.stack([box_from_map(h, t) for h in heat]), truth)
+                               < iou_threshold) for t in thresholds])
+    return _lowest_error(thresholds, errors)
+
+
+def select_center_side(canvases: CanvasSet, sides, *, size: int = CANVAS_SIZE,
+                       iou_threshold: float = IOU_THRESHOLD) -> tuple[int, np.ndarray]:
+    """The side of ``sides`` whose centre box (``center_box``) has the lowest GT-known
+    localization error on ``canvases`` (the rule of ``select_threshold``, for the baseline's one
+    parameter; pass tuning canvases, never the test canvases). Returns the side and the errors
+    [len(sides)]; ties go to the first side of the grid."""
+    sides = [_check_side(s, size) for s in _grid(sides, "side")]
+    truth = canvases.boxes.numpy()
+    errors = np.array([np.mean(box_iou(np.broadcast_to(center_box(s, size), truth.shape), truth)
+                               < iou_threshold) for s in sides])
+    return _lowest_error(sides, errors)

@@ -37,10 +37,11 @@
 # *Takes long on a laptop:* the localization table (CAM maps of 2,000 canvases for two networks)
 # and the concept cells (2,000 training canvases); show the committed outputs, or switch to
 # `LECTURE_PROFILE=quick` for a live run.
-# *Show, don't run:* the fine-tuning curves and the threshold sweep.
+# *Show, don't run:* the fine-tuning curves and the threshold sweep (tuning and test curves).
 # *Read together:* the table by object size: in which bins does a blind centre box beat the CAM
 # box, and why?
-# *Exercises:* do 1 (CAM by hand) together; 3 (a fair threshold) is the one to discuss next time.
+# *Exercises:* do 1 (CAM by hand) together; 3 (what tuning on the test set would have given) is
+# the one to discuss next time.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ## What you will learn
@@ -52,7 +53,8 @@
 # 3. To **read** CAMs: the top classes of an image, right and wrong predictions.
 # 4. To **measure** weakly supervised localization with the paper's recipe (threshold at 20% of the
 #    maximum, largest connected component, IoU $\ge 0.5$) on a benchmark with known boxes, against a
-#    centre-box baseline.
+#    centre-box baseline, and again with each method's free parameter (CAM's threshold, the
+#    centre box's side) chosen by one rule on training canvases, never on the test canvases.
 # 5. To use CAM for **concepts beyond the classes** the network was trained on.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -318,63 +320,134 @@ fig = viz.plot_history(zoo.history_of(canvas_net), title="resnet_gap_canvas: fin
 # * **GT-known localization error**: the map of the true class, IoU < 0.5 (how well the map
 #   localizes, whatever the classification).
 #
-# The **centre box** baseline ignores the image: a centred square of the average true side.
-#
-# **The test, decided before the run.** The paper's claim: a network trained only for labels
-# localizes the object. Our control is the centre box on the *same* canvases (it knows only where
-# objects tend to be). Per canvas, a box is right when its IoU is at least 0.5; the effect is the
-# share of right CAM boxes minus the share of right centre boxes (in percentage points), with a
-# 95% paired bootstrap interval over the canvases. **Reproduced** if the whole interval lies above
-# 0, **not reproduced** if it lies below 0, otherwise **inconclusive** at our scale. The same rule
-# for the share of the map's positive mass inside the true box (energy in the box), and for the
-# CIFAR-10-only network, which never saw a canvas.
+# The **centre box** baseline ignores the image: a centred square.
 
 # %%
 show_source(localization.box_from_map, "box")
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **Each method's one free parameter, chosen fairly.** The 20% threshold is a heuristic tuned for
+# ILSVRC's maps, not for ours; the centre box has a free parameter too, its side. Each is chosen by
+# **one rule**, the lowest GT-known error on *tuning* canvases: training canvases whose object the
+# fine-tuning never saw (`canvas.held_out`), never the test canvases, so that no test number is
+# tuned on the test set. The test canvases then score both settings, each clearly labelled:
+#
+# * **the paper's fixed recipe**: the CAM box at 20% of the maximum, against the centre box of the
+#   mean true side of the tuning canvases (measured there, not tuned);
+# * **chosen on training canvases**: the CAM box at the threshold chosen on the tuning canvases,
+#   against the centre box of the side chosen there by the same rule.
+
+# %%
+show_source(localization.select_threshold)
+
 # %%
 cam_method = partial(cam.class_activation_map, layer="layer3", fc="fc")
-side = int((canvases.boxes[:, 2] - canvases.boxes[:, 0]).float().mean().round())
-heat_all = localization.heatmaps(canvas_net, canvases, cam_method)        # kept for later
+n_train = P.choose(quick=120, laptop=2000, full=10_000)
+train_canvases = canvas.benchmark_canvases("train", n=n_train)   # the concepts below use them too
+seen = canvas.benchmark_sources("train", canvas_net.zoo_info["recipe"]["train_subset"])
+tune = canvas.held_out(train_canvases, seen)[:P.choose(quick=120, laptop=500, full=2000)]
+THRESHOLDS = [0.0, 0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]   # fractions of the maximum
+SIDES = list(range(16, 65, 2))                                       # centre-box sides (px)
+NETS = {"fine-tuned ResNet-GAP": canvas_net, "CIFAR-10 ResNet-GAP": resnet}
+chosen, tune_error = {}, {}
+for name, net in NETS.items():
+    chosen[name], tune_error[name] = localization.select_threshold(
+        localization.heatmaps(net, tune, cam_method), tune, THRESHOLDS)
+side_mean = int(round((tune.boxes[:, 2] - tune.boxes[:, 0]).float().mean().item()))
+side_chosen, side_error = localization.select_center_side(tune, SIDES)
+print(f"{len(tune)} tuning canvases (training images the fine-tuning never saw)")
+for name in NETS:
+    print(f"CAM, {name}: threshold chosen at {chosen[name]:.1%} of the maximum "
+          f"(GT-known error there {tune_error[name].min():.1%}; at 20%: "
+          f"{tune_error[name][THRESHOLDS.index(0.2)]:.1%})")
+print(f"centre box: mean true side {side_mean} px; side chosen {side_chosen} px "
+      f"(GT-known error there {side_error.min():.1%})")
+for label, value, grid in [(f"CAM, {n}", chosen[n], THRESHOLDS) for n in NETS] + [
+        ("centre box", side_chosen, SIDES)]:
+    if value in (grid[0], grid[-1]) and value != 0.0:
+        print(f"  {label}: the choice sits at an edge of its grid; the optimum may lie beyond it")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **The test, decided before the run.** The paper's claim: a network trained only for labels
+# localizes the object. Our control is the centre box on the *same* test canvases (it knows only
+# where objects tend to be), its side set by the same rule as the CAM's threshold. Per canvas, a box
+# is right when its IoU is at least 0.5; the effect is the share of right CAM boxes minus the share
+# of right centre boxes (in percentage points), with a 95% paired bootstrap interval over the test
+# canvases. **Reproduced** if the whole interval lies above 0, **not reproduced** if it lies below
+# 0, otherwise **inconclusive** at our scale. The same rule at the paper's 20% and at the chosen
+# threshold, for the CIFAR-10-only network (which never saw a canvas), and for the share of the
+# map's positive mass inside the true box (energy in the box, which needs no threshold; the
+# centre box of the mean side is its control).
+
+# %%
 correct = localization.correct_predictions(canvas_net, canvases)
+heat_all = localization.heatmaps(canvas_net, canvases, cam_method)        # kept for later
+heat_cifar = localization.heatmaps(resnet, canvases, cam_method)
+correct_cifar = localization.correct_predictions(resnet, canvases)
+FIXED, CHOSEN = "paper's 20% (centre: mean side)", "chosen on training canvases"
 results = {
-    "CAM, fine-tuned ResNet-GAP": localization.score(heat_all, canvases, correct, name="CAM"),
-    "CAM, CIFAR-10 ResNet-GAP": localization.evaluate_method(resnet, canvases, cam_method),
-    "centre box": localization.evaluate_method(canvas_net, canvases, localization.center_map(side)),
+    "CAM, fine-tuned ResNet-GAP": {
+        FIXED: localization.score(heat_all, canvases, correct, threshold=0.2),
+        CHOSEN: localization.score(heat_all, canvases, correct,
+                                   threshold=chosen["fine-tuned ResNet-GAP"])},
+    "CAM, CIFAR-10 ResNet-GAP": {
+        FIXED: localization.score(heat_cifar, canvases, correct_cifar, threshold=0.2),
+        CHOSEN: localization.score(heat_cifar, canvases, correct_cifar,
+                                   threshold=chosen["CIFAR-10 ResNet-GAP"])},
+    "centre box": {
+        FIXED: localization.evaluate_method(canvas_net, canvases,
+                                            localization.center_map(side_mean), correct=correct),
+        CHOSEN: localization.evaluate_method(canvas_net, canvases,
+                                             localization.center_map(side_chosen),
+                                             correct=correct)},
 }
-table = pd.DataFrame([r.summary() for r in results.values()], index=list(results)).drop(
-    columns=["method", "seconds", "empty maps (%)"])
+setting = {**{(f"CAM, {n}", FIXED): "20%" for n in NETS},
+           **{(f"CAM, {n}", CHOSEN): f"{chosen[n]:.1%}" for n in NETS},
+           ("centre box", FIXED): f"side {side_mean} px",
+           ("centre box", CHOSEN): f"side {side_chosen} px"}
+table = pd.DataFrame([{**r.summary(), "method": m, "rule": rule, "setting": setting[m, rule]}
+                      for m, by_rule in results.items() for rule, r in by_rule.items()]).set_index(
+    ["method", "rule", "setting"]).drop(columns=["seconds", "empty maps (%)"])
 table.round(1).assign(**{"mean IoU": table["mean IoU"].round(2)})
 
 # %%
-blind = results["centre box"]
+blind = results["centre box"][FIXED]
 for name, claim in (("CAM, fine-tuned ResNet-GAP", "The CAM of a GAP network localizes better "
                      "than a blind centre box (fine-tuned on canvases, no box labels)"),
                     ("CAM, CIFAR-10 ResNet-GAP", "The CAM localizes better than a blind centre box "
                      "even for a network that never saw a canvas")):
-    log.effect(claim, measure="GT-known localization accuracy (IoU >= 0.5), CAM minus centre box",
-               effect=findings.bootstrap_difference(results[name].iou >= 0.5, blind.iou >= 0.5,
-                                                    paired=True, what="canvases"),
-               control="centre box of the mean true side, on the same canvases", unit="points")
+    for rule, how in ((FIXED, "at the paper's 20% threshold"),
+                      (CHOSEN, "at the threshold chosen on training canvases")):
+        log.effect(f"{claim}, {how}",
+                   measure="GT-known localization accuracy (IoU >= 0.5), CAM minus centre box",
+                   effect=findings.bootstrap_difference(results[name][rule].iou >= 0.5,
+                                                        results["centre box"][rule].iou >= 0.5,
+                                                        paired=True, what="test canvases"),
+                   control=f"centre box ({setting['centre box', rule]}, "
+                           + ("the mean true side of the training canvases" if rule == FIXED
+                              else "chosen on training canvases by the same rule")
+                           + "), on the same test canvases", unit="points")
 log.effect("The CAM's positive mass lies on the object more than a blind centre box's",
            measure="energy in the true box, CAM (fine-tuned) minus centre box",
-           effect=findings.bootstrap_difference(results["CAM, fine-tuned ResNet-GAP"].energy,
-                                                blind.energy, paired=True, what="canvases"),
-           control="centre box, same canvases", unit="points");
+           effect=findings.bootstrap_difference(results["CAM, fine-tuned ResNet-GAP"][FIXED].energy,
+                                                blind.energy, paired=True, what="test canvases"),
+           control=f"centre box of the mean training side ({side_mean} px), same canvases",
+           unit="points");
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **Beside the paper.** Zhou et al. report top-1 localization errors on the ILSVRC validation set
-# (Table 2): GoogLeNet-GAP 56.4%, VGGnet-GAP 57.2%, AlexNet-GAP 67.2%.
+# (Table 2): GoogLeNet-GAP 56.4%, VGGnet-GAP 57.2%, AlexNet-GAP 67.2%. Ours follow the paper's
+# recipe (20%).
 
 # %%
-ours = results["CAM, fine-tuned ResNet-GAP"]
+ours = results["CAM, fine-tuned ResNet-GAP"][FIXED]
 comparison = pd.DataFrame({
     "top-1 loc. error (%)": [56.4, 57.2, 67.2, 100 * ours.top1_loc_error,
-                             100 * results["centre box"].top1_loc_error],
+                             100 * blind.top1_loc_error],
     "data": ["ILSVRC val (1000 classes, natural photos)"] * 3 +
             [f"our canvases ({len(canvases)}, 10 classes)"] * 2},
     index=["GoogLeNet-GAP (paper)", "VGGnet-GAP (paper)", "AlexNet-GAP (paper)",
-           "ResNet-GAP CAM (ours)", "centre box (ours)"])
+           "ResNet-GAP CAM at 20% (ours)", f"centre box, side {side_mean} px (ours)"])
 comparison.round(1)
 
 # %% [markdown]
@@ -386,48 +459,54 @@ comparison.round(1)
 
 # %%
 log.inconclusive("Top-1 localization error of a GAP network's CAM on ILSVRC (Table 2)",
-                 measure="top-1 localization error (wrong class or IoU < 0.5)",
+                 measure="top-1 localization error at 20% (wrong class or IoU < 0.5)",
                  ours=findings.proportion(int(round(ours.top1_loc_error * len(canvases))),
                                           len(canvases)),
                  unit="%", paper_value="56.4% (GoogLeNet-GAP) to 67.2% (AlexNet-GAP)",
-                 control="centre box: " + findings.fmt(results["centre box"].top1_loc_error, "%"),
+                 control="centre box: " + findings.fmt(blind.top1_loc_error, "%"),
                  reason="ILSVRC's 1000 classes of natural photos against our 10-class synthetic "
                         "canvases: the two error rates do not measure the same task");
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **A strong blind baseline.** On this benchmark the centre box is hard to beat: an object of at
-# least 32 pixels on a 64-pixel canvas can never be far from the centre. Split by object size, the
-# same test as above (paired bootstrap over the canvases of each size bin, the same rule) asks in
-# which bins the CAM box beats the centre box:
+# least 32 pixels on a 64-pixel canvas can never be far from the centre. Split by object size, with
+# both settings side by side, and the same test as above at the settings chosen on training
+# canvases (paired bootstrap over the test canvases of each size bin, the same rule) asks in which
+# bins the CAM box beats the centre box:
 
 # %%
 sides = (canvases.boxes[:, 2] - canvases.boxes[:, 0]).numpy()
 size_bin = pd.cut(sides, [31, 36, 42, 48], labels=["32-36 px", "37-42 px", "43-48 px"])
-by_size = pd.DataFrame({name: pd.Series(100.0 * (r.iou < 0.5)).groupby(size_bin, observed=True).mean()
-                        for name, r in results.items()})
-by_size["CAM box side (px)"] = pd.Series(ours.boxes[:, 2] - ours.boxes[:, 0]).groupby(
+by_size = pd.DataFrame({(name, rule): pd.Series(100.0 * (r.iou < 0.5)).groupby(
+    size_bin, observed=True).mean() for name, by_rule in results.items()
+    for rule, r in by_rule.items()})
+by_size[("CAM box side (px)", FIXED)] = pd.Series(ours.boxes[:, 2] - ours.boxes[:, 0]).groupby(
     size_bin, observed=True).mean()
-by_size["canvases"] = pd.Series(sides).groupby(size_bin, observed=True).size()
+cam_r = results["CAM, fine-tuned ResNet-GAP"][CHOSEN]
+by_size[("CAM box side (px)", CHOSEN)] = pd.Series(cam_r.boxes[:, 2] - cam_r.boxes[:, 0]).groupby(
+    size_bin, observed=True).mean()
+by_size[("canvases", "")] = pd.Series(sides).groupby(size_bin, observed=True).size()
 centre_inside = canvases.masks[:, 32, 32].float().mean().item()
 print(f"GT-known localization error (%) by the side of the pasted object; the canvas centre lies "
       f"inside the object on {centre_inside:.1%} of the canvases")
-by_size.round(1)
+by_size.round(1).T
 
 # %%
-cam_r = results["CAM, fine-tuned ResNet-GAP"]
 for b in by_size.index:
     inside = np.asarray(size_bin == b)
-    log.effect(f"The CAM box beats the centre box on objects of {b}",
+    log.effect(f"The CAM box beats the centre box on objects of {b} (both chosen on training "
+               "canvases)",
                measure="GT-known localization accuracy, CAM minus centre box, one size bin",
-               effect=findings.bootstrap_difference(cam_r.iou[inside] >= 0.5,
-                                                    blind.iou[inside] >= 0.5, paired=True,
-                                                    what=f"canvases of {b}"),
-               control="centre box, same canvases", unit="points")
+               effect=findings.bootstrap_difference(
+                   cam_r.iou[inside] >= 0.5, results["centre box"][CHOSEN].iou[inside] >= 0.5,
+                   paired=True, what=f"test canvases of {b}"),
+               control=f"centre box of the chosen side ({side_chosen} px), same canvases",
+               unit="points")
 log.table().tail(len(by_size)).set_axis(list(by_size.index))[["ours [95% interval]", "verdict"]]
 
 # %% [markdown]
 # How to read the table: compare the CAM box's mean side with the object's size bin; a box
-# smaller than the object means the 20% threshold kept only the most discriminative parts (a face,
+# smaller than the object means the threshold kept only the most discriminative parts (a face,
 # a wheel) and the rest of the object fell below it. Which size bins favour CAM over the centre box
 # is the verdict column above, not a sentence typed here. Because the canvas centre is on the object
 # on the share of canvases printed above, the **pointing game** can say little on this benchmark.
@@ -435,40 +514,44 @@ log.table().tail(len(by_size)).set_axis(list(by_size.index))[["ours [95% interva
 # %% slideshow={"slide_type": "subslide"}
 show = torch.arange(8)
 heat = maps.heatmap(cam_method(canvas_net, canvases.images[show], canvases.labels[show]), 64)
-fig, axes = plt.subplots(2, 4, figsize=(12, 6.4))
+fig, axes = plt.subplots(2, 4, figsize=(12, 6.6))
 for ax, i in zip(axes.flat, show.tolist()):
     viz.show_heatmap(ax, heat[i], canvases.images[i], signed=True,
-                     title=f"{data.CIFAR10_CLASSES[canvases.labels[i]]}: IoU {ours.iou[i]:.2f}")
+                     title=f"{data.CIFAR10_CLASSES[canvases.labels[i]]}: IoU {ours.iou[i]:.2f} "
+                           f"/ {cam_r.iou[i]:.2f}")
     draw_box(ax, canvases.boxes[i], "lime", "true box")
-    draw_box(ax, ours.boxes[i], "gold", "CAM box")
+    draw_box(ax, ours.boxes[i], "gold", "CAM box, 20%")
+    draw_box(ax, cam_r.boxes[i], "magenta", f"CAM box, {chosen['fine-tuned ResNet-GAP']:.1%}")
 axes.flat[0].legend(loc="lower left", fontsize="x-small", framealpha=0.8)
-fig.suptitle("CAM of the true class (16x16, upsampled) with the true box and the CAM box");
+fig.suptitle("CAM of the true class (16x16, upsampled), the true box and the CAM boxes\n"
+             "(IoU at 20% / at the threshold chosen on training canvases)");
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# **The threshold.** 20% is a heuristic. Scoring the same maps at other thresholds shows the
-# trade-off: a low threshold grows the box past the object, a high one keeps only its most
+# **The threshold.** A low threshold grows the box past the object, a high one keeps only its most
 # discriminative part. The grid starts at 0, the lowest threshold that means something (every
-# non-negative pixel; below 0 the box would take in evidence *against* the class), so a best
-# threshold at the grid's lower edge is the end of the scale, not a grid too short. Choosing it here, on the test canvases, flatters
-# it: exercise 3 chooses on training canvases.
+# non-negative pixel; below 0 the box would take in evidence *against* the class). The figure
+# shows the error on the tuning canvases, which chose the threshold, and on the test canvases,
+# which only score it: their own minimum is shown for reading, never used (choosing there would
+# flatter CAM).
 
 # %%
-thresholds = [0.0, 0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]
-sweep = [localization.score(heat_all, canvases, correct, threshold=t) for t in thresholds]
+sweep = [localization.score(heat_all, canvases, correct, threshold=t) for t in THRESHOLDS]
+t_chosen = chosen["fine-tuned ResNet-GAP"]
 fig, ax = plt.subplots(figsize=(7.5, 4))
-ax.plot(thresholds, [100 * r.gt_known_loc_error for r in sweep], "o-", label="GT-known")
-ax.plot(thresholds, [100 * r.top1_loc_error for r in sweep], "s-", label="top-1")
-ax.axvline(0.2, color="grey", ls="--", lw=1)
-ax.axhline(100 * results["centre box"].gt_known_loc_error, color="black", ls=":",
-           label="centre box (GT-known)")
+ax.plot(THRESHOLDS, [100 * r.gt_known_loc_error for r in sweep], "o-", label="GT-known, test")
+ax.plot(THRESHOLDS, 100 * tune_error["fine-tuned ResNet-GAP"], "^--",
+        label="GT-known, tuning (training canvases)")
+ax.plot(THRESHOLDS, [100 * r.top1_loc_error for r in sweep], "s-", label="top-1, test")
+ax.axvline(0.2, color="grey", ls="--", lw=1, label="the paper's 20%")
+ax.axvline(t_chosen, color="magenta", ls=":", lw=1.5, label="chosen on training canvases")
+ax.axhline(100 * results["centre box"][CHOSEN].gt_known_loc_error, color="black", ls=":",
+           label=f"centre box, side {side_chosen} px (GT-known, test)")
 ax.set(xlabel="threshold (fraction of the map's maximum)", ylabel="localization error (%)",
-       title="CAM boxes on the benchmark: error against the threshold")
-ax.legend()
-best_t = thresholds[int(np.argmin([r.gt_known_loc_error for r in sweep]))]
-where = {thresholds[0]: " (0: the box of every non-negative pixel)",
-         thresholds[-1]: " (the grid's upper edge: the optimum may lie beyond it)"}
-print(f"lowest GT-known error at threshold {best_t:.1%} of the maximum"
-      + where.get(best_t, " (inside the grid)"))
+       title="CAM boxes of the fine-tuned ResNet-GAP: error against the threshold")
+ax.legend(fontsize="small")
+best_t = THRESHOLDS[int(np.argmin([r.gt_known_loc_error for r in sweep]))]
+print(f"chosen on the tuning canvases: {t_chosen:.1%}; the test canvases' own minimum (for "
+      f"reading only): {best_t:.1%}")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ### Concepts beyond the classes
@@ -483,8 +566,6 @@ print(f"lowest GT-known error at threshold {best_t:.1%} of the maximum"
 # 95% paired bootstrap interval over the test canvases of the difference; the same rule as above.
 
 # %%
-n_concept = P.choose(quick=120, laptop=2000, full=10_000)
-train_canvases = canvas.benchmark_canvases("train", n=n_concept)
 animal = torch.tensor([0, 0, 1, 1, 1, 1, 1, 1, 0, 0])      # bird, cat, deer, dog, frog, horse
 
 
@@ -499,10 +580,9 @@ def gap_features(model, images, batch=500):
 
 clf = LogisticRegression(max_iter=2000).fit(gap_features(canvas_net, train_canvases.images).numpy(),
                                             animal[train_canvases.labels].numpy())
-concept_acc = clf.score(gap_features(canvas_net, canvases.images).numpy(),
-                        animal[canvases.labels].numpy())
 concept_true = animal[canvases.labels].numpy()
 concept_right = clf.predict(gap_features(canvas_net, canvases.images).numpy()) == concept_true
+concept_acc = concept_right.mean()
 majority = int(animal[train_canvases.labels].float().mean() >= 0.5)
 print(f"animal-vs-vehicle accuracy on the test canvases: {concept_acc:.1%} "
       f"(always '{('vehicle', 'animal')[majority]}': {(concept_true == majority).mean():.1%})")
@@ -601,21 +681,22 @@ log.summary()
 #
 # * The exchange of sums is not a finding but an identity: it is asserted above on the trained
 #   ResNet (the network adds $1/Z$ and a bias $b_c$, which the slide leaves out).
-# * Each localization verdict compares CAM with a blind centre box on the same canvases; on our
-#   canvases an object of 32 to 48 pixels is never far from the centre, so this control is strong.
-#   The size bins say in which bins the CAM box beats it at the 20% threshold of the paper, and in
-#   which it loses.
-# * Why the box test and the energy test disagree in this run: the map's positive mass does lie on
-#   the object (the energy finding), but the box cut at 20% of the maximum is smaller than the
-#   object (the mean CAM box side in the size table is below every bin's object sides), so its IoU
-#   falls under 0.5 most often on the large objects, where the centre box, of the mean true side,
-#   fits best. The threshold sweep shows the same maps giving a GT-known error below the centre
-#   box's at lower thresholds; exercise 3 chooses the threshold on training canvases, as a fair
-#   test must.
+# * Each localization verdict compares CAM with a blind centre box on the same test canvases; on
+#   our canvases an object of 32 to 48 pixels is never far from the centre, so this control is
+#   strong. Each box verdict is given twice, clearly labelled: at the paper's fixed 20% (against
+#   the centre box of the mean training side) and at the threshold chosen on held-out training
+#   canvases (against the centre box whose side the same rule chose there). Neither setting is
+#   tuned on the test canvases. The size bins use the chosen settings.
+# * The energy test needs no threshold: it asks whether the map's positive mass lies on the
+#   object. The box test at 20% asks in addition whether 20% of the maximum is the right cut for
+#   these maps; the size table's CAM box side against the bins' object sides shows whether the cut
+#   keeps the whole object or only its most discriminative part, and the two box verdicts above say
+#   whether a threshold chosen on training canvases changes the comparison with the centre box.
 # * The paper's error rates are for ILSVRC (1000 classes, natural photos); ours are for a
 #   synthetic 10-class benchmark, so only the comparison with the control carries over, and the
 #   top-1 error is recorded without a verdict.
-# * At the quick profile (64 canvases) most intervals are wide: run the laptop profile for verdicts.
+# * At the quick profile (64 test canvases, about 100 tuning canvases) most intervals are wide:
+#   run the laptop profile for verdicts.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercises
@@ -626,9 +707,11 @@ log.summary()
 # 2. **The box.** Write `my_box(heat, threshold)`: pixels $\ge$ threshold × max, the largest
 #    8-connected component (`scipy.ndimage.label`), its box `(x0, y0, x1, y1)` with `x1, y1`
 #    exclusive. Check it with `checks.check_box_from_map(my_box)`.
-# 3. **A fair threshold.** Pick the threshold that minimises the GT-known error on 500 *training*
-#    canvases (`canvas.benchmark_canvases("train", n=500)`), then score it on the test
-#    canvases. How far is it from the 20% of the paper, and from the best threshold on the test set?
+# 3. **What the test set would have given.** The settings above were chosen on training canvases.
+#    Choose them instead on the test canvases themselves (`localization.select_threshold` and
+#    `localization.select_center_side` on `heat_all` and `canvases`) and compute the CAM-minus-
+#    centre-box difference there. Which settings move, and which method gains? Why is a number
+#    tuned on the test set no estimate of what a new set of canvases would show?
 # 4. **Predict, then run.** The bias $b_c$ is not part of $M_c$. Add $b_c / Z$ to every position
 #    of a CAM: does the box from the 20% threshold change? Predict, then compute it for the eight
 #    canvases shown above.
@@ -661,15 +744,19 @@ checks.check_box_from_map(my_box);
 
 # %% tags=["solution"]
 ### BEGIN SOLUTION
-tune = canvas.benchmark_canvases("train", n=P.choose(quick=64, laptop=500, full=2000))
-heat_tune = localization.heatmaps(canvas_net, tune, cam_method)
-correct_tune = localization.correct_predictions(canvas_net, tune)
-err_tune = [localization.score(heat_tune, tune, correct_tune, threshold=t).gt_known_loc_error
-            for t in thresholds]
-best = thresholds[int(np.argmin(err_tune))]
-print(f"threshold chosen on training canvases: {best}; GT-known error on the test canvases: "
-      f"{localization.score(heat_all, canvases, correct, threshold=best).gt_known_loc_error:.1%} "
-      f"(20%: {results['CAM, fine-tuned ResNet-GAP'].gt_known_loc_error:.1%})")
+t_test, _ = localization.select_threshold(heat_all, canvases, THRESHOLDS)   # tuned on the test set
+side_test, _ = localization.select_center_side(canvases, SIDES)
+tuned_on_test = findings.bootstrap_difference(
+    sweep[THRESHOLDS.index(t_test)].iou >= 0.5,
+    localization.box_iou(np.broadcast_to(localization.center_box(side_test), (len(canvases), 4)),
+                         canvases.boxes.numpy()) >= 0.5, paired=True)
+fair = findings.bootstrap_difference(cam_r.iou >= 0.5, results["centre box"][CHOSEN].iou >= 0.5,
+                                     paired=True)
+print(f"tuned on the test set: threshold {t_test:.1%}, side {side_test} px, CAM minus centre box "
+      f"{tuned_on_test.format('points')}\nchosen on training canvases: threshold "
+      f"{t_chosen:.1%}, side {side_chosen} px, {fair.format('points')}")
+# A setting chosen on the test canvases can only lower (or keep) each method's test error there:
+# part of that is the test set's own noise fitted, which a new set of canvases would not repeat.
 ### END SOLUTION
 
 # %% tags=["solution"]

@@ -41,3 +41,17 @@ def test_backgrounds_and_errors(sets):
     with pytest.raises(ValueError, match="background"):
         canvas.make_canvases(x, y, 2, background="sky")
     assert len(c[:5]) == 5
+
+
+def test_benchmark_sources_and_held_out(cifar_test):
+    train = canvas.benchmark_canvases("train", n=48)
+    assert torch.equal(canvas.benchmark_sources("train", 48), train.source)   # without building
+    used = train.source[:10]
+    kept = canvas.held_out(train, used)
+    assert len(kept) == int((~torch.isin(train.source, used)).sum()) >= 38
+    assert not torch.isin(kept.source, used).any()
+    assert torch.equal(canvas.held_out(train, []).images, train.images)
+    with pytest.raises(ValueError, match="nothing is held out"):
+        canvas.held_out(train, train.source)
+    with pytest.raises(ValueError, match="split"):
+        canvas.benchmark_sources("val")

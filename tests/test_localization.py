@@ -185,3 +185,45 @@ def test_public_api_is_stable():
     for name in L.__all__:
         obj = getattr(L, name)
         assert not callable(obj) or obj.__doc__, f"{name} has no docstring"
+
+
+# --------------------------------------------------------------------------------------------
+# A fair choice of the free parameter (threshold, centre-box side), by one rule
+# --------------------------------------------------------------------------------------------
+def _hand_canvases(boxes):
+    boxes = torch.tensor(boxes, dtype=torch.int64)
+    n = len(boxes)
+    return canvas.CanvasSet(torch.zeros(n, 3, 64, 64, dtype=torch.uint8),
+                            torch.zeros(n, dtype=torch.int64), boxes, canvas.box_masks(boxes, 64),
+                            torch.arange(n), torch.zeros(n, dtype=torch.int64))
+
+
+def test_select_threshold_picks_the_lowest_gt_known_error():
+    # 1 on the object [20, 30), 0.3 on a frame [10, 40) around it: a threshold at or below 0.3
+    # boxes the frame (IoU 100/900), one above it the object (IoU 1).
+    cs = _hand_canvases([[20, 20, 30, 30]] * 3)
+    heat = torch.zeros(3, 64, 64)
+    heat[:, 10:40, 10:40] = 0.3
+    heat[:, 20:30, 20:30] = 1.0
+    best, errors = L.select_threshold(heat, cs, [0.2, 0.5, 0.6])
+    assert best == 0.5 and errors.tolist() == [1.0, 0.0, 0.0]        # a tie goes to the first
+    heat[0, 10:40, 10:40] = 0.0                                        # one map without the frame
+    heat[0, 20:30, 20:30] = 1.0
+    assert L.select_threshold(heat, cs, [0.2])[1].tolist() == [pytest.approx(2 / 3)]
+    with pytest.raises(ValueError, match="one map per canvas"):
+        L.select_threshold(heat[:2], cs, [0.2])
+    with pytest.raises(ValueError, match="at least one"):
+        L.select_threshold(heat, cs, [])
+
+
+def test_select_center_side_and_center_box():
+    cs = _hand_canvases([[12, 12, 52, 52]] * 2 + [[0, 0, 40, 40]])
+    # side 20: IoU 400/1600 on the centred objects; 40: 1; 60: 1600/3600 (all below 0.5 but 40)
+    best, errors = L.select_center_side(cs, [20, 40, 60])
+    assert best == 40 and errors.tolist() == pytest.approx([1.0, 1 / 3, 1.0])
+    assert L.center_box(40).tolist() == [12, 12, 52, 52]
+    m = L.center_map(40)(nn.Identity(), torch.zeros(1, 3, 64, 64), torch.zeros(1, dtype=torch.long))
+    assert L.box_from_map(m[0]).tolist() == L.center_box(40).tolist()  # the map's box is the box
+    for bad in (0, 65, 2.5, True):
+        with pytest.raises(ValueError, match="whole number of pixels"):
+            L.select_center_side(cs, [bad])
