@@ -41,6 +41,7 @@ from .validate import check_finite, check_int, check_number, check_target
 __all__ = [
     "check_probs", "check_logits", "softmax", "bin_index", "ReliabilityBins", "reliability_bins",
     "expected_calibration_error", "maximum_calibration_error", "negative_log_likelihood",
+    "per_image", "PER_IMAGE",
     "error_rate", "fit_temperature", "Calibrator", "Uncalibrated", "HistogramBinning",
     "IsotonicCalibration", "BBQ", "TemperatureScaling", "VectorScaling", "MatrixScaling",
     "CALIBRATORS", "compare_calibrators", "plot_reliability_diagram",
@@ -228,12 +229,34 @@ def maximum_calibration_error(probs, labels, n_bins: int = 15) -> float:
     return reliability_bins(probs, labels, n_bins).mce
 
 
+PER_IMAGE = ("overconfidence", "nll")
+
+
+def per_image(probs, labels, measure: str, *, eps: float = 1e-12) -> torch.Tensor:
+    """The per-image terms whose mean is a calibration summary, float64 [N]:
+
+    * ``"overconfidence"``: conf_i - 1[yhat_i = y_i], with conf_i = max_k probs[i, k]; its mean
+      is avg. confidence - accuracy (the sign of the reliability diagram's gap);
+    * ``"nll"``: -log probs[i, y_i] (floored at ``eps``); its mean is the NLL, Eq. (6).
+
+    Terms of two models (or two calibrators) on the same images are paired by image, which is
+    what a paired bootstrap of their difference needs (``findings.bootstrap_difference``).
+    ``probs`` [N, K] (rows sum to one), ``labels`` [N]."""
+    if measure not in PER_IMAGE:
+        raise ValueError(f"measure must be one of {PER_IMAGE}, not {measure!r}.")
+    p, y = check_probs(probs, labels)
+    p = p.double()
+    if measure == "nll":
+        eps = check_number(eps, "eps", low=0, low_open=True)
+        return -p.gather(1, y[:, None]).clamp_min(eps).log()[:, 0]
+    conf, pred = p.max(1)
+    return conf - (pred == y).double()
+
+
 def negative_log_likelihood(probs, labels, eps: float = 1e-12) -> float:
     """NLL = -1/n sum_i log probs[i, y_i] (Guo et al., Eq. (6)); probabilities are floored at
     ``eps`` so that a binning method that gives a true class probability 0 stays finite."""
-    eps = check_number(eps, "eps", low=0, low_open=True)
-    p, y = check_probs(probs, labels)
-    return float(-p.double().gather(1, y[:, None]).clamp_min(eps).log().mean())
+    return float(per_image(probs, labels, "nll", eps=eps).mean())
 
 
 def error_rate(probs, labels) -> float:

@@ -54,9 +54,9 @@ from .maps import heatmap
 from .validate import as_batch, attribution_method
 
 __all__ = ["IOU_THRESHOLD", "THRESHOLD", "LocalizationResult", "benchmark", "box_from_map",
-           "box_iou", "center_box", "center_map", "correct_predictions", "energy_in_box",
-           "evaluate_method", "heatmaps", "pointing_game", "score", "select_center_side",
-           "select_threshold"]
+           "border_band", "box_iou", "center_box", "center_map", "correct_predictions",
+           "energy_in_box", "evaluate_method", "heatmaps", "pointing_game", "score",
+           "select_center_side", "select_threshold"]
 
 THRESHOLD = 0.2                      # of the map's maximum (Zhou et al.)
 IOU_THRESHOLD = 0.5
@@ -118,6 +118,22 @@ def energy_in_box(heat: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
     inside = (pos * masks.to(pos.device).reshape(len(heat), -1)).sum(1)
     total = pos.sum(1)
     return torch.where(total > 0, inside / total.clamp_min(1e-30), torch.zeros_like(total))
+
+
+def border_band(height: int, width: int, band: int) -> torch.Tensor:
+    """The pixels within ``band`` of the image's border, bool [height, width]. Its mean,
+    1 - (H - 2b)(W - 2b) / (HW), is the share of a map's mass that a map ignoring the image
+    (uniform) puts there: the control for ``energy_in_box(heat, band)`` ("does the map pile up at
+    the border?"); ``pointing_game(heat, band)`` asks whether the map's maximum lies in it."""
+    for name, v in (("height", height), ("width", width), ("band", band)):
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise ValueError(f"{name} must be a positive int, got {v!r}.")
+    if 2 * band >= min(height, width):
+        raise ValueError(f"a band of {band} pixels covers the whole {height}x{width} image: "
+                         f"pick band < {(min(height, width) + 1) // 2}.")
+    mask = torch.ones(height, width, dtype=torch.bool)
+    mask[band:height - band, band:width - band] = False
+    return mask
 
 
 # --------------------------------------------------------------------------------------------

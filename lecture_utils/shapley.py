@@ -726,9 +726,11 @@ def deep_shap(model: nn.Module, x: torch.Tensor, target, *, background: torch.Te
     b. ``x`` [N, ...] (any model input: images, rows of features), ``background`` [B, ...] (E[x] in
     the lecture's formulas), ``target`` an int or LongTensor [N]. Returns phi shaped like x, on
     x's device. ``batch_size``: (input, reference) pairs per backward pass. With ``check``, local
-    accuracy sum(phi) = f(x) - E_b[f(b)] is verified (it holds exactly for the layers the rule
-    knows) and a clear error is raised where it fails (a functional nonlinearity the hooks cannot
-    see).
+    accuracy sum(phi) = f(x) - E_b[f(b)] is verified in float64 (it holds exactly for the layers
+    the rule knows, up to the float32 rounding of the passes) and a clear error is raised where it
+    fails (a functional nonlinearity the hooks cannot see). Every pass runs in the input's dtype,
+    never under the bf16 autocast of batched inference: compare it with a game built with
+    ``image_game(..., precision="fp32")``, whose f(x) - f(b) is then the same number.
     """
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"x must be a tensor [N, ...], got {type(x).__name__}.")
@@ -763,11 +765,11 @@ def deep_shap(model: nn.Module, x: torch.Tensor, target, *, background: torch.Te
         phi /= B                                                          # the mean over b
         # --8<-- [end:pairs]
     if check:
-        f_x = target_output(fx, t, "logit")
-        f_b = fb[:, t].mean(0)
-        want = (f_x - f_b).float()
-        got = phi.reshape(N, -1).sum(1).float()
-        scale = f_x.abs() + fb[:, t].abs().mean(0) + 1e-3
+        f_x = target_output(fx, t, "logit").double()                    # in float64: the
+        f_b = fb.double()[:, t].mean(0)                                    # check's own sums add
+        want = f_x - f_b                                                   # no rounding
+        got = phi.reshape(N, -1).double().sum(1)
+        scale = f_x.abs() + fb.double()[:, t].abs().mean(0) + 1e-3
         err = ((got - want).abs() / scale).max().item()
         if err > 1e-3:
             raise RuntimeError(

@@ -79,6 +79,36 @@ def test_nll_and_error_rate():
     assert np.isfinite(cal.negative_log_likelihood(_binary([1.0]), torch.tensor([1])))
 
 
+def test_per_image_terms_closed_form():
+    p = torch.tensor([[0.7, 0.2, 0.1], [0.1, 0.6, 0.3], [0.25, 0.25, 0.5]])
+    y = torch.tensor([0, 2, 2])
+    over = cal.per_image(p, y, "overconfidence")
+    assert over.dtype == torch.float64
+    assert torch.allclose(over, torch.tensor([0.7 - 1, 0.6 - 0, 0.5 - 1], dtype=torch.float64))
+    assert float(over.mean()) == pytest.approx(float(p.max(1).values.double().mean()) - 2 / 3)
+    nll = cal.per_image(p, y, "nll")
+    assert torch.allclose(nll, -torch.tensor([0.7, 0.3, 0.5], dtype=torch.float64).log())
+    assert float(nll.mean()) == pytest.approx(cal.negative_log_likelihood(p, y))
+    with pytest.raises(ValueError, match="measure must be one of"):
+        cal.per_image(p, y, "ece")
+
+
+def test_binned_ece_never_falls_when_bins_are_refined_and_its_bias_grows_with_m():
+    """Splitting a bin can only raise sum_m |B_m|/n |gap_m| (triangle inequality), so the ECE
+    of nested binnings (M = 5, 15, 45) is non-decreasing for any data; for a perfectly calibrated
+    model (labels drawn from its own probabilities: true ECE 0) the estimate is pure bias, and it
+    grows with M at a fixed sample size."""
+    g = torch.Generator().manual_seed(0)
+    z, _ = _synthetic(n=2000)
+    p = torch.softmax(z, 1)
+    y = torch.multinomial(p, 1, generator=g)[:, 0]
+    eces = [cal.expected_calibration_error(p, y, M) for M in (5, 15, 45)]
+    assert eces[0] <= eces[1] + 1e-12 <= eces[2] + 2e-12
+    bias = [np.mean([cal.expected_calibration_error(p, torch.multinomial(p, 1, generator=g)[:, 0],
+                                                    M) for _ in range(10)]) for M in (5, 45, 405)]
+    assert bias[0] < bias[1] < bias[2]
+
+
 def test_numpy_inputs_work():
     z, y = _synthetic(n=300)
     p = torch.softmax(z, 1)

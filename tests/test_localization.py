@@ -103,6 +103,23 @@ def test_pointing_game_and_energy():
     torch.testing.assert_close(L.energy_in_box(uniform, masks[:1]), torch.tensor([16 / 64]))
 
 
+def test_border_band_closed_form():
+    band = L.border_band(8, 8, 2)
+    assert band.dtype == torch.bool and int(band.sum()) == 64 - 16
+    assert float(band.float().mean()) == 1 - (8 - 4) ** 2 / 64            # a uniform map's share
+    assert not band[2:6, 2:6].any() and band[0].all() and band[:, 7].all()
+    torch.testing.assert_close(L.energy_in_box(torch.ones(1, 8, 8), band[None]),
+                               torch.tensor([48 / 64]))
+    heat = torch.zeros(2, 8, 8)
+    heat[0, 0, 3] = 1.0                       # peak on the top edge
+    heat[1, 4, 4] = 1.0                       # peak in the middle
+    assert L.pointing_game(heat, band.expand(2, 8, 8)).tolist() == [True, False]
+    assert L.border_band(32, 16, 4).shape == (32, 16)
+    for bad in ((8, 8, 4), (8, 8, 0), (8, 8, 1.5)):
+        with pytest.raises(ValueError):
+            L.border_band(*bad)
+
+
 def test_heatmap_reduces_and_upsamples():
     attr = torch.zeros(2, 3, 8, 8)
     attr[0, 1, 2, 3] = -5.0
@@ -179,6 +196,7 @@ def test_public_api_is_stable():
     # The capstone and other notebooks call these names: renaming one must fail here first.
     expected = {"benchmark", "evaluate_method", "heatmaps", "correct_predictions", "score",
                 "box_from_map", "box_iou", "pointing_game", "energy_in_box", "center_map",
+                "border_band",
                 "LocalizationResult", "THRESHOLD", "IOU_THRESHOLD"}
     assert expected <= set(L.__all__)
     assert all(hasattr(L, name) for name in L.__all__)

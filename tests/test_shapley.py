@@ -344,6 +344,25 @@ def test_deep_shap_matches_captum_and_shap(name, net, shape):
     assert torch.allclose(ours.reshape(3, -1).sum(1), delta, atol=1e-4)
 
 
+def test_deep_shap_local_accuracy_in_float64_matches_the_fp32_game(net):
+    """sum(phi) = f(x) - f(b): Deep SHAP's sum, the exact values of the fp32 superpixel game and
+    f(x) - f(b) of the model in float64 agree to float32's rounding (a bf16 game would not)."""
+    g = torch.Generator().manual_seed(3)
+    img, ref = torch.rand(3, 16, 16, generator=g), torch.rand(3, 16, 16, generator=g)
+    seg = (torch.arange(16)[:, None] // 8) * 2 + torch.arange(16)[None] // 8
+    phi = S.deep_shap(net, img[None], 3, background=ref[None])[0].double()
+    game = S.image_game(net, img, 3, seg, baseline=ref, output="logit", precision="fp32")
+    exact = S.exact_shapley(game, 4)
+    with torch.no_grad():
+        f = net.double()(torch.stack([img, ref]).double())[:, 3]
+    net.float()
+    want = float(f[0] - f[1])
+    tol = 1e-5 * (abs(float(f[0])) + abs(float(f[1])) + 1)             # float32's rounding
+    assert abs(float(phi.sum()) - want) < tol
+    assert abs(float(exact.sum()) - want) < tol
+    assert torch.allclose(S.per_segment(phi, seg).sum(), exact.sum(), atol=tol)
+
+
 def test_deep_shap_of_a_linear_model_is_linear_shap():
     torch.manual_seed(0)
     lin = nn.Sequential(nn.Flatten(), nn.Linear(6, 3)).eval()
