@@ -373,7 +373,9 @@ print(log.effect(
 # **Reading the verdicts.** Compare the colour row of the category table with the others: the
 # colour difference is the one to read apart, since a unit needs no training to pass a colour
 # concept on our scenes (counting all detectors together would mix those units with the learned
-# ones). The "unique concepts" columns of the first table say how many distinct concepts each
+# ones). A non-colour category whose difference is also negative (texture-like materials can be
+# matched by untrained filters too) weakens the first finding, which pools object, part and
+# material as stated before the run; the table shows each. The "unique concepts" columns of the first table say how many distinct concepts each
 # layer names, trained and with random weights.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
