@@ -41,9 +41,9 @@ from .validate import (check_finite, check_index, check_int, check_layer, check_
 __all__ = [
     "DETECTOR_IOU", "TopQuantile", "unit_thresholds", "upsample_units", "activation_regions",
     "IoUTally", "iou", "LayerDissection", "dissect", "threshold_pass", "iou_pass",
-    "detector_counts", "top_images", "highlight_region", "ablate_units", "per_class_accuracy",
-    "unit_ablation_effects", "accuracy_with_units_removed", "predictions_with_units_removed",
-    "random_units", "lower_class_score",
+    "detector_counts", "detector_flags", "top_images", "highlight_region", "ablate_units",
+    "per_class_accuracy", "unit_ablation_effects", "accuracy_with_units_removed",
+    "predictions_with_units_removed", "random_units", "lower_class_score",
 ]
 
 DETECTOR_IOU = 0.04     # Bau et al. (2017): a unit with IoU_{u,c} > 0.04 is a detector of c
@@ -371,6 +371,38 @@ def detector_counts(results: dict, *, iou_threshold: float = DETECTOR_IOU, categ
         row.update({c: int((det.category == c).sum()) for c in cats})
         rows.append(row)
     return pd.DataFrame(rows).set_index("layer")
+
+
+def detector_flags(results: dict, layers=None, *, categories=None,
+                   iou_threshold: float = DETECTOR_IOU) -> np.ndarray:
+    """1.0 for each unit of ``layers`` (default: all of ``results``) that is a detector, its best
+    IoU above ``iou_threshold``, of a concept whose category is in ``categories`` (default: any),
+    else 0.0: [units of those layers, in order]. Their mean is ``detector_counts``'s share of
+    detectors; the flags are the items a bootstrap over units resamples."""
+    if not results:
+        raise ValueError("results is empty: pass what dissect(model, concept_set, layers) "
+                         "returned.")
+    iou_threshold = check_number(iou_threshold, "iou_threshold", low=0, high=1)
+    layers = list(results) if layers is None else list(layers)
+    unknown = [name for name in layers if name not in results]
+    if unknown:
+        raise KeyError(f"no dissection of {unknown}: results has {list(results)}.")
+    if categories is not None:
+        categories = (categories,) if isinstance(categories, str) else tuple(categories)
+        known = {c for name in layers for c, _ in results[name].concepts}
+        if not set(categories) <= known:
+            raise ValueError(f"unknown concept categories {sorted(set(categories) - known)}: the "
+                             f"concept set has {sorted(known)}.")
+    flags = []
+    for name in layers:
+        res = results[name]
+        best_iou, best_c = res.best
+        cats = np.array([res.concepts[int(c)][0] for c in best_c])
+        hit = best_iou.cpu().numpy() > iou_threshold
+        if categories is not None:
+            hit &= np.isin(cats, categories)
+        flags.append(hit.astype(np.float64))
+    return np.concatenate(flags)
 
 
 def top_images(acts: torch.Tensor, unit: int, k: int = 8) -> torch.Tensor:

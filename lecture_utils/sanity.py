@@ -134,32 +134,46 @@ def _map(method: Callable, model, x, target, size) -> torch.Tensor:
     return heatmap(method(model, x, target).detach(), size).float().cpu()
 
 
-def summary(table, column: str = "spearman |map|") -> "pd.DataFrame":  # noqa: F821
+def _rho(table, column: str, absolute: bool):
+    """``table[column]`` with constant maps (NaN) as 0 and, if ``absolute``, as |rho|."""
+    values = table[column].fillna(0.0)
+    return table.assign(**{column: values.abs() if absolute else values})
+
+
+def summary(table, column: str = "spearman |map|", *, absolute: bool = False
+            ) -> "pd.DataFrame":  # noqa: F821
     """Mean rank correlation with the trained model's maps, methods x randomization steps (in
     cascade order). A map that became constant (e.g. Grad-CAM's ReLU leaves nothing) has no ranking
-    (NaN); it counts as 0 here: nothing of the trained model's ranking survives in it."""
+    (NaN); it counts as 0 here: nothing of the trained model's ranking survives in it.
+
+    ``absolute``: the mean of |rho| image by image, how much of the trained map's ranking survives
+    in either direction. A map whose ranking the randomization reverses (rho near -1: the pixels the
+    trained map ranks last now come first) is still fixed by the trained one, and signed values of
+    opposite sign on different images cancel in a mean; |rho| counts both as surviving."""
     steps = list(dict.fromkeys(table["randomized down to"]))
-    t = table.assign(**{column: table[column].fillna(0.0)})
+    t = _rho(table, column, absolute)
     out = t.pivot_table(index="method", columns="randomized down to", values=column,
                         aggfunc="mean", sort=False)
     return out[steps]
 
 
-def cascade_score(table, column: str = "spearman |map|") -> "pd.Series":  # noqa: F821
+def cascade_score(table, column: str = "spearman |map|", *, absolute: bool = False
+                  ) -> "pd.Series":  # noqa: F821
     """One number per method: the mean correlation over the steps of the cascade (the trained
     model excluded), i.e. the area under Adebayo et al.'s Fig. 4 curve. A method that survives the
-    randomization of the top layers scores high even if the very last steps destroy its map."""
-    s = summary(table, column)
+    randomization of the top layers scores high even if the very last steps destroy its map.
+    ``absolute``: the mean of |rho| (``summary``)."""
+    s = summary(table, column, absolute=absolute)
     return s.drop(columns="original").mean(axis=1).rename("mean rho over the cascade")
 
 
-def cascade_scores(table, column: str = "spearman |map|") -> "pd.DataFrame":  # noqa: F821
+def cascade_scores(table, column: str = "spearman |map|", *, absolute: bool = False
+                   ) -> "pd.DataFrame":  # noqa: F821
     """``cascade_score`` image by image: [images x methods], the mean correlation of each image's
     map over the steps of the cascade (the trained model excluded; a constant map counts as
-    rho = 0). The items a bootstrap over images resamples: paired, since every method sees the
-    same images and the same randomised networks."""
-    t = table[table["randomized down to"] != "original"]
-    t = t.assign(**{column: t[column].fillna(0.0)})
+    rho = 0; ``absolute``: the mean of |rho|). The items a bootstrap over images resamples:
+    paired, since every method sees the same images and the same randomised networks."""
+    t = _rho(table[table["randomized down to"] != "original"], column, absolute)
     out = t.pivot_table(index="image", columns="method", values=column, aggfunc="mean", sort=False)
     return out[list(dict.fromkeys(t["method"]))]
 

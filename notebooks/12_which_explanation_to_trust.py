@@ -252,7 +252,9 @@ assert abs(faithfulness.auc(ideal)[0] - 1 / 8) < 1e-6
 # (over the pixels, average ranks for ties; we use $|E|$, for which Adebayo et al. report it
 # besides the signed map, SSIM and HOG similarity). A method whose $\rho$ stays near 1 while the
 # weights become noise **fails**: its map is a property of the image, like an edge detector's.
-# (Passing is necessary, not sufficient: a random map passes.)
+# A ρ near −1 is no better (the ranking is reversed, not forgotten), so the verdicts average
+# $|\rho|$ over the images (section 3). (Passing is necessary, not sufficient: a random map
+# passes.)
 
 # %%
 show_source(sanity.spearman, docstring=False)
@@ -276,7 +278,9 @@ print("Spearman of two random maps:", np.round(sanity.spearman(a, b), 3), "(scip
 # * **faithfulness** (Petsiuk et al.): Grad-CAM's order deletes the class evidence faster than a
 #   random order (deletion AUC of the random map minus Grad-CAM's), and restores it faster when
 #   inserting (Grad-CAM's insertion AUC minus the random map's). Reproduced if the interval lies
-#   above 0.
+#   above 0; inconclusive if it includes 0. Every other method gets the same paired comparison
+#   with the random map on the same canvases (the table after the findings), so "better than
+#   random" is never read off two equal-looking means.
 # * **localization without the model**: the edge detector, with no model inside, wins the pointing
 #   game more often than the random map. If so, a good pointing score alone cannot show that a map
 #   explains the model.
@@ -302,24 +306,58 @@ canvas_table.round(2)
 del_auc = {k: faithfulness.auc(f.deletion) for k, f in faith.items()}      # per canvas [N]
 ins_auc = {k: faithfulness.auc(f.insertion) for k, f in faith.items()}
 pair = dict(paired=True, what="canvases")
-print(log.effect(
-    "A faithful map deletes the class evidence faster than a random order (Grad-CAM)",
-    measure="deletion AUC, random order minus Grad-CAM",
-    effect=findings.bootstrap_difference(del_auc["random"], del_auc["Grad-CAM"], **pair),
-    control="the random map on the same canvases",
-    paper_value="lower deletion AUC than baselines (RISE, Table 1)").line())
-print(log.effect(
-    "A faithful map restores the class evidence faster than a random order (Grad-CAM)",
-    measure="insertion AUC, Grad-CAM minus random order",
-    effect=findings.bootstrap_difference(ins_auc["Grad-CAM"], ins_auc["random"], **pair),
-    control="the random map on the same canvases",
-    paper_value="higher insertion AUC than baselines (RISE, Table 1)").line())
-print(log.effect(
-    "A map with no model inside can localize: the edge detector points at the object",
-    measure="pointing-game hits, edge detector minus random map",
-    effect=findings.bootstrap_difference(loc["edge detector"].hit, loc["random"].hit, **pair),
-    control="the random map on the same canvases", unit="points",
-    paper_value="edge detector maps resemble saliency maps (Fig. 1)").line())
+per_canvas = {"pointing": lambda k: loc[k].hit, "box": lambda k: loc[k].iou >= 0.5,
+              "deletion": lambda k: -del_auc[k], "insertion": lambda k: ins_auc[k]}  # better > 0
+
+
+def versus_random(what, method):
+    """Method minus the random map on measurement ``what`` (oriented: better is positive), a 95%
+    paired bootstrap over the same canvases."""
+    return findings.bootstrap_difference(per_canvas[what](method), per_canvas[what]("random"),
+                                         **pair)
+
+
+def random_finding(claim, what, method, *, measure, paper_value, unit=""):
+    """A finding against the random map on the same canvases (``versus_random``)."""
+    return log.effect(claim, measure=measure, effect=versus_random(what, method), unit=unit,
+                      control="the random map on the same canvases", paper_value=paper_value)
+
+
+print(random_finding("A faithful map deletes the class evidence faster than a random order "
+                     "(Grad-CAM)", "deletion", "Grad-CAM",
+                     measure="deletion AUC, random order minus Grad-CAM",
+                     paper_value="lower deletion AUC than baselines (RISE, Table 1)").line())
+print(random_finding("A faithful map restores the class evidence faster than a random order "
+                     "(Grad-CAM)", "insertion", "Grad-CAM",
+                     measure="insertion AUC, Grad-CAM minus random order",
+                     paper_value="higher insertion AUC than baselines (RISE, Table 1)").line())
+print(random_finding("A map with no model inside can localize: the edge detector points at the "
+                     "object", "pointing", "edge detector",
+                     measure="pointing-game hits, edge detector minus random map", unit="points",
+                     paper_value="edge detector maps resemble saliency maps (Fig. 1)").line())
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# Every method against the random map, AUC by AUC on the same canvases (oriented so that better
+# than random is positive: random minus method for deletion, method minus random for insertion),
+# with the verdict of the same rule: "better" or "worse" only when the 95% interval excludes 0.
+
+# %%
+def separation(iv):
+    return "better" if iv.low > 0 else ("worse" if iv.high < 0 else "not separable (includes 0)")
+
+
+faith_vs_random = pd.DataFrame(
+    {f"{what}: {col}": {m: (iv.format() if col == "AUC gain [95%]" else separation(iv))
+                        for m in methods if m != "random"
+                        for iv in [versus_random(what, m)]}
+     for what in ("deletion", "insertion") for col in ("AUC gain [95%]", "vs random")})
+n_sep = {what: int((faith_vs_random[f"{what}: vs random"] == "better").sum())
+         for what in ("deletion", "insertion")}
+print(f"better than the random order on {n_canvas} canvases: deletion {n_sep['deletion']}, "
+      f"insertion {n_sep['insertion']} of {len(faith_vs_random)} methods; deletion AUCs from "
+      f"{min(a.mean() for a in del_auc.values()):.3f} to {max(a.mean() for a in del_auc.values()):.3f} "
+      f"(random order: {del_auc['random'].mean():.3f})")
+faith_vs_random
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # The pointing game and the box IoU can disagree. A map made of a few bright, scattered pixels
@@ -348,14 +386,15 @@ fig = faithfulness.plot_curves([faith[k] for k in pick],
                                      f"(resnet_gap_canvas)")
 
 # %% [markdown]
-# Deletion does not tell any method from the random order here: every curve, the random order's too,
-# has lost most of the class probability after the first step (a twelfth of the pixels blacked
-# out), so the deletion AUCs all lie between 0.11 and 0.15, the random order's among the lowest.
-# That is why the Grad-CAM deletion finding is inconclusive and no method "beats random at"
-# deletion in the table below. Black pixels scattered over the whole canvas probably take it far
-# from the images the network was trained on (the problem that ROAR, in the references, retrains
-# around). Insertion, which starts from a blurred copy, separates every method but the deconvnet
-# from the random order.
+# Read the deletion curves against the random order's: where every curve, the random order's too,
+# has lost most of the class probability after the first step, the deletion AUCs crowd together
+# (their range is printed above the table of differences), and where a paired interval includes 0
+# the deletion comparison is inconclusive at this scale, not a win. Black pixels scattered
+# over the whole canvas probably take it far from the images the network was trained on (the
+# problem that ROAR, in the references, retrains around). Insertion starts from a blurred copy;
+# the table says which methods it separates from the random order. More canvases would narrow
+# the intervals, at the cost of the per-canvas methods (LIME, Kernel SHAP, occlusion), which
+# dominate this notebook's run time.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ### 2. The sanity check on the canvas network
@@ -365,7 +404,7 @@ fig = faithfulness.plot_curves([faith[k] for k in pick],
 #
 # Only here do the per-image sampling methods (occlusion, LIME, Kernel SHAP) meet the check, on a
 # handful of canvases (4 at the laptop profile). LIME's and Kernel SHAP's findings are recorded as
-# inconclusive: with so few canvases their intervals reach the line $\rho = 0.5$ that section 3
+# inconclusive: so few canvases give wide intervals around the line $|\rho| = 0.5$ that section 3
 # draws between passing and failing. Both draw their perturbations from a fixed seed, the same
 # sample for every network of the cascade, so a second run on the unchanged model returns the same
 # map: sampling noise does not lower ρ here (a control over seeds is what is missing).
@@ -381,11 +420,12 @@ print(f"{len(methods)} methods x {canvas_sanity.shape[1]} steps x {n_sanity} can
 canvas_sanity.round(2)
 
 # %%
-canvas_rho = sanity.cascade_scores(san_table)                 # [canvases x methods]
+canvas_rho = sanity.cascade_scores(san_table, absolute=True)  # [canvases x methods], |rho|
 for m in ("LIME", "Kernel SHAP"):
     log.inconclusive(
         f"{m}'s map depends on the model: it passes the randomization test",
-        measure="Spearman rho with the trained model's map, mean over the cascade (canvas net)",
+        measure="|Spearman rho| with the trained model's map, mean over the cascade (canvas "
+                "net)",
         ours=findings.bootstrap(canvas_rho[m], what="canvases"),
         reason=f"{len(canvas_rho)} canvas(es) only, and no control for {m}'s dependence on its "
                "sampling seed (one seed here, the same sample for every network of the cascade)",
@@ -420,13 +460,14 @@ fig.suptitle("Cascading randomization (|map|, each normalised to [0, 1]): what s
 # cost one or two passes (the per-image methods were checked on the canvas network above).
 #
 # **Criteria, fixed before the run**, on the VGG (the architecture Adebayo et al. test), with the
-# mean ρ over the cascade of each image and a 95% paired bootstrap over the images:
+# mean |ρ| over the cascade of each image (a reversed ranking survives as much as a kept one:
+# see below) and a 95% paired bootstrap over the images:
 #
-# * **guided backprop and guided Grad-CAM fail** (Adebayo et al.): their ρ minus the gradient's ρ
+# * **guided backprop and guided Grad-CAM fail** (Adebayo et al.): their |ρ| minus the gradient's
 #   (the control: the same images and randomised networks, a method the paper finds sensitive).
 #   Reproduced if the interval lies above 0. The deconvnet, which the paper did not test, gets the
 #   same test.
-# * **the gradient passes**: 0.5 minus the gradient's ρ, where 0.5 is the line this notebook
+# * **the gradient passes**: 0.5 minus the gradient's |ρ|, where 0.5 is the line this notebook
 #   draws between passing and failing (half of the edge detector's ρ = 1: no model inside).
 #   Reproduced if the interval lies above 0 (the gradient keeps less than half of a model-free
 #   map's rank agreement).
@@ -448,46 +489,55 @@ for name, layer, fc in (("resnet_gap", "layer3", "fc"), ("vgg", "relu4_2", None)
 cifar_sanity["vgg"].round(2)
 
 # %%
-vgg_rho = sanity.cascade_scores(cifar_tables["vgg"])           # [images x methods]
+vgg_rho = sanity.cascade_scores(cifar_tables["vgg"], absolute=True)   # [images x methods]
+signed = sanity.cascade_scores(cifar_tables["vgg"]).mean()
+print("VGG, mean over images and the cascade: "
+      + ", ".join(f"{m} rho {signed[m]:+.2f}, |rho| {vgg_rho[m].mean():.2f}"
+                  for m in ("gradient", "guided backprop", "Grad-CAM", "guided Grad-CAM")))
 pair_img = dict(paired=True, what="CIFAR-10 test images")
 for m, paper_value in (("guided backprop", "fails: its map survives (Fig. 2, 4)"),
                        ("guided Grad-CAM", "fails: its map survives (Fig. 2, 4)"),
                        ("deconvnet", "not tested by Adebayo et al.")):
     print(log.effect(
         f"{m}'s map does not depend on the model's weights: it fails the randomization test",
-        measure=f"mean rho over the cascade on the VGG, {m} minus the gradient",
+        measure=f"mean |rho| over the cascade on the VGG, {m} minus the gradient",
         effect=findings.bootstrap_difference(vgg_rho[m], vgg_rho["gradient"], **pair_img),
         control="the gradient, same images and randomised networks",
         paper_value=paper_value).line())
-SANITY_FAIL = 0.5            # mean rho above this: the map survives the randomization of the model
+SANITY_FAIL = 0.5            # mean |rho| above this: the map survives the randomization
 assert (vgg_rho["edge detector"] > 0.99).all()                  # the model-free control: rho = 1
 print(log.effect(
     "The gradient's map depends on the model: it passes the randomization test",
-    measure=f"{SANITY_FAIL} minus the gradient's mean rho over the cascade on the VGG",
+    measure=f"{SANITY_FAIL} minus the gradient's mean |rho| over the cascade on the VGG",
     effect=findings.bootstrap(SANITY_FAIL - vgg_rho["gradient"].to_numpy(),
                               what="CIFAR-10 test images"),
-    control=f"the pass/fail line rho = {SANITY_FAIL}, half of the edge detector's rho = 1",
+    control=f"the pass/fail line |rho| = {SANITY_FAIL}, half of the edge detector's rho = 1",
     paper_value="passes: its map changes (Fig. 4)").line())
 
 # %% [markdown]
 # **Reading the VGG table.** A map compared with itself has ρ = 1 unless it is constant (an empty
 # map has no ranking and counts as ρ = 0), so the `original` column says whether a method's maps of
-# the trained VGG carry a ranking at all. It reads 1.0 for every method: no trained map is empty,
-# and a low ρ further right is a map that changed with the weights. Grad-CAM and guided Grad-CAM
-# read `relu4_2`, the rectified output of the last convolution (after its batch norm and ReLU), as
-# in notebook 07. Grad-CAM's mean ρ is at or below 0 at every step: on average the randomised
-# networks' maps rank the pixels against the trained one's, with a wide spread over the images (the
-# shaded band in the figure below).
+# the trained VGG carry a ranking at all; a low ρ further right is a map that changed with the
+# weights. Grad-CAM and guided Grad-CAM read `relu4_2`, the rectified output of the last
+# convolution (after its batch norm and ReLU), as in notebook 07.
 #
-# **Why guided Grad-CAM comes out "not reproduced".** Guided Grad-CAM is guided backprop times
-# Grad-CAM's coarse map (4×4 at `relu4_2`, upsampled), and the table shows its two factors part
-# ways: guided backprop's ρ stays above 0.9 down to `conv3_2`, Grad-CAM's drops below 0 at the
-# first step. The product follows its Grad-CAM factor down at that first step (`fc2`) and, over the
-# cascade, keeps less rank agreement than the gradient. Where the Grad-CAM factor is near 0 so
-# is the product, whatever the edges of guided backprop, so a rank correlation over the pixels
-# weighs that coarse mask at least as much as the edges one sees; that is probably why our
-# criterion, stated on ρ of $|E|$, does not find the failure Adebayo et al. report. The edges
-# themselves survive: that is guided backprop's row.
+# **Negative ρ.** The table and the figure below show the signed mean over images, as Adebayo et
+# al.'s Fig. 4 does. A ρ near −1 does not mean the map forgot the trained model: the pixels the
+# trained map ranks last now come first, a ranking still fixed by the trained one (for Grad-CAM,
+# a random head can flip the sign of the class weights, and the ReLU then keeps the complement of
+# the trained map's region). And a mean of signed ρ lets images of opposite sign cancel. So every
+# verdict here uses the mean of **|ρ|** image by image (`absolute=True`), how much of the ranking
+# survives in either direction; the line printed above the findings gives both for the methods
+# tested. Adebayo et al. report ρ for $|E|$ and for the signed map; for the maps tested here both
+# are the same (the gradient-type maps are reduced by $\max_k |\cdot|$ and Grad-CAM is a ReLU
+# output, so $|E| = E$).
+#
+# **Guided Grad-CAM.** It is guided backprop times Grad-CAM's coarse map (4×4 at `relu4_2`,
+# upsampled). Where the Grad-CAM factor is near 0 so is the product, whatever the edges of guided
+# backprop, so a rank correlation over the pixels weighs that coarse mask at least as much as the
+# edges one sees. Compare its row with its two factors' rows: if it follows Grad-CAM's, our
+# criterion, stated on the rank of $|E|$, cannot find the failure Adebayo et al. report (from
+# the visual similarity of the edges); the edges themselves are guided backprop's row.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Adebayo et al.'s Fig. 4 for our VGG (top) and for the canvas network of section 2 (bottom): mean
@@ -506,7 +556,8 @@ for ax in axes:
 # ## The table
 #
 # One row per method. Localization and faithfulness on the canvases. The sanity columns are the
-# mean rank correlation of $|E|$ with the trained model's map **over the steps of the cascade**
+# mean $|\rho|$, the rank correlation of $|E|$ with the trained model's map taken in absolute value
+# image by image, **over the steps of the cascade**
 # (the area under the curves above; lower is better): a method that survives the randomization of
 # the top layers, whose weights make the decision, scores high even if the last steps, which
 # replace the first filters, finally scramble its map. A map that became constant counts as
@@ -514,11 +565,11 @@ for ax in axes:
 #
 # "beats random at" names a measurement only when the 95% paired bootstrap interval over the
 # canvases of (method minus random map, oriented so that better is positive) lies above 0; equal
-# means are not a win. "sanity check" says "fails" when the mean ρ exceeds 0.5 on some network,
+# means are not a win. "sanity check" says "fails" when the mean |ρ| exceeds 0.5 on some network,
 # "passes" when it stays below on a CIFAR-10 network and the canvas net, and "canvas net only"
 # for the per-image methods, checked on a few canvases only (see above); the verdicts with
-# intervals are in "What we saw". Guided Grad-CAM "passes" here although Adebayo et al. find that
-# it fails: section 3 says why.
+# intervals are in "What we saw". Where guided Grad-CAM "passes" although Adebayo et al. find that
+# it fails, section 3 says why.
 
 # %%
 final = pd.DataFrame({
@@ -526,23 +577,19 @@ final = pd.DataFrame({
     "GT-known loc. error (%) ↓": canvas_table["GT-known loc. error (%)"],
     "deletion AUC ↓": canvas_table["deletion AUC"],
     "insertion AUC ↑": canvas_table["insertion AUC"],
-    "ρ cascade, canvas net ↓": sanity.cascade_score(san_table),
-    "ρ cascade, VGG ↓": sanity.cascade_score(cifar_tables["vgg"]),
-    "ρ cascade, ResNet ↓": sanity.cascade_score(cifar_tables["resnet_gap"]),
+    "|ρ| cascade, canvas net ↓": sanity.cascade_score(san_table, absolute=True),
+    "|ρ| cascade, VGG ↓": sanity.cascade_score(cifar_tables["vgg"], absolute=True),
+    "|ρ| cascade, ResNet ↓": sanity.cascade_score(cifar_tables["resnet_gap"], absolute=True),
     "seconds per canvas": canvas_table["seconds"] / n_canvas,
 }).loc[list(methods)]
 def beats_random(m):
     """The measurements on which method m is better than the random map: the 95% paired bootstrap
     interval over canvases of the difference (better = positive) lies above 0."""
-    per_canvas = {"pointing": lambda k: loc[k].hit, "box": lambda k: loc[k].iou >= 0.5,
-                  "deletion": lambda k: -del_auc[k], "insertion": lambda k: ins_auc[k]}
-    won = [what for what, f in per_canvas.items()
-           if findings.bootstrap_difference(f(m), f("random"), **pair).low > 0]
-    return ", ".join(won) or "-"
+    return ", ".join(what for what in per_canvas if versus_random(what, m).low > 0) or "-"
 
 
 final["beats random at"] = [beats_random(m) for m in final.index]
-rho_cols = ["ρ cascade, canvas net ↓", "ρ cascade, VGG ↓", "ρ cascade, ResNet ↓"]
+rho_cols = ["|ρ| cascade, canvas net ↓", "|ρ| cascade, VGG ↓", "|ρ| cascade, ResNet ↓"]
 worst_rho = final[rho_cols].max(axis=1)
 final["sanity check"] = np.where(worst_rho > SANITY_FAIL, "fails",
                                  np.where(final[rho_cols[1:]].isna().all(axis=1),
@@ -557,7 +604,7 @@ fails = list(final.index[final["sanity check"] == "fails"])
 best_del = final["deletion AUC ↓"].drop(list(attribution.MODEL_INDEPENDENT)).idxmin()
 best_ins = final["insertion AUC ↑"].drop(list(attribution.MODEL_INDEPENDENT)).idxmax()
 best_box = final["GT-known loc. error (%) ↓"].drop(list(attribution.MODEL_INDEPENDENT)).idxmin()
-print(f"fail the sanity check (mean rho > {SANITY_FAIL} on a network): {', '.join(fails)}")
+print(f"fail the sanity check (mean |rho| > {SANITY_FAIL} on a network): {', '.join(fails)}")
 cost = final["seconds per canvas"].drop(list(attribution.MODEL_INDEPENDENT))
 print(f"cost: from {cost.min() * 1000:.0f} ms per canvas ({cost.idxmin()}) to {cost.max():.2f} s "
       f"({cost.idxmax()})")
@@ -568,7 +615,7 @@ print(f"best boxes: {best_box} ({final.loc[best_box, 'GT-known loc. error (%) �
       f"random: {final.loc['random', 'GT-known loc. error (%) ↓']:.0f}%")
 vgg_top = cifar_sanity["vgg"].loc[["guided backprop", "deconvnet", "gradient", "Grad-CAM"], "conv4_1"]
 print("VGG, rho once the head and conv4 are random:", vgg_top.round(2).to_dict())
-assert final.loc["edge detector", "ρ cascade, canvas net ↓"] > 0.99   # no model inside
+assert final.loc["edge detector", "|ρ| cascade, canvas net ↓"] > 0.99   # no model inside
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Explorers: the course's knobs in one place

@@ -164,6 +164,32 @@ def test_dissect_a_vgg_and_bad_layer(scene_set):
         D.dissect(flat, scene_set[:2], ["1"], progress=False)
 
 
+def test_detector_flags_closed_form_and_counts(scene_set):
+    # two layers, concepts (object a), (color b): IoUs chosen so the flags are known by hand
+    cs = [("object", "a"), ("color", "b")]
+    one = D.LayerDissection("l1", torch.zeros(3), torch.tensor([[0.50, 0.10], [0.01, 0.03],
+                                                                [0.02, 0.20]]), cs)
+    two = D.LayerDissection("l2", torch.zeros(2), torch.tensor([[0.05, 0.00], [0.00, 0.04]]), cs)
+    res = {"l1": one, "l2": two}
+    assert D.detector_flags(res).tolist() == [1, 0, 1, 1, 0]          # 0.04 is not above 0.04
+    assert D.detector_flags(res, categories="object").tolist() == [1, 0, 0, 1, 0]
+    assert D.detector_flags(res, ["l2"], categories=("color",)).tolist() == [0, 0]
+    assert D.detector_flags(res, iou_threshold=0.3).tolist() == [1, 0, 0, 0, 0]
+    # the flags' sums are detector_counts' columns
+    net = models.vgg(width=4).eval()
+    real = D.dissect(net, scene_set, ["relu1_1", "relu4_2"], batch_size=12, progress=False)
+    counts = D.detector_counts(real)
+    for cat in concepts.CATEGORIES:
+        assert D.detector_flags(real, categories=[cat]).sum() == counts[cat].sum()
+    assert D.detector_flags(real).sum() == counts["detectors"].sum()
+    with pytest.raises(KeyError, match="no dissection"):
+        D.detector_flags(res, ["l3"])
+    with pytest.raises(ValueError, match="unknown concept categories"):
+        D.detector_flags(res, categories=["material"])
+    with pytest.raises(ValueError, match="results is empty"):
+        D.detector_flags({})
+
+
 def test_top_images_and_highlight():
     acts = torch.zeros(5, 2, 3, 3)
     acts[3, 1, 0, 0], acts[1, 1, 2, 2] = 5.0, 4.0

@@ -101,6 +101,22 @@ def test_cascade_scores_per_image_average_to_cascade_score():
     assert np.allclose(per_image.mean(), sanity.cascade_score(t)[["m", "e"]])
 
 
+def test_absolute_counts_a_reversed_ranking_as_surviving():
+    # image 0's ranking is reversed (rho -0.8), image 1's kept (+0.8): the signed mean cancels to
+    # 0, the mean of |rho| is 0.8; a constant map (NaN) is 0 either way
+    import pandas as pd
+    rows = [("m", "original", 0, 1.0), ("m", "original", 1, 1.0), ("m", "fc", 0, -0.8),
+            ("m", "fc", 1, 0.8), ("m", "layer1", 0, -0.8), ("m", "layer1", 1, np.nan)]
+    t = pd.DataFrame(rows, columns=["method", "randomized down to", "image", "spearman |map|"])
+    assert sanity.summary(t).loc["m", "fc"] == pytest.approx(0.0)
+    assert sanity.summary(t, absolute=True).loc["m", "fc"] == pytest.approx(0.8)
+    assert sanity.summary(t, absolute=True).loc["m", "layer1"] == pytest.approx(0.4)
+    per_image = sanity.cascade_scores(t, absolute=True)
+    assert per_image["m"].tolist() == pytest.approx([0.8, 0.4])
+    assert sanity.cascade_score(t, absolute=True)["m"] == pytest.approx(0.6)
+    assert sanity.cascade_score(t)["m"] == pytest.approx(-0.2)
+
+
 # --------------------------------------------------------------------------------------------
 # The exercise checks of notebook 12
 # --------------------------------------------------------------------------------------------
