@@ -228,11 +228,12 @@ print(f"n = {n_points:,} images, d = {Z.shape[1]:,}: {theorem['weights']:,} weig
 assert np.array_equal(np.rint(c), y_random)           # every random label fitted exactly
 
 # %% [markdown]
-# Every random label is fitted, in float64, up to rounding. The construction is exact but not
-# robust: the weights $w$ are huge (they solve a system whose diagonal entries are half the gaps
-# between neighbouring projections), so the tiniest change of an input changes $c$ wildly. It says
-# nothing about what SGD finds; it says that **capacity is never the obstacle** once a network has
-# as many parameters as there are samples.
+# Every random label is fitted, in float64, up to rounding (the printed max error). The
+# construction is exact but not robust: the weights $w$ are huge (the printed $|w|$; they solve a
+# triangular system whose diagonal entries $x_i - b_i$ are half the gaps between neighbouring
+# projections, the first one the smallest gap), so a tiny change of an input changes $c$ wildly
+# (the plot below). It says nothing about what SGD finds; it says that **capacity is never the
+# obstacle** once a network has $2n + d$ weights for $n$ samples in $d$ dimensions.
 
 # %% slideshow={"slide_type": "subslide"}
 k = 12                                              # the 12 smallest projections x_i
@@ -463,12 +464,16 @@ pd.DataFrame({f"{net}, p = {p}": {"train acc (%)": 100 * sweep[net, p]["train ac
 
 # %% [markdown]
 # A missing point in (b) means the run's accuracy during an epoch never reached 99% (the table
-# says where it ended, measured in eval mode). The paper's slowdown is measured on 50,000 images,
-# where the structure of the true labels saves far more work than on a few hundred; ours is one
-# number per run and one seed, with no interval. For (c), a network that fits the noise *instead
-# of* the signal has a test error that climbs towards chance (90%) as $p$ grows while its training
-# error stays near zero; "What we saw" tests the two ends, $p = 0$ against $p = 1$, on the same
-# test images.
+# says where it ended, measured in eval mode). In this run (b) does not show the paper's slowdown
+# for every network: the MLP's epochs rise with $p$, the Inception's do not (it reaches 99% on
+# random labels no later than on true labels), and the AlexNet misses 99% at intermediate $p$.
+# The paper's slowdown is measured on 50,000 images, where the structure of the true labels saves
+# far more work than on a few hundred; ours is one number per run and one seed, with no interval,
+# so "What we saw" marks the slowdown (the Inception, true against random labels) inconclusive.
+# For (c), a network that fits the noise *instead of* the signal has a test error that climbs
+# towards chance (90%) as $p$ grows while its training error stays low (the table's training
+# accuracies); the figure shows that climb for all three networks, and "What we saw" tests the two
+# ends, $p = 0$ against $p = 1$, on the same test images.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ### The role of explicit regularization
@@ -547,7 +552,7 @@ pd.DataFrame(early).T.round(1)
 # %% [markdown]
 # The early-stopping gain is measured on the same few hundred test images that choose the best
 # epoch, so it is an optimistic estimate (a validation split would choose it honestly); "What we
-# saw" therefore does not give it a verdict. Compare the runs without batch norm with the
+# saw" therefore marks it inconclusive, whatever the gain. Compare the runs without batch norm with the
 # regularization table: where a network without batch norm did not fit its training set in our
 # epochs, its lower test accuracy says as much about *optimization* as about generalization.
 
@@ -561,7 +566,8 @@ print(rand_rows[["train acc (ours)", "test acc (ours)"]].round(1).to_string())
 # ## What we saw
 #
 # The criteria for each claim were stated before the runs (at the start of the experiments); the
-# lines below are printed from the run's per-image results.
+# lines below are printed from the runs' results: the intervals from per-image correctness, the
+# two inconclusive lines on convergence and early stopping from one number per run.
 
 # %%
 log = findings.Findings("06", "Zhang et al. 2017")
