@@ -573,8 +573,8 @@ for name in ("vgg16", "alexnet"):
 #
 # The deconvnet's filtering is the transposed convolution, i.e. the convolution with the flipped
 # kernel, i.e. the backward pass of the convolution, and unpooling with switches is the backward
-# pass of max-pooling: the asserts above check the first on random layers (three strides and
-# paddings) and the second on a small worked example. Only the rectification of the
+# pass of max-pooling: the asserts above check the first on random layers (three settings of
+# stride and padding) and the second on a small worked example. Only the rectification of the
 # *signal* is new. The experiments' findings, each with its control, interval and verdict, printed
 # from this run:
 
@@ -584,12 +584,19 @@ print(f"flipped-kernel convolution vs transposed convolution vs backward pass: l
 log.summary()
 
 # %% [markdown]
-# Read each verdict with the scale in mind: a 32-pixel CIFAR-10 network, a few units per layer and
-# a few saved epochs, where the paper had an ImageNet network and 70 epochs. What each verdict
-# covers:
+# Read each verdict with the scale in mind: a 32-pixel CIFAR-10 network, a few units per layer in
+# Experiment 1 and four saved epochs in Experiment 2, where the paper had an ImageNet network and
+# 70 epochs. What each verdict covers:
 #
-# * Experiment 2 tests two things on all four layers shown: the trend with depth and the strict
-#   bottom-up order; the paper showed both by eye, on a few units of an ImageNet network.
+# * Experiment 2 tests two things on every unit of the four layers of Experiment 1: the trend
+#   with depth and the strict bottom-up order; the paper showed both by eye, on a few units of an
+#   ImageNet network. The settling epoch can only take the saved values (1, 2, 5 or the end of
+#   training): a unit still below the threshold at epoch 5 counts as settling at the end, however
+#   soon after epoch 5 it got there. In this run the order breaks between `relu3_2` and
+#   `relu4_2` (the last column of Experiment 2's table): at every saved epoch before the end,
+#   `relu4_2`'s units correlate more with their final selves than `relu3_2`'s, so some of them
+#   pass the threshold by epoch 5 while `relu3_2`'s mean settling epoch is the end of training.
+#   Snapshots between epoch 5 and the end would be needed to say more.
 # * Experiment 3's pasted images are much harder for the net than the test set (the accuracies
 #   printed there); its finding uses only the images the net classifies correctly, and the table
 #   beside it shows the drop over all of them too.
