@@ -132,10 +132,10 @@ log = findings.Findings("02", "Simonyan et al. 2014")   # the claims tested belo
 # **Which ascent.** The paper takes plain gradient steps, $I \leftarrow I + \eta\,\nabla_I
 # \big(S_c(I) - \lambda\|I\|_2^2\big) = I + \eta\,(\nabla_I S_c - 2\lambda I)$
 # (`optimizer="sgd"`, used in the check below and in exercise 3). The experiments of this notebook
-# use the course's default, **Adam's steps** on the same objective (`optimizer="adam"`): the same
-# uphill direction per pixel, rescaled by running averages of the gradient, so that one step size
-# `lr` works whatever the scale of $\nabla_I S_c$. Same objective, different path (on a network the
-# two need not stop at the same local maximum).
+# use the course's default, **Adam's steps** on the same objective (`optimizer="adam"`): each pixel
+# moves along a running average of its gradient, divided by a running average of the gradient's
+# magnitude, so that one step size `lr` works whatever the scale of $\nabla_I S_c$. Same
+# objective, different path (on a network the two need not stop at the same local maximum).
 
 # %%
 show_source(backprop.class_model_visualization, "ascent")
@@ -224,7 +224,7 @@ print(f"{int((scores[-1] > scores[0]).sum())} of 10 class scores rose")
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### The effect of $\lambda$
 #
-# Without the penalty the ascent pushes pixels as far as the valid range allows; a larger
+# Without the penalty the ascent pushes many pixels to the edge of the valid range; a larger
 # $\lambda$ keeps the image closer to the mean image, with less contrast and a lower score. Watch
 # what happens to the *picture* as the penalty removes the high-contrast noise.
 
@@ -645,7 +645,11 @@ log.summary()
 #   same number of steps (where $\log P_c$, whose gradient $1 - P_c$ vanishes once the class wins,
 #   would simply have stopped while $S_c$ kept pushing). The paper's point, that the posterior
 #   *can* be won by lowering the others, is an identity (checked above); whether it *is* won that
-#   way is the verdict above.
+#   way is the verdict above. In this run both ascents won most of their lead by raising the
+#   target's score (the last column of the table in "Score or probability?"), and both reached
+#   the margin within a few steps (its "median steps" column): the test covers the first steps
+#   of an Adam ascent from the mean image, up to the margin; what happens beyond it, or under the
+#   paper's plain gradient steps, it does not measure.
 # * **GrabCut against a centred box.** Our canvases paste large objects near the centre, where
 #   an image-blind 40 × 40 box already matches most true boxes, and the 32-pixel net classifies
 #   only a minority of the 64-pixel canvases right. The paper had no image-blind control; its
