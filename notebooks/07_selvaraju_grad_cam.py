@@ -38,7 +38,7 @@
 # look alike, Grad-CAM's do not (the correlation table says it in numbers).
 # *Takes long on a laptop:* the localization benchmark (six methods on 2,000 canvases, about four
 # minutes of method time in the `seconds` column on the committed run) and the layer table; show
-# the committed outputs (the whole notebook took about 9 minutes on one CPU thread).
+# the committed outputs (the whole notebook took about 8 minutes on one CPU thread).
 # *Show, don't run:* the VGG cells and "Beyond classification" (captioning and VQA are named, not
 # built).
 # *Exercises:* do 1 (Grad-CAM by hand) together; 3 and 4 are "predict, then run" questions.
@@ -302,8 +302,11 @@ pd.DataFrame(rows_b).T
 # Read each column against its control: maxima on border cells far more often than border cells
 # occur, and a mass share above the band's area and above the ResNet's on the same images (the
 # paired interval printed above), is a pile-up at the border that belongs to the layer, not to
-# four images; a row at or below its controls shows no pile-up. A likely cause, which this
-# notebook does not test:
+# four images; a row at or below its controls shows no pile-up. In this run's table only
+# `relu4_2` is above both controls in both columns; at `relu3_2` the mass share is only a little
+# above the band's area and the maxima fall on border cells no more often than at random, so the
+# border peaks seen in the figure at that layer are not a pile-up; the ResNet is below both. A
+# likely cause of the pile-up at `relu4_2`, which this notebook does not test:
 # at `relu4_2` the 32×32 image has shrunk to 4×4, 12 of the 16 cells lie on the border, and their
 # units see the zero padding of every convolution before them, a signal that is the same in every
 # image and that the fully connected head may use; the ResNet's global average pooling treats
@@ -447,12 +450,14 @@ print({k: f"{100 * v.mean():.0f}% on the other animal's half (mean over {len(v)}
 
 # %% [markdown]
 # Read the two verdicts together: a counterfactual map shows negative evidence for the class asked
-# for; whether that evidence sits on "the other object" or inside the object itself (parts that
-# look like other classes) is what the two lines measure, not what the method guarantees. The
-# printed means say how far each map leans to the other animal; whatever they do not put there
-# stays on the animal's own half, negative evidence inside the object itself. Compare the two
-# maps of the canvas shown by their colour scales before reading their shapes: a weak map spread
-# over the canvas says little about where the negative evidence is.
+# for; whether that evidence sits on "the other object" is what the paper conjectures, not what
+# the method guarantees. The two lines measure it by halves of the canvas: each half holds one
+# animal and the texture above and below it, so "on the other animal's half" does not separate
+# the other animal from its background. The printed means say how far each map leans to the
+# other animal's half; whatever they do not put there stays on the class's own half, on the
+# animal or on the texture around it. Compare the two maps of the canvas shown by their colour
+# scales before reading their shapes: a weak map spread over the canvas says little about where
+# the negative evidence is.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ### The localization benchmark
