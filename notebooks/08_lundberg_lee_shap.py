@@ -40,10 +40,12 @@
 # *Before class:* run the notebook once (about a minute in the `laptop` profile on one CPU thread);
 # it loads the ResNet-GAP and digits-MLP checkpoints, trains no network, and fits one logistic
 # regression in about a second.
-# *Run live:* the exact Shapley values of a small game and the three properties (seconds), then the
-# Kernel SHAP convergence plot against exact values.
+# *Run live:* the exact Shapley values of a small game and the three properties (about ten seconds,
+# most of it the missingness check's $2^M$ evaluations), then the Kernel SHAP convergence plot
+# against exact values.
 # *Takes longest:* the Deep SHAP comparison with exact values on CIFAR images (its progress bar
-# says how long); all the rest together takes about as long.
+# says how long), about a third of the run; the table of the CIFAR game's $2^M$ values and the
+# missingness check take most of the rest.
 # *Show, don't run:* the "8 versus 3" figure on digits, and read the verdict on the paper's
 # advantage of SHAP over LIME from "What we saw" (it is printed from the run, not typed).
 # *Exercises:* do the Shapley kernel weight together; leave Linear SHAP and the game for home.
@@ -271,9 +273,10 @@ print(f"f(x) = {f_x:.3f}; LIME: intercept + sum of weights = {lime_cifar.local_p
 # **Theorem (Lundberg & Lee, Thm. 1):** only one additive feature attribution method satisfies
 # properties 1, 2 and 3: $\phi_i$ = the Shapley values above. (The table used $\sigma = 0.25$. With
 # the `lime` package's default width, $\sigma = 0.354$, this particular pair happens to pass: try
-# `lime_all_coalitions(f2, 3, width=0.354)`, not run here, which raises $\phi_1$ to about 1.008. A
-# heuristic kernel gives no guarantee either way.) LIME's fit need not be locally accurate either:
-# on the CIFAR-10 game its intercept and weights add up to 20.670, not to $f(x) = 19.875$.
+# `lime_all_coalitions(f2, 3, width=0.354)`, not run here, which raises $\phi_1$ to just above 1.
+# A heuristic kernel gives no guarantee either way.) LIME's fit need not be locally accurate
+# either: on the CIFAR-10 game its intercept and weights do not add up to $f(x)$ (the line printed
+# above), where $\phi_0 + \sum_i \phi_i$ does.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Kernel SHAP: linear LIME with the Shapley kernel
@@ -371,8 +374,9 @@ ax.legend(fontsize="small");
 # once all $2^M$ coalitions are evaluated (checked above), permutation sampling only in the limit.
 # LIME's kernel and its unconstrained fit define another explanation, so its error can stop
 # falling above zero. The paper's Fig. 3 shows one feature; this is every feature at once. In this
-# run ($M = 13$, $2M = 26$) permutation sampling is ahead at 16 and 32 evaluations and Kernel SHAP
-# from 64 on; LIME's error levels off near 0.06. The table and the finding below give the numbers.
+# run permutation sampling is ahead only at the smallest budgets, those below about $2M$ (the
+# figure's title gives $M$), and Kernel SHAP from there on; LIME's error falls slowly and stays
+# well above both. The table and the finding below give the numbers.
 
 # %%
 def evaluations_to_reach(name, level):
@@ -623,11 +627,12 @@ with torch.no_grad():
 # The paper (Fig. 5, MNIST and a convolutional network) reports that masking by SHAP values changes
 # the log odds more than masking by LIME or by the original DeepLIFT. Our setting differs: 8 × 8
 # digits and a small MLP, where the methods that share the blank reference can pick nearly the same
-# pixels: in this run Deep SHAP (blank reference), Kernel SHAP and LIME each lower the log odds by
-# 24.1 with 13 pixels removed, and their curves lie on top of each other, so the SHAP-over-LIME test
-# below finds no gap of the paper's size. Deep SHAP with a background of real digits (a drop of
-# 21.1) answers a different question ($f(x)$ minus the *average* digit's output, not a blank
-# one), so it is not the measure masking with blanks rewards. The two tests stated above:
+# pixels: in this run Deep SHAP (blank reference), Kernel SHAP and LIME lower the log odds by the
+# same amount, to the first decimal, with 13 pixels removed (the table above), and their curves
+# lie on top of each other, so the SHAP-over-LIME test below finds no gap of the paper's size.
+# Deep SHAP with a background of real digits (a smaller drop in the table) answers a different
+# question ($f(x)$ minus the *average* digit's output, not a blank one), so it is not the measure
+# masking with blanks rewards. The two tests stated above:
 
 # %%
 for claim, arm, control, margin, paper in (
@@ -716,9 +721,10 @@ assert gap < 1e-4                                      # float32's rounding, not
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## What we saw
 #
-# What holds by construction, checked by the `assert`s above: the Shapley values are the one
-# additive attribution with local accuracy, missingness and consistency (computed exactly for a
-# CIFAR-10 game of superpixels; LIME's kernel breaks consistency on a three-feature example).
+# What holds by construction, checked by the `assert`s above: the Shapley values have local
+# accuracy and missingness (computed exactly for a CIFAR-10 game of superpixels) and consistency
+# (on a constructed three-feature pair, where LIME's kernel breaks it); that they are the only
+# additive attribution with all three is Theorem 1, not something a run can check.
 # Kernel SHAP is LIME with the Shapley kernel and the empty and full coalitions as constraints, exact
 # with every coalition; Linear SHAP is $w_i(x_i - E[x_i])$ and Kernel SHAP recovers it; Deep SHAP
 # composes DeepLIFT's multipliers by the chain rule and equals Linear SHAP on a linear model. (Against
