@@ -502,8 +502,9 @@ pd.DataFrame({"paper: ILSVRC-15, VGG-16": pd.Series(paper),
 # The input-space methods (gradient, guided backprop, guided Grad-CAM) have sparse maps: the
 # largest connected component above 20% of the maximum can be a small fragment of the object, so
 # their box is a poor measure of where their mass lies; compare their two columns, the box errors
-# and the energy in the box. The pointing game can separate little on this benchmark (notebook 05:
-# the canvas centre lies on the object on most canvases).
+# and the energy in the box. The pointing game separates the methods from the random map but
+# hardly from each other on this benchmark (notebook 05: the canvas centre lies on the object on
+# most canvases).
 #
 # **The tests, decided before the run.** Per canvas, a box is right when its IoU is at least 0.5
 # (GT-known). (1) The paper's Table 1: Grad-CAM localizes better than the gradient ("Backprop"),
