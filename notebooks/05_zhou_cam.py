@@ -344,8 +344,14 @@ show_source(localization.select_threshold)
 cam_method = partial(cam.class_activation_map, layer="layer3", fc="fc")
 n_train = P.choose(quick=120, laptop=2000, full=10_000)
 train_canvases = canvas.benchmark_canvases("train", n=n_train)   # the concepts below use them too
-seen = canvas.benchmark_sources("train", canvas_net.zoo_info["recipe"]["train_subset"])
-tune = canvas.held_out(train_canvases, seen)[:P.choose(quick=120, laptop=500, full=2000)]
+n_tune = P.choose(quick=120, laptop=500, full=2000)
+n_seen = canvas_net.zoo_info["recipe"]["train_subset"] or 50_000      # None: every training image
+if n_seen < 50_000:   # canvases beyond the fine-tuning's draw, of images it never saw
+    seen = canvas.benchmark_sources("train", n_seen)
+    tune = canvas.held_out(canvas.benchmark_canvases("train", n=n_seen + n_tune), seen)[:n_tune]
+else:                 # it saw every training image: new canvases of them (still no test canvas)
+    tune = canvas.benchmark_canvases("train", n=n_tune)
+    print("The fine-tuning saw every training image: the tuning canvases paste seen images.")
 THRESHOLDS = [0.0, 0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]   # fractions of the maximum
 SIDES = list(range(16, 65, 2))                                       # centre-box sides (px)
 NETS = {"fine-tuned ResNet-GAP": canvas_net, "CIFAR-10 ResNet-GAP": resnet}
@@ -355,7 +361,8 @@ for name, net in NETS.items():
         localization.heatmaps(net, tune, cam_method), tune, THRESHOLDS)
 side_mean = int(round((tune.boxes[:, 2] - tune.boxes[:, 0]).float().mean().item()))
 side_chosen, side_error = localization.select_center_side(tune, SIDES)
-print(f"{len(tune)} tuning canvases (training images the fine-tuning never saw)")
+print(f"{len(tune)} tuning canvases" + (" (training images the fine-tuning never saw)"
+                                        if n_seen < 50_000 else ""))
 for name in NETS:
     print(f"CAM, {name}: threshold chosen at {chosen[name]:.1%} of the maximum "
           f"(GT-known error there {tune_error[name].min():.1%}; at 20%: "
