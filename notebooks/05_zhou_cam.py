@@ -39,7 +39,7 @@
 # `LECTURE_PROFILE=quick` for a live run.
 # *Show, don't run:* the fine-tuning curves and the threshold sweep (tuning and test curves).
 # *Read together:* the table by object size: in which bins does a blind centre box beat the CAM
-# box, and why?
+# box at the paper's 20%, why, and what does the threshold chosen on training canvases change?
 # *Exercises:* do 1 (CAM by hand) together; 3 (what tuning on the test set would have given) is
 # the one to discuss next time.
 
@@ -461,8 +461,9 @@ comparison.round(1)
 # The numbers are not comparable one to one: ten classes instead of a thousand, one object per
 # canvas that fills 25% to 56% of it, and a network trained on 32×32 JPEG-compressed images. What
 # carries over is the comparison inside each table: the CAM of the fine-tuned network against the
-# baseline that knows only where objects tend to be. The paper's number is recorded beside ours,
-# with no verdict: there is no control that would make the two tasks comparable.
+# baseline that knows only where objects tend to be. The paper's number is recorded beside ours
+# as inconclusive (the next cell gives the reason): there is no control that would make the two
+# tasks comparable.
 
 # %%
 log.inconclusive("Top-1 localization error of a GAP network's CAM on ILSVRC (Table 2)",
@@ -701,8 +702,8 @@ log.summary()
 #   whether a threshold chosen on training canvases changes the comparison with the centre box.
 # * The paper's error rates are for ILSVRC (1000 classes, natural photos); ours are for a
 #   synthetic 10-class benchmark, so only the comparison with the control carries over, and the
-#   top-1 error is recorded without a verdict.
-# * At the quick profile (64 test canvases, about 100 tuning canvases) most intervals are wide:
+#   top-1 error is recorded as inconclusive, with that reason.
+# * At the quick profile (64 test canvases, at most 120 tuning canvases) most intervals are wide:
 #   run the laptop profile for verdicts.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
