@@ -223,7 +223,7 @@ reference = shapley.segment_mean_baseline(image, segments)
 image_missing = torch.where(segments == 0, reference, image)           # x'_0 = 0 in the input itself
 phi_missing = shapley.exact_shapley(shapley.image_game(net, image_missing, target, segments,
                                                        baseline=reference, output="logit"), M)
-print(f"phi_0 of the missing superpixel: {phi_missing[0]:.2e}")
+print(f"phi of the missing superpixel 0 (not the base value phi_0): {phi_missing[0]:.2e}")
 assert abs(phi_missing[0]) < 1e-6                                       # Property 2
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
