@@ -36,10 +36,10 @@
 # check them by hand. Then the concept-set figure: what "object", "part", "material" and "colour"
 # mean here.
 # *Takes long on a laptop:* the two dissections (trained and random weights; the trained one's
-# progress bars read about two minutes on one CPU thread) and the single-unit ablations (all 256
-# `conv4_2` units, on 5,000 training and 10,000 test images: about four minutes by their progress
-# bars). Show the committed outputs: the detector bar chart (the paper's Fig. 2) and the ablation
-# table for our "ski resort".
+# two progress bars read about four minutes together on one CPU thread) and the single-unit
+# ablations (all 256 `conv4_2` units, on 5,000 training and 10,000 test images: about four minutes
+# by their progress bars). Show the committed outputs: the detector bar chart (the paper's Fig. 2)
+# and the ablation table for our "ski resort".
 # *Show, don't run:* the adversarial-attack cell and the GAN paragraph (not reproduced here).
 # *Exercises:* do 1 (`my_threshold`) together; 3 is a one-line "predict, then run"; leave 2, 4
 # and 5 for home.
@@ -375,8 +375,8 @@ print(log.effect(
 # concept on our scenes (counting all detectors together would mix those units with the learned
 # ones). A non-colour category whose difference is also negative (texture-like materials can be
 # matched by untrained filters too) weakens the first finding, which pools object, part and
-# material as stated before the run; the table shows each. The "unique concepts" columns of the first table say how many distinct concepts each
-# layer names, trained and with random weights.
+# material as stated before the run; the table shows each. The "unique concepts" columns of the
+# first table say how many distinct concepts each layer names, trained and with random weights.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Experiment 2: what is a unit for? Ablation
@@ -471,7 +471,11 @@ fig = viz.show_images(torch.cat(tiles), titles=titles, ncols=k_show, size=1.8,
 # Read each row against the unit's name: at 32 × 32 pixels, a unit whose bright region sits on the
 # part of the object its name says (the upper or lower half) in most of its top images fits its
 # label on these photographs too; one whose region sits on the background or the image's edge is
-# important for the class without detecting its object here.
+# important for the class without detecting its object here. In this run's figure the two
+# "dog-bottom" units light up the lower middle of the dog (chest, front paws) in most of their
+# top images (the first of them sometimes a green patch at the right edge), while the "dog-top"
+# unit lights the upper-right corner or edge, background rather than the dog's head, in most of
+# its: an important unit for the class whose name, on these photographs, does not fit.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ### Removing the top units against removing random units
