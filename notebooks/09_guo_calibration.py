@@ -32,7 +32,7 @@
 # %% [markdown] slideshow={"slide_type": "notes"} tags=["presenter"]
 # **Presenter's note.**
 # *Before class:* `python -m lecture_utils.zoo list` must show `resnet_gap` and `lenet` (else
-# `zoo.load_model` trains them on first use: the README's zoo table gives 3 minutes for `lenet`
+# `zoo.load_model` trains them on first use: the README's zoo table gives 25 minutes for `lenet`
 # and 107 minutes for `resnet_gap` on a one-thread CPU); run the set-up and the cell that
 # computes the logits once, so CIFAR-10 is decoded into the cache.
 # *Run live:* the math cells (each has a tiny check), the simulated reliability diagrams
@@ -329,7 +329,7 @@ for f in log.items[-2:]:
 # | profile | training images | epochs | ResNet widths / depths | estimated time |
 # |---|---|---|---|---|
 # | quick | 256 | 2 | 4, 8 / 1, 2 blocks | seconds (CPU) |
-# | laptop | 1,000 | 25 | 4, 8, 16 / 1, 2, 3 blocks | minutes (CPU; 4 1/2 in the committed run) |
+# | laptop | 1,000 | 25 | 4, 8, 16 / 1, 2, 3 blocks | minutes (CPU; the committed run's time is on the progress bar below) |
 # | full | 10,000 | 30 | 8, 16, 32, 64 / 1, 3, 5, 9 blocks | about 7 minutes on a Colab T4 |
 #
 # The full profile trains the laptop's recipe on ten times the images, for 118,000 optimizer
@@ -462,8 +462,8 @@ pd.DataFrame(verdicts).T
 # width moved the paper's way at both ends (error 59.0% → 54.7%, ECE 8.3% → 24.4%). Depth and
 # less weight decay raised the ECE, but the error did not fall (57.1% → 60.9% and 55.9% → 56.2%),
 # as expected where more capacity or less decay on 1,000 images mostly adds overfitting. Batch
-# norm went against the paper: the ConvNet without it was the most overconfident network of the
-# sweep (ECE 48.8%, against 34.7% with it). With one seed per setting none of these directions is a
+# norm went against the paper: the ConvNet without it had the highest ECE of the sweep (48.8%,
+# against 34.7% with it). With one seed per setting none of these directions is a
 # verdict. The paper's Figure 2 is the full-scale version (networks trained for hundreds of
 # epochs on 45,000 images); exercise 6 runs the sweep on the paper's amount of data, and the test
 # above would also need each setting repeated over several seeds, which this notebook does not
@@ -568,8 +568,8 @@ print(log.items[-1].line())
 # misclassifies. When the error stays flat instead, the NLL's climb is plain overfitting of the
 # confidences. This run is the second case: after epoch 7 the error stays between about 59% and
 # 62% (60.1% at the lowest NLL, 59.7% at the end: a 0.5-point fall, smaller than its
-# epoch-to-epoch wiggles of up to 2 points), while the NLL more than triples (1.64 → 5.34) and
-# the training accuracy reaches 100%. The epochs after 7 listed above, in which the NLL rose
+# epoch-to-epoch wiggles of up to about 2.5 points in the figure), while the NLL more than
+# triples (1.64 → 5.34) and the training accuracy reaches 100%. The epochs after 7 listed above, in which the NLL rose
 # while the error fell, are those wiggles of a flat error curve, not a falling one.
 # Either way the overconfidence is what the methods below repair.
 
@@ -707,8 +707,11 @@ for name, (_, fitted) in results.items():        # one figure (one slide) per mo
 #
 # The temperature explorer (`explorers.temperature_explorer`, shared with notebook 12) redraws the
 # reliability diagram of the ResNet's test split at temperature $T$ and marks $T$ on the ECE and
-# NLL curves, with the fitted $T^*$. It needs a live kernel; the static figure below it is drawn by
-# the same functions.
+# NLL curves, with a $T^*$ that it fits on the test split itself. It needs a live kernel; the static
+# figure below it is drawn by the same functions at three temperatures (0.5, the $T^*$ fitted on
+# the validation split, and 3), with the ECE curve only. Its legend (first panel) lists only the
+# overconfident gap; at $T = 3$ most bars rise above the diagonal: the gaps there are
+# underconfident.
 
 # %% tags=["remove-output"]
 # NBVAL_SKIP
@@ -721,7 +724,8 @@ fig = explorers.temperature_grid(*test["resnet_gap"], temperatures=(0.5, None, 3
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## What we saw
 #
-# The numbers of this run, gathered from the experiments above:
+# The numbers of this run, gathered from the experiments above (accuracy on the test split, the
+# second half of the test set, so it can differ from the zoo table's by a few tenths):
 
 # %%
 for name, (scores, fitted) in results.items():
