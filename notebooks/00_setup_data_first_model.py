@@ -32,8 +32,8 @@
 # %% [markdown] slideshow={"slide_type": "notes"} tags=["presenter"]
 # **Presenter's note.** Run the set-up cell and the data cells live (CIFAR-10 is decoded into a
 # cache the first time, in seconds; later loads read the cache). The training cell (5 epochs on
-# 10,000 images in the `laptop` profile) took 43 s on one CPU thread in the saved run, as its
-# progress bar prints; a slower laptop takes longer: start it, then talk over the
+# 10,000 images in the `laptop` profile) took under a minute on one CPU thread in the saved run,
+# as its progress bar prints; a slower laptop takes longer: start it, then talk over the
 # trainer's code while it runs. Show the zoo table last: it is where every later notebook gets its
 # trained models. Skip the newsgroups cell if time is short.
 
@@ -264,8 +264,9 @@ fig = viz.show_images(x_eval[show], y_eval[show], preds[show], ncols=P.n_show, s
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The zoo: trained models for the other notebooks
 #
-# Training a good network takes long: the table below lists how long each model took here, 46 to
-# 107 minutes on one CPU thread for the four that reach 85-88%. So the notebooks load trained
+# Training a good network takes long: the table below lists how long each model took to train on
+# one CPU thread, 46 to 107 minutes for the four strongest (`model_c`, `all_cnn_c`, `vgg` and
+# `resnet_gap`, 84.8% to 88.0%). So the notebooks load trained
 # models with `zoo.load_model(name)`. A model comes from a checkpoint committed with the
 # course (small, half precision, listed with its checksum, recipe and accuracy in
 # `data/models/manifest.json`), else from your cache, else it is trained with the profile's recipe
