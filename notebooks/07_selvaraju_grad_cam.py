@@ -35,7 +35,9 @@
 # benchmark canvases are built into `data/cache/canvases/` on first use.
 # *Run live:* the resolution table, the check Grad-CAM = ReLU(CAM)/Z (the slide "Grad-CAM as a
 # generalization to CAM" in one assert), and the cat-and-dog canvas: guided backprop's two maps
-# look alike, Grad-CAM's do not (the correlation table says it in numbers).
+# share their brightest spot (the dog's face on the canvas shown) and differ mostly in how much of
+# the cat they show, while Grad-CAM's move from one animal to the other (the correlation table
+# says it in numbers).
 # *Takes long on a laptop:* the localization benchmark (six methods on 2,000 canvases, about four
 # minutes of method time in the `seconds` column on the committed run) and the layer table; show
 # the committed outputs (the whole notebook took about 8 minutes on one CPU thread).
@@ -321,7 +323,7 @@ pd.DataFrame(rows_b).T
 # both. We paste a cat (left) and a dog (right), each classified correctly on its own, on a texture;
 # the figure shows one such canvas, the measurements below use several (the cats and dogs of the
 # first 500 test images that the network is most sure of, each on its own texture). With two
-# animals on one canvas the network's top class can only be one of them (printed below for the
+# animals on one canvas the network's top class is at most one of them (printed below for the
 # canvas shown); the maps are asked for both classes whatever it predicts.
 
 # %%
@@ -371,7 +373,9 @@ fig.suptitle("Guided backprop changes little between classes; Grad-CAM and guide
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **Measured.** The share of each map's mass on the cat's half of the canvas, and how similar the
 # "cat" and "dog" maps of one method are (correlation of the two maps), averaged over the
-# cat-and-dog canvases.
+# cat-and-dog canvases. Guided backprop is not blind to the class either (compare its two shares
+# on the cat half in the table below): "changes little" in the figure's title is relative, and
+# test (1) asks whether Grad-CAM's two maps differ more than guided backprop's.
 #
 # **The tests, decided before the run.** (1) Grad-CAM is more class-discriminative than guided
 # backprop: per canvas, corr("cat" map, "dog" map) of guided backprop minus that of Grad-CAM,
@@ -460,9 +464,13 @@ print({k: f"{100 * v.mean():.0f}% inside the other animal's box (mean over {len(
 # for; whether that evidence sits on "the other object" is what the paper conjectures, not what
 # the method guarantees. The two lines measure it inside the other animal's box (the texture
 # around it excluded), against the box's share of the canvas. The printed means say how much of
-# each map lies on the other animal; the rest lies on the class's own animal or on the texture. Compare the two maps of the canvas shown by their colour
-# scales before reading their shapes: a weak map spread over the canvas says little about where
-# the negative evidence is.
+# each map lies on the other animal; the rest lies on the class's own animal or on the texture.
+# The control is the weakest one, a map that ignores the image: a map that merely avoids its own
+# animal and spreads evenly over the rest would put a third of its mass in the other box, and a
+# map drawn to any object, whatever its class, would land there too; this test does not separate
+# those readings from the paper's. Compare the two maps of the canvas shown by their colour scales
+# before reading their shapes: a weak map spread over the canvas says little about where the
+# negative evidence is.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ### The localization benchmark
@@ -611,8 +619,8 @@ log.summary()
 #    `localization.heatmaps` and score them at both thresholds with `localization.score`.
 # 4. **Without the ReLU.** On a GAP network, what does Grad-CAM become without its ReLU? Does the
 #    box from the 20% threshold change? Does the energy in the box?
-# 5. **Counterfactual "dog".** Which half of the cat-and-dog canvas does the counterfactual map of
-#    "dog" highlight, and why? Try it on a canvas with two cats.
+# 5. **Counterfactual "dog".** Where on the cat-and-dog canvas (the cat's box, the dog's box, the
+#    texture) does the counterfactual map of "dog" lie, and why? Try it on a canvas with two cats.
 
 # %% tags=["solution"]
 def my_grad_cam(A, grads):
