@@ -200,7 +200,7 @@ inv.style.format({"CKA(X', Y)": "{:.4f}"})
 # with $\tilde K$ the "U-centred" Gram matrix (zero diagonal). Averaging the ordinary (biased) CKA
 # of small batches instead overestimates it, and comes close to the CKA of all images only with
 # large batches; minibatch CKA stays close at every batch size (the plot, and the line printed
-# under it).
+# with it).
 
 # %%
 show_source(similarity.unbiased_center, "ucentre")
@@ -243,7 +243,10 @@ print(f"on {m_rbf} images: linear CKA {S.linear_cka(Xr[:m_rbf], Yr[:m_rbf]):.3f}
 # and ViT (`vit`: 4 × 4 patches → 64 tokens + a class token, transformer blocks, pre-norm), both
 # trained on CIFAR-10 from scratch by the zoo. Raghu et al. use ViT-B/L/H pre-trained on
 # JFT-300M or ImageNet-21k and ResNet-50/152 (25 M to 632 M parameters): ours have a few hundred
-# thousand to a few million (the table below).
+# thousand (the table below). Nor do ours reach the same accuracy, the paper's starting point: the
+# table shows the ViT trained for far fewer epochs than the ResNet and far less accurate. Where
+# its layers differ from the ResNet's below, a ViT that has not learned much yet is as likely a
+# cause as the architecture.
 #
 # **The control for every ViT finding** is a ViT with the same architecture and *random weights*
 # (`rand_vit`). A small ViT trained briefly on CIFAR-10 alone may have learned little of the
@@ -737,10 +740,13 @@ log.inconclusive("intermediate representations improve with the scale of pre-tra
 # One line per finding of the slide, printed from the records made beside each experiment above:
 # the measure, ours with its 95% interval where there is one, the control and the verdict its
 # criterion (stated before each experiment) gives. The paper's ViTs (ViT-B/L/H, with JFT-300M or
-# ImageNet-21k pre-training) and ResNets (50 to 152 layers) have from about 40 to over 1,000 times
+# ImageNet-21k pre-training) and ResNets (50 to 152 layers) have from tens to over a thousand times
 # the parameters of ours and were trained far longer;
 # several of its findings are about what large-scale pre-training teaches, which a small ViT
-# trained on CIFAR-10 alone cannot show, so "inconclusive" is an expected answer here.
+# trained on CIFAR-10 alone cannot show, so "inconclusive" is an expected answer here. Every ViT
+# line is about the ViT of the first line below: briefly trained and far less accurate than the
+# ResNet. A "reproduced" says what this ViT does; a "not reproduced" may be a ViT that has not
+# learned it yet.
 
 # %%
 print(f"ViT: {vit.zoo_info['test_accuracy']:.1%} test accuracy "
@@ -755,11 +761,19 @@ log.summary()
 #   numbers against the heat maps, not as verdicts.
 # * ERF: each map is scaled to its own maximum, which hides a faint halo; the 50% radius counts
 #   gradient mass, so compare the table of radii (with the random-weights ViT's) before the maps.
+#   Here the ViT's maps show little more than the centre location's own patch at every depth,
+#   yet its radius after block 1 is several times the ResNet's and the random-weights ViT's: the
+#   mass lies in a faint halo spread over the image, which training put there. That is the sense
+#   in which this ViT "reaches farther", not the global maps of the paper's figure.
 # * Attention: a trained head counts as local only if it looks at least one patch width closer
 #   than the random-weights ViT's most local head; compare the table of distances with the
-#   uniform-attention line of the scatter plot.
+#   uniform-attention line of the scatter plot. Here every head, trained or random, lies less
+#   than one patch width from that line: this ViT has learned no local head, which the paper
+#   expects without large-scale pre-training.
 # * Skip ratios: compare the trained ViT's lower/upper-half ratios with the random-weights ViT's
-#   before reading them as learned.
+#   before reading them as learned. In the printed pairs the class token's ratio is larger in the
+#   upper half than in the lower, for the trained and the random-weights ViT alike: the reverse of
+#   the paper's pattern for the class token.
 # * Lesions: the per-path accuracy lost is shown, but with unmatched lesions and different starting
 #   accuracies it is not a verdict (the reason is printed with it).
 # * Trained without skips: a verdict only when both arms had the same training budget.
