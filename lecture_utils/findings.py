@@ -71,6 +71,8 @@ class Interval:
     n: int = 0
 
     def format(self, unit: str = "") -> str:
+        if self.n <= 1 and self.low == self.high == self.estimate:     # one run: no interval
+            return f"{fmt(self.estimate, unit)} (one run, no interval)"
         return f"{fmt(self.estimate, unit)} [{fmt(self.low, unit)}, {fmt(self.high, unit)}]"
 
     def excludes(self, value: float) -> bool:

@@ -48,6 +48,7 @@ def test_over_seeds_is_a_t_interval():
     assert iv.estimate == pytest.approx(0.91) and iv.high - iv.estimate == pytest.approx(half)
     one = findings.over_seeds([0.9])
     assert one.low == one.high == 0.9 and "no interval" in one.method
+    assert one.format("%") == "90.0% (one run, no interval)"          # not "[90.0%, 90.0%]"
 
 
 def test_wilson_interval():
