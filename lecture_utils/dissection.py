@@ -373,12 +373,17 @@ def detector_counts(results: dict, *, iou_threshold: float = DETECTOR_IOU, categ
     return pd.DataFrame(rows).set_index("layer")
 
 
-def detector_flags(results: dict, layers=None, *, categories=None,
+def detector_flags(results: dict, layers=None, *, categories=None, within: bool = False,
                    iou_threshold: float = DETECTOR_IOU) -> np.ndarray:
     """1.0 for each unit of ``layers`` (default: all of ``results``) that is a detector, its best
     IoU above ``iou_threshold``, of a concept whose category is in ``categories`` (default: any),
     else 0.0: [units of those layers, in order]. Their mean is ``detector_counts``'s share of
-    detectors; the flags are the items a bootstrap over units resamples."""
+    detectors; the flags are the items a bootstrap over units resamples.
+
+    By default a unit has one label, its best concept over all categories (Bau et al.), so a unit
+    whose best concept is a colour is never a material detector. ``within=True`` takes each
+    unit's best concept among the ``categories``' concepts only: "does it detect any of these?",
+    the fairer count when another category (colour, on our scenes) is passed by chance."""
     if not results:
         raise ValueError("results is empty: pass what dissect(model, concept_set, layers) "
                          "returned.")
@@ -393,14 +398,20 @@ def detector_flags(results: dict, layers=None, *, categories=None,
         if not set(categories) <= known:
             raise ValueError(f"unknown concept categories {sorted(set(categories) - known)}: the "
                              f"concept set has {sorted(known)}.")
+    if within and categories is None:
+        raise ValueError("within=True takes the best concept among `categories`: name them.")
     flags = []
     for name in layers:
         res = results[name]
-        best_iou, best_c = res.best
-        cats = np.array([res.concepts[int(c)][0] for c in best_c])
-        hit = best_iou.cpu().numpy() > iou_threshold
-        if categories is not None:
-            hit &= np.isin(cats, categories)
+        if within:
+            columns = [j for j, (c, _) in enumerate(res.concepts) if c in categories]
+            hit = res.iou[:, columns].amax(dim=1).cpu().numpy() > iou_threshold
+        else:
+            best_iou, best_c = res.best
+            cats = np.array([res.concepts[int(c)][0] for c in best_c])
+            hit = best_iou.cpu().numpy() > iou_threshold
+            if categories is not None:
+                hit &= np.isin(cats, categories)
         flags.append(hit.astype(np.float64))
     return np.concatenate(flags)
 

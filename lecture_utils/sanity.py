@@ -186,15 +186,16 @@ def plot_correlations(table, ax=None, column: str = "spearman |map|", title=None
         _, ax = plt.subplots(figsize=(8, 4.2))
     steps = list(dict.fromkeys(table["randomized down to"]))
     table = table.assign(**{column: table[column].fillna(0.0)})     # constant maps: rho = 0
-    colours = plt.get_cmap("tab10").colors
+    colours = plt.get_cmap("tab10").colors + plt.get_cmap("Dark2").colors   # 18 distinct
     styles = [("-", "o"), ("--", "s"), (":", "^")]      # beyond ten methods: a new line style
     for j, (name, g) in enumerate(table.groupby("method", sort=False)):
         stat = g.groupby("randomized down to", sort=False)[column].agg(["mean", "std"]).loc[steps]
         xs = np.arange(len(steps))
         ls, marker = styles[(j // 10) % len(styles)]
-        ax.plot(xs, stat["mean"], marker=marker, ls=ls, lw=2, color=colours[j % 10], label=name)
+        colour = colours[j % len(colours)]
+        ax.plot(xs, stat["mean"], marker=marker, ls=ls, lw=2, color=colour, label=name)
         sd = stat["std"].fillna(0)
-        ax.fill_between(xs, stat["mean"] - sd, stat["mean"] + sd, color=colours[j % 10],
+        ax.fill_between(xs, stat["mean"] - sd, stat["mean"] + sd, color=colour,
                         alpha=0.12)
     ax.set_xticks(np.arange(len(steps)), ["trained"] + [f"{s}" for s in steps[1:]], rotation=30,
                   ha="right")

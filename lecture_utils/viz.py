@@ -90,10 +90,12 @@ def heatmap_norm(heat: np.ndarray, signed: bool):
 
 
 def show_heatmap(ax, heat, image=None, *, signed=False, alpha=0.55, cmap=None, colorbar=True,
-                 title=None, label=None):
+                 title=None, label=None, vmax=None):
     """Draw a heat map [H,W] on ``ax`` (over ``image`` when given), with a colour bar.
 
-    Signed maps use a diverging colour map centred on zero; magnitudes a uniform one.
+    Signed maps use a diverging colour map centred on zero; magnitudes a uniform one. ``vmax``
+    fixes the top of the colour scale (a magnitude map's scale then runs from 0 to it), so that
+    maps drawn side by side compare; by default each map spans its own range.
     """
     if isinstance(heat, torch.Tensor):
         heat = heat.detach().cpu().float().numpy()
@@ -104,7 +106,11 @@ def show_heatmap(ax, heat, image=None, *, signed=False, alpha=0.55, cmap=None, c
         img = to_numpy_image(image)
         ax.imshow(img, cmap="gray" if img.ndim == 2 else None, interpolation="nearest")
         extent = (-0.5, img.shape[1] - 0.5, img.shape[0] - 0.5, -0.5)
-    im = ax.imshow(heat, cmap=cmap, norm=heatmap_norm(heat, signed),
+    if vmax is not None and not signed:
+        scale = {"vmin": 0.0, "vmax": float(vmax)}
+    else:
+        scale = {"norm": heatmap_norm(heat if vmax is None else np.array([vmax]), signed)}
+    im = ax.imshow(heat, cmap=cmap, **scale,
                    alpha=alpha if image is not None else 1.0, extent=extent,
                    interpolation="bilinear" if image is not None else "nearest")
     ax.axis("off")

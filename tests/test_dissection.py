@@ -190,6 +190,18 @@ def test_detector_flags_closed_form_and_counts(scene_set):
         D.detector_flags({})
 
 
+def test_detector_flags_within_categories():
+    # a unit whose best concept is a colour still detects an object when counted within objects
+    cs = [("object", "a"), ("color", "b")]
+    res = {"l": D.LayerDissection("l", torch.zeros(3), torch.tensor([[0.06, 0.20], [0.03, 0.50],
+                                                                     [0.30, 0.10]]), cs)}
+    assert D.detector_flags(res, categories="object").tolist() == [0, 0, 1]       # Bau's labels
+    assert D.detector_flags(res, categories="object", within=True).tolist() == [1, 0, 1]
+    assert D.detector_flags(res, categories="color", within=True).tolist() == [1, 1, 1]
+    with pytest.raises(ValueError, match="name them"):
+        D.detector_flags(res, within=True)
+
+
 def test_top_images_and_highlight():
     acts = torch.zeros(5, 2, 3, 3)
     acts[3, 1, 0, 0], acts[1, 1, 2, 2] = 5.0, 4.0
