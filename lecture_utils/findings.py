@@ -14,6 +14,11 @@ positive effect):
   ``[-margin, margin]`` (no effect of the size that would matter);
 * inconclusive: the interval straddles (no clear answer at our scale: more images or seeds needed).
 
+Some claims are of *no* effect ("random labels fall to chance", "without pre-training no head is
+local"): ``Findings.no_effect`` applies the equivalence rule (``no_effect_verdict``): reproduced
+if the whole interval lies inside ``[-margin, margin]``, not reproduced if it lies wholly outside
+it, inconclusive otherwise.
+
 A notebook collects its findings in a ``Findings`` log and prints them in "What we saw" with
 ``log.summary()``; every sentence of the form "X beats Y" comes from here, so text and numbers
 cannot disagree (one formatter, ``fmt``). The log also writes a machine-readable copy into the
@@ -31,7 +36,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 __all__ = ["Interval", "Finding", "Findings", "bootstrap", "bootstrap_difference", "over_seeds",
-           "proportion", "verdict_for", "fmt", "FINDINGS_MIME", "VERDICTS"]
+           "proportion", "verdict_for", "no_effect_verdict", "fmt", "FINDINGS_MIME", "VERDICTS"]
 
 FINDINGS_MIME = "application/vnd.lecture-suite.findings+json"
 VERDICTS = ("reproduced", "not reproduced", "inconclusive")
@@ -174,6 +179,22 @@ def verdict_for(effect: Interval, *, margin: float = 0.0, unit: str = "") -> tup
                             + ": no clear answer at our scale")
 
 
+def no_effect_verdict(effect: Interval, *, margin: float, unit: str = "") -> tuple[str, str]:
+    """The verdict for a claim of *no* effect of the size ``margin`` (> 0): reproduced if the
+    interval lies inside [-margin, margin], not reproduced if it lies wholly outside, else
+    inconclusive; and the reason in words."""
+    if not margin > 0:
+        raise ValueError(f"a claim of no effect needs a margin > 0 (the smallest effect that would "
+                         f"matter), not {margin!r}.")
+    span, within = effect.format(unit), _magnitude(margin, unit)
+    if -margin <= effect.low and effect.high <= margin:
+        return "reproduced", f"the interval {span} lies within ±{within}"
+    if effect.low > margin or effect.high < -margin:
+        return "not reproduced", f"the interval {span} lies beyond ±{within}: an effect"
+    return "inconclusive", (f"the interval {span} reaches beyond ±{within} without lying outside "
+                            "it: no clear answer at our scale")
+
+
 @dataclass(frozen=True)
 class Finding:
     """One claim tested as an experiment (module docstring)."""
@@ -229,6 +250,18 @@ class Findings:
             f"reproduced if the {int(effect.level * 100)}% interval of the effect lies above "
             f"{fmt(margin, unit) if margin else 0}; not reproduced if it lies below 0"
             + (f" or within ±{_magnitude(margin, unit)}" if margin else "") + "; else inconclusive")
+        return self._add(Finding(self.notebook, self.paper, claim, measure, control, criterion,
+                                 effect, verdict, reason, paper_value, unit, control_value))
+
+    def no_effect(self, claim: str, *, measure: str, effect: Interval, control: str,
+                  margin: float, unit: str = "", paper_value: str = "",
+                  control_value: Interval | None = None) -> Finding:
+        """Test a claim that ours and the control do NOT differ by ``margin`` or more
+        (``no_effect_verdict``; the criterion is stated with the finding)."""
+        verdict, reason = no_effect_verdict(effect, margin=margin, unit=unit)
+        criterion = (f"reproduced if the {int(effect.level * 100)}% interval of the difference "
+                     f"lies within ±{_magnitude(margin, unit)}; not reproduced if it lies wholly "
+                     "outside; else inconclusive")
         return self._add(Finding(self.notebook, self.paper, claim, measure, control, criterion,
                                  effect, verdict, reason, paper_value, unit, control_value))
 

@@ -107,3 +107,19 @@ def test_readme_scorecard_is_the_committed_notebooks_findings():
     for r in scorecard.records():
         assert r["control"] and r["control"] != "-" or r["verdict"] == "inconclusive", r["claim"]
         assert r["ours"] is not None or r["verdict"] == "inconclusive", r["claim"]
+
+
+def test_no_effect_is_an_equivalence_rule():
+    inside = findings.Interval(0.01, -0.02, 0.03)
+    outside = findings.Interval(0.2, 0.1, 0.3)
+    straddle = findings.Interval(0.04, -0.01, 0.09)
+    verdict = lambda e: findings.no_effect_verdict(e, margin=0.05)[0]  # noqa: E731
+    assert [verdict(e) for e in (inside, outside, straddle)] == [
+        "reproduced", "not reproduced", "inconclusive"]
+    assert verdict(findings.Interval(-0.2, -0.3, -0.1)) == "not reproduced"
+    with pytest.raises(ValueError, match="margin > 0"):
+        findings.no_effect_verdict(inside, margin=0)
+    log = findings.Findings("00", "test")
+    f = log.no_effect("no gap", measure="gap", effect=inside, control="c", margin=0.05,
+                      unit="points")
+    assert f.verdict == "reproduced" and "within ±5.0 points" in f.criterion
