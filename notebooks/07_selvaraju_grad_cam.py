@@ -35,9 +35,9 @@
 # benchmark canvases are built into `data/cache/canvases/` on first use.
 # *Run live:* the resolution table, the check Grad-CAM = ReLU(CAM)/Z (the slide "Grad-CAM as a
 # generalization to CAM" in one assert), and the cat-and-dog canvas: guided backprop's two maps
-# share their brightest spot (the dog's face on the canvas shown) and differ mostly in how much of
-# the cat they show, while Grad-CAM's move from one animal to the other (the correlation table
-# says it in numbers).
+# share their brightest spot (the dog's face on the canvas shown; one colour scale per method)
+# and differ mostly in strength, while Grad-CAM's move from one animal to the other (the
+# correlation table says it in numbers).
 # *Takes long on a laptop:* the localization benchmark (six methods on 2,000 canvases, about four
 # minutes of method time in the `seconds` column on the committed run) and the layer table; show
 # the committed outputs (the whole notebook took about 8 minutes on one CPU thread).
@@ -365,17 +365,21 @@ for c in (cat, dog):
     cols[f"guided Grad-CAM '{name}'"] = cam.guided_grad_cam(canvas_net, xb_all, c, layer="layer3")
 heat_all = {k: heatmap(v, 64).cpu() for k, v in cols.items()}       # [pairs, 64, 64] each
 heat = {k: v[0] for k, v in heat_all.items()}                       # the canvas shown
+top = {m: max(float(heat[f"{m} 'cat'"].max()), float(heat[f"{m} 'dog'"].max()))
+       for m in ("guided backprop", "Grad-CAM", "guided Grad-CAM")}   # one scale per method
 fig, axes = plt.subplots(2, 3, figsize=(11, 7))
 for ax, (k, h) in zip(axes.flat, heat.items()):       # row 1: "cat", row 2: "dog"
-    viz.show_heatmap(ax, h, None if "guided" in k else both, title=k)
-fig.suptitle("Guided backprop changes little between classes; Grad-CAM and guided Grad-CAM do");
+    viz.show_heatmap(ax, h, None if "guided" in k else both, title=k,
+                     vmax=top[k.rsplit(" '", 1)[0]])
+fig.suptitle("The 'cat' and 'dog' maps of each method, on one colour scale per method");
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **Measured.** The share of each map's mass on the cat's half of the canvas, and how similar the
 # "cat" and "dog" maps of one method are (correlation of the two maps), averaged over the
-# cat-and-dog canvases. Guided backprop is not blind to the class either (compare its two shares
-# on the cat half in the table below): "changes little" in the figure's title is relative, and
-# test (1) asks whether Grad-CAM's two maps differ more than guided backprop's.
+# cat-and-dog canvases. The figure draws the two maps of a method on one colour scale, so their
+# strengths compare: guided backprop is not blind to the class either (compare its two shares on
+# the cat half in the table below), and test (1) asks whether Grad-CAM's two maps differ more than
+# guided backprop's.
 #
 # **The tests, decided before the run.** (1) Grad-CAM is more class-discriminative than guided
 # backprop: per canvas, corr("cat" map, "dog" map) of guided backprop minus that of Grad-CAM,
