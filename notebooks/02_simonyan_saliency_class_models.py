@@ -293,7 +293,7 @@ assert torch.allclose(d_log[:, 3], 1 - Pc[:, 3]) and torch.allclose(d_p[:, 3], P
 assert torch.allclose(d_log[:, :3], -Pc[:, :3])
 print("d log P_c / d S_c = 1 - P_c, d P_c / d S_c = P_c (1 - P_c), d log P_c / d S_c' = -P_c'")
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 show_source(backprop.lead_from_others)
 target_margin = 5.0                      # S_c - max S_c' >= 5 means P_c >= 1 / (1 + 9 e^-5) = 0.94
 max_steps = P.choose(quick=40, laptop=300, full=1000)
