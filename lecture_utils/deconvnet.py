@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.stats import rankdata
 from torch import nn
 
 from .batching import resolve
@@ -362,13 +363,6 @@ def settling_epochs(corr: torch.Tensor, epochs, *, threshold: float = 0.8) -> to
     return epochs[first]
 
 
-def _average_ranks(x: np.ndarray) -> np.ndarray:
-    """Ranks 1..n of x [n], ties sharing their average rank (``scipy.stats.rankdata``)."""
-    _, inverse, count = np.unique(x, return_inverse=True, return_counts=True)
-    end = np.cumsum(count)
-    return (end - (count - 1) / 2)[inverse]
-
-
 def settling_order(depth, settle, *, n_layers: int | None = None) -> dict:
     """Is settling ordered by depth? ``depth`` [U], each unit's layer index (0 = lowest);
     ``settle`` [U], its ``settling_epochs``. Returns ``spearman``, Spearman's rank correlation
@@ -380,7 +374,7 @@ def settling_order(depth, settle, *, n_layers: int | None = None) -> dict:
     e = np.asarray(settle, dtype=np.float64).reshape(-1)
     if d.shape != e.shape or d.size < 2:
         raise ValueError(f"depth and settle need one value per unit, got {d.shape} and {e.shape}.")
-    rd, re = _average_ranks(d) - (d.size + 1) / 2, _average_ranks(e) - (e.size + 1) / 2
+    rd, re = rankdata(d) - (d.size + 1) / 2, rankdata(e) - (e.size + 1) / 2
     den = math.sqrt(float((rd ** 2).sum() * (re ** 2).sum()))
     rho = float((rd * re).sum() / den) if den > 0 else 0.0
     levels = d.astype(np.int64)

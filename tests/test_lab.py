@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import secrets
 import shutil
 import socket
@@ -28,7 +27,7 @@ from classroom_helpers import CHROMIUM, ROOT, SCREENSHOTS, code, md, require_ass
 import slicing  # noqa: E402  (tools/ is on sys.path through classroom_helpers)
 import student  # noqa: E402
 
-EXPLORER_CALL = re.compile(r"explorers\.\w+_explorer\(")
+EXPLORER_CALL = slicing.EXPLORER_CALL       # a cell that builds an explorer
 # One JupyterLab server for the module: keep its tests on one xdist worker (make unit).
 pytestmark = pytest.mark.xdist_group("lab")
 
