@@ -83,42 +83,44 @@ def _scaled(base: Recipe, quick: dict, laptop: dict, full: dict) -> dict:
 
 _Q = dict(epochs=1, train_subset=2000, batch_size=128)   # quick: only when no checkpoint exists
 
-# The laptop recipes are what the committed checkpoints were trained with, on the course's 2-core
-# CPU in bf16 (README, "The model zoo"): wide and long enough for the papers' effects to show.
+# The laptop recipes are what the committed checkpoints were trained with (the manifest records
+# the device and the time of each): networks small enough for the notebooks to run on a laptop's
+# CPU, trained long enough for the papers' effects to show. Most were trained on a GPU; on the
+# course's 2-core CPU in bf16 the same recipe takes hours (benchmarks/results/train_speed.md).
 RECIPES: dict[str, dict[str, Recipe]] = {
     # ResNet with a GAP + linear head: CAM, Grad-CAM, calibration ("a modern network": batch norm,
     # little weight decay, no label smoothing, as Guo et al.'s ResNets), CKA against the ViT.
-    "resnet_gap": _scaled(Recipe("resnet_gap", {"width": 64}, epochs=30, lr=0.4,
+    "resnet_gap": _scaled(Recipe("resnet_gap", {"width": 64}, epochs=80, lr=0.4,
                                  weight_decay=2.5e-4, batch_size=512),
                           dict(_Q, arch_kwargs={"width": 8, "blocks": (1, 1, 1)}),
                           dict(arch_kwargs={"width": 32}),
-                          dict(epochs=40)),
+                          dict()),
     # VGG-style net with max-pooling: deconvnet (switches), Grad-CAM without GAP, dissection.
-    "vgg": _scaled(Recipe("vgg", {"width": 64}, epochs=30, lr=0.2, batch_size=512,
+    "vgg": _scaled(Recipe("vgg", {"width": 64}, epochs=80, lr=0.2, batch_size=512,
                           label_smoothing=0.1, snapshots=(1, 2, 5)),
                    dict(_Q, arch_kwargs={"width": 8}, snapshots=()),
                    dict(arch_kwargs={"width": 32}),
-                   dict(epochs=40)),
+                   dict()),
     # The Model C family of Springenberg et al., with augmentation; All-CNN-C also without.
-    **{v: _scaled(Recipe("model_c", {"variant": v, "width": 1.0}, epochs=15, lr=0.2,
+    **{v: _scaled(Recipe("model_c", {"variant": v, "width": 1.0}, epochs=50, lr=0.2,
                          batch_size=512, label_smoothing=0.1),
                   dict(_Q, arch_kwargs={"width": 0.125}),
                   dict(arch_kwargs={"width": 0.5}),
-                  dict(epochs=60))
+                  dict())
        for v in models.MODEL_C_VARIANTS},
     "all_cnn_c_noaug": _scaled(Recipe("model_c", {"variant": "all_cnn_c", "width": 1.0},
-                                      epochs=15, lr=0.2, batch_size=512, label_smoothing=0.1,
+                                      epochs=50, lr=0.2, batch_size=512, label_smoothing=0.1,
                                       augment=False),
                                dict(_Q, arch_kwargs={"width": 0.125}),
                                dict(arch_kwargs={"width": 0.5}),
-                               dict(epochs=60)),
+                               dict()),
     # A small ViT (patch 4: 64 tokens) for Raghu et al.
-    "vit": _scaled(Recipe("vit", {"dim": 192, "depth": 6, "heads": 3}, epochs=40, lr=1e-3,
+    "vit": _scaled(Recipe("vit", {"dim": 192, "depth": 6, "heads": 3}, epochs=100, lr=1e-3,
                           optimizer="adamw", weight_decay=0.05, label_smoothing=0.1,
                           schedule="cosine", warmup=0.1),
                    dict(_Q, arch_kwargs={"dim": 32, "depth": 2, "heads": 2}),
                    dict(arch_kwargs={"dim": 128, "heads": 4}),
-                   dict(epochs=100, batch_size=512)),
+                   dict(batch_size=512)),
     # LeNet-5: the small network that Guo et al. find well calibrated.
     "lenet": _scaled(Recipe("lenet", {}, epochs=40, lr=0.05, weight_decay=5e-4),
                      dict(_Q), dict(), dict()),
