@@ -255,10 +255,12 @@ fig = show_top_cams(resnet, x_eval, y_eval, probs, rows)
 fig.suptitle("CAMs of the top-3 classes: two right predictions, then two wrong ones");
 
 # %% [markdown]
-# The maps of different classes can differ on the same image (in the bird's row, the bird's map
-# covers the body, the maps of cat and dog mostly the head) or nearly coincide (truck and
-# automobile in the first row). On the wrong predictions, the map of the predicted class shows what
-# the network took for evidence.
+# The maps of different classes can peak at different places on the same image (in the bird's
+# row, the dog's map lies on the upper part of the figure, the bird's lower and to the right, the
+# horse's is a small spot in between) or overlap (truck and automobile in the first row: both lie
+# on the truck, the automobile's on a smaller patch of it). Each panel has its own colour bar, so
+# compare the strength of two maps by their bars, not by their colours. On the wrong predictions,
+# the map of the predicted class shows what the network took for evidence.
 # An 8×8 map is coarse: on a 32×32 image each cell covers a 4×4 patch (and, through the
 # receptive field, much more).
 
@@ -694,7 +696,8 @@ log.summary()
 #   strong. Each box verdict is given twice, clearly labelled: at the paper's fixed 20% (against
 #   the centre box of the mean training side) and at the threshold chosen on held-out training
 #   canvases (against the centre box whose side the same rule chose there). Neither setting is
-#   tuned on the test canvases. The size bins use the chosen settings.
+#   tuned on the test canvases. The size table shows both settings; its verdicts use the chosen
+#   ones.
 # * The energy test needs no threshold: it asks whether the map's positive mass lies on the
 #   object. The box test at 20% asks in addition whether 20% of the maximum is the right cut for
 #   these maps; the size table's CAM box side against the bins' object sides shows whether the cut
