@@ -30,15 +30,16 @@
 # %% [markdown] slideshow={"slide_type": "notes"} tags=["presenter"]
 # **Presenter's note.**
 # *Before class:* `python -m lecture_utils.zoo list` must show `vgg` (a missing one is trained on
-# first use: the committed one took 4,286 s, about 70 minutes, on one CPU thread, as `zoo list`
-# prints). The concept scenes are generated in seconds, nothing to download.
+# first use: `zoo list` prints how long the committed one took and on what; it was trained on a
+# GPU, and retraining it on a laptop's CPU takes hours). The concept scenes are generated in
+# seconds, nothing to download.
 # *Run live:* the toy cells for $t_u$ (989 of 0 … 999) and the IoU (4/8 and 4/20): students can
 # check them by hand. Then the concept-set figure: what "object", "part", "material" and "colour"
 # mean here.
 # *Takes long on a laptop:* the two dissections (trained and random weights; the trained one's
-# two progress bars read about four minutes together on one CPU thread) and the single-unit
-# ablations (all 256 `conv4_2` units, on 5,000 training and 10,000 test images: about four minutes
-# by their progress bars). Show the committed outputs: the detector bar chart (the paper's Fig. 2)
+# two progress bars read under three minutes together on one CPU thread) and the single-unit
+# ablations (all 256 `conv4_2` units, on 5,000 training and 10,000 test images: about three and a
+# half minutes by their progress bars). Show the committed outputs: the detector bar chart (the paper's Fig. 2)
 # and the ablation table for our "ski resort".
 # *Show, don't run:* the adversarial-attack cell and the GAN paragraph (not reproduced here).
 # *Exercises:* do 1 (`my_threshold`) together; 3 is a one-line "predict, then run"; leave 2, 4
@@ -420,6 +421,10 @@ print(f"{effect_tr.shape[0]} units x {effect_tr.shape[1]} classes; largest singl
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Our "ski resort": the class whose most important unit costs it the most on the training images.
+# Compare the table's two accuracy columns (and the scatter plot after it): in this run one unit
+# costs the class much less on the training images, which the network fits closely, than on the
+# test images. On the class's few hundred training images a loss of a fraction of a percent is
+# a handful of images, so where the train column shows equal losses the ranking is a tie.
 
 # %%
 last = results["relu4_2"]
@@ -478,10 +483,11 @@ fig = viz.show_images(torch.cat(tiles), titles=titles, ncols=k_show, size=1.8,
 # part of the object its name says (the upper or lower half) in most of its top images fits its
 # label on these photographs too; one whose region sits on the background or the image's edge is
 # important for the class without detecting its object here. In this run's figure the two
-# "dog-bottom" units light up the lower middle of the dog (chest, front paws) in most of their
-# top images (the first of them sometimes a green patch at the right edge), while the "dog-top"
-# unit lights the upper-right corner or edge, background rather than the dog's head, in most of
-# its: an important unit for the class whose name, on these photographs, does not fit.
+# "dog-bottom" units (first and third rows) light up the lower middle of the dog (chest, front
+# paws) in most of their top images (the third row's region sometimes spills onto green grass at
+# the lower-right edge), and the "dog-top" unit (second row) lights the upper right of the dog,
+# its ear and the side of its head, often spilling onto the background beside it: on these
+# photographs all three names roughly fit, the "dog-top" one least cleanly.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ### Removing the top units against removing random units
