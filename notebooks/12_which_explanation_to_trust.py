@@ -404,10 +404,12 @@ fig = faithfulness.plot_curves([faith[k] for k in pick],
 #
 # Only here do the per-image sampling methods (occlusion, LIME, Kernel SHAP) meet the check, on a
 # handful of canvases (4 at the laptop profile). LIME's and Kernel SHAP's findings are recorded as
-# inconclusive: so few canvases give wide intervals around the line $|\rho| = 0.5$ that section 3
-# draws between passing and failing. Both draw their perturbations from a fixed seed, the same
-# sample for every network of the cascade, so a second run on the unchanged model returns the same
-# map: sampling noise does not lower ρ here (a control over seeds is what is missing).
+# inconclusive whatever their numbers: a bootstrap over so few canvases cannot be trusted to
+# cover the truth, and there is no control over sampling seeds (below). Their mean |ρ| and its
+# interval are still printed in "What we saw", to be read against the line $|\rho| = 0.5$ that
+# section 3 draws between passing and failing. Both draw their perturbations from a fixed seed,
+# the same sample for every network of the cascade, so a second run on the unchanged model returns
+# the same map: sampling noise does not lower ρ here (a control over seeds is what is missing).
 
 # %%
 n_sanity = P.choose(quick=1, laptop=4, full=32)
@@ -538,8 +540,9 @@ print(log.effect(
 # edges one sees. Compare its row with its two factors' rows: if it follows Grad-CAM's, our
 # criterion, stated on the rank of $|E|$, cannot find the failure Adebayo et al. report (from
 # the visual similarity of the edges); the edges themselves are guided backprop's row. In this run
-# its mean |ρ| sits beside Grad-CAM's and the gradient's, far below guided backprop's (the line
-# printed above the findings), which is why its finding is inconclusive rather than reproduced and
+# its mean |ρ| sits beside Grad-CAM's, below the gradient's and far below guided backprop's (the
+# line printed above the findings): on the rank of $|E|$ it changes with the weights more than
+# the gradient does, which is why its finding is not reproduced (the interval lies below 0) and
 # why the table below says it "passes".
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -761,8 +764,9 @@ pd.Series({k: np.nan_to_num(sanity.spearman(before[k].abs(), after[k].abs())).me
 # stays below the 0.5 line on all three networks), or Kernel SHAP when each number must have a
 # meaning (local accuracy) and its sanity check could be run on enough images. To find a bug
 # in the data (the model looks at the background), a method that beats the random map at insertion
-# and is not tied to the object's outline, such as occlusion or Grad-CAM (deletion tells no method
-# from the random order in this run); not a method whose map survives the randomization of the
+# and is not tied to the object's outline, such as occlusion or Grad-CAM (deletion separates few
+# methods from the random order in this run, Grad-CAM among them: the table of differences in
+# section 1); not a method whose map survives the randomization of the
 # model (guided backprop, in Adebayo et al. and here, and here the deconvnet too), since such a map
 # looks like the image whatever the model learned.
 
