@@ -132,6 +132,35 @@ def bootstrap_difference(a, b, *, paired: bool, n_resamples: int = 2000, level: 
                     min(a.size, b.size))
 
 
+def bootstrap_difference_over_seeds(a, b, *, n_resamples: int = 2000, level: float = 0.95,
+                                    seed: int = 0, what: str = "test images") -> Interval:
+    """Interval of mean(a) - mean(b) when each arm was trained with several seeds and scored on
+    the same items: ``a`` [S_a, n], ``b`` [S_b, n] (one row per training seed, e.g. 1 where the
+    image is classified correctly). A two-level bootstrap: each resample draws the items once for
+    both arms (paired) and, for each arm on its own, S_a and S_b seeds with replacement, so the
+    interval covers the test sample and the training seeds. With one seed per arm it reduces to
+    ``bootstrap_difference(paired=True)``."""
+    def rows(x):
+        m = np.asarray(x.detach().cpu() if hasattr(x, "detach") else x, dtype=np.float64)
+        m = m.reshape(1, -1) if m.ndim == 1 else m
+        _as_array(m)      # the same checks: not empty, finite
+        return m
+    a, b = rows(a), rows(b)
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"both arms need the same items: {a.shape[1]} vs {b.shape[1]} per seed.")
+    rng = np.random.default_rng(seed)
+    n = a.shape[1]
+    diffs = np.empty(n_resamples)
+    for r in range(n_resamples):
+        idx = rng.integers(0, n, size=n)
+        sa, sb = rng.integers(0, len(a), size=len(a)), rng.integers(0, len(b), size=len(b))
+        diffs[r] = a[sa][:, idx].mean() - b[sb][:, idx].mean()
+    lo, hi = np.quantile(diffs, [(1 - level) / 2, (1 + level) / 2])
+    return Interval(float(a.mean() - b.mean()), float(lo), float(hi), level,
+                    f"bootstrap over {n:,} {what} (paired) and {len(a)} vs {len(b)} training seeds",
+                    n)
+
+
 def over_seeds(values, *, level: float = 0.95) -> Interval:
     """Mean over training seeds with Student's t interval (95% only); one seed gives an interval
     of zero width and says so in ``method`` (a verdict on it is then at best inconclusive)."""

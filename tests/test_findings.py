@@ -42,6 +42,25 @@ def test_paired_difference_uses_the_pairing():
         findings.bootstrap_difference(a, b[:10], paired=True)
 
 
+def test_difference_over_seeds_covers_seeds_and_images():
+    """One seed per arm: the paired image bootstrap. Seeds that disagree widen the interval,
+    and a seed offset shared by every image (a constant) is not mistaken for certainty."""
+    rng = np.random.default_rng(2)
+    a = (rng.random(500) < 0.8).astype(float)
+    b = (rng.random(500) < 0.7).astype(float)
+    one = findings.bootstrap_difference_over_seeds(a, b, seed=3)
+    paired = findings.bootstrap_difference(a, b, paired=True, seed=3)
+    assert one.estimate == pytest.approx(paired.estimate)
+    assert one.high - one.low == pytest.approx(paired.high - paired.low, rel=0.2)
+    same = findings.bootstrap_difference_over_seeds(np.stack([a, a, a]), np.stack([b, b, b]))
+    noisy = findings.bootstrap_difference_over_seeds(
+        np.stack([a, np.roll(a, 7), 1 - a]), np.stack([b, b, b]))
+    assert noisy.high - noisy.low > 2 * (same.high - same.low)
+    assert "3 vs 3 training seeds" in same.method
+    with pytest.raises(ValueError, match="same items"):
+        findings.bootstrap_difference_over_seeds(a, b[:10])
+
+
 def test_over_seeds_is_a_t_interval():
     iv = findings.over_seeds([0.90, 0.91, 0.92])
     half = 4.303 * np.std([0.90, 0.91, 0.92], ddof=1) / np.sqrt(3)
