@@ -38,9 +38,9 @@
 # share their brightest spot (the dog's face on the canvas shown; one colour scale per method)
 # and differ mostly in strength, while Grad-CAM's move from one animal to the other (the
 # correlation table says it in numbers).
-# *Takes long on a laptop:* the localization benchmark (six methods on 2,000 canvases, about four
+# *Takes long on a laptop:* the localization benchmark (six methods on 2,000 canvases, about six
 # minutes of method time in the `seconds` column on the committed run) and the layer table; show
-# the committed outputs (the whole notebook took about 8 minutes on one CPU thread).
+# the committed outputs (the whole notebook took about 10 minutes on one CPU thread).
 # *Show, don't run:* the VGG cells and "Beyond classification" (captioning and VQA are named, not
 # built).
 # *Exercises:* do 1 (Grad-CAM by hand) together; 3 and 4 are "predict, then run" questions.
@@ -257,10 +257,10 @@ fig = viz.show_attributions(x_eval[:4], maps, titles=["relu3_2 (8x8)", "relu4_2 
 # cell covers 8×8 pixels of a 32×32 image, coarse next to these objects; one stage earlier,
 # `relu3_2` has 8×8 cells of 4×4 pixels. In the figure above (four images the VGG classifies
 # correctly) neither layer simply covers the object: at `relu4_2` the largest values lie in the
-# corners and along the border, around the object rather than on it, on all four images; at
-# `relu3_2` the peak is on the first airplane and at the tail of the second, but on the ship and the
-# car it is at the image's edge and in the sky (the sky and the water may be evidence the network
-# uses for these classes; this figure does not test that). Where the map lands is what the
+# corners and along the border, on all four images; at `relu3_2` the peak is on the first
+# airplane, at the tail end of the second and on the car's windscreen, but on the ship it is in a
+# corner of the image, in the sky, with a second spot on the water (the sky and the water may be
+# evidence the network uses for this class; this figure does not test that). Where the map lands is what the
 # gradients at that layer say: look at the figure before reading a map as "the object". Which
 # layer localizes better is measured on the benchmark below, for the ResNet, not for this VGG.
 
@@ -305,9 +305,9 @@ pd.DataFrame(rows_b).T
 # occur, and a mass share above the band's area and above the ResNet's on the same images (the
 # paired interval printed above), is a pile-up at the border that belongs to the layer, not to
 # four images; a row at or below its controls shows no pile-up. In this run's table only
-# `relu4_2` is above both controls in both columns; at `relu3_2` the mass share is only a little
-# above the band's area and the maxima fall on border cells no more often than at random, so the
-# border peaks seen in the figure at that layer are not a pile-up; the ResNet is below both. A
+# `relu4_2` is above both controls in both columns; at `relu3_2` the mass share is below the band's
+# area and the maxima fall on border cells less often than at random, so a border peak seen in the
+# figure at that layer (the ship's) is not a pile-up; the ResNet is below both. A
 # likely cause of the pile-up at `relu4_2`, which this notebook does not test:
 # at `relu4_2` the 32×32 image has shrunk to 4×4, 12 of the 16 cells lie on the border, and their
 # units see the zero padding of every convolution before them, a signal that is the same in every
