@@ -30,8 +30,9 @@
 # %% [markdown] slideshow={"slide_type": "notes"} tags=["presenter"]
 # **Presenter's note.**
 # *Before class:* `python -m lecture_utils.zoo list` must show `vgg` (with its epoch 1, 2 and 5
-# snapshots); a missing checkpoint is trained on first use, which takes the better part of an hour
-# on a CPU.
+# snapshots); a missing checkpoint is trained on first use. The committed one was trained on a
+# GPU for 80 epochs (the zoo's manifest records device and time); on a CPU that takes hours, so
+# train a missing one well before class.
 # *Run live:* the three small math cells (flipped kernel, switches, the three ReLU rules): they
 # print small arrays students can check by eye. Then one top-9 figure, and the occlusion figure.
 # *Takes long on a laptop:* the top-9 figures and the canvas occlusion table (see the timing
@@ -281,7 +282,8 @@ for layer in LAYERS[:2]:
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # In the first block, the nine projections of each unit are nearly the same pattern, and its nine
-# patches mostly share a light/dark edge at one orientation. `relu1_2` is the output of the block's
+# patches share one simple local pattern: for some units a light/dark edge at one orientation, for
+# others a colour. `relu1_2` is the output of the block's
 # *second* 3×3 convolution (a 5-pixel receptive field), two convolutions and two ReLUs from the
 # pixels: close to, but not exactly, a linear filter, which is why its projections barely change
 # from image to image. Compare each projection with its patch.
@@ -592,11 +594,15 @@ log.summary()
 #   with depth and the strict bottom-up order; the paper showed both by eye, on a few units of an
 #   ImageNet network. The settling epoch can only take the saved values (1, 2, 5 or the end of
 #   training): a unit still below the threshold at epoch 5 counts as settling at the end, however
-#   soon after epoch 5 it got there. In this run the order breaks between `relu3_2` and
-#   `relu4_2` (the last column of Experiment 2's table): at every saved epoch before the end,
-#   `relu4_2`'s units correlate more with their final selves than `relu3_2`'s, so some of them
-#   pass the threshold by epoch 5 while `relu3_2`'s mean settling epoch is the end of training.
-#   Snapshots between epoch 5 and the end would be needed to say more.
+#   soon after epoch 5 it got there. With the end of training far beyond epoch 5 (the saved
+#   epochs printed in Experiment 2), that one gap decides the means: in this run a large share of
+#   `relu1_2`'s units passes the threshold by epoch 5, few of the other layers' units do, and the
+#   three higher layers' mean settling epochs all lie close to the end (the last column of
+#   Experiment 2's table). Their order there is not bottom-up (`relu4_2`'s mean is below
+#   `relu3_2`'s, and at every saved epoch before the end `relu4_2`'s units correlate more with
+#   their final selves), but the steps between them are too small for the interval of the strict
+#   order to exclude 0, hence "inconclusive". Snapshots between epoch 5 and the end would be
+#   needed to say more.
 # * Experiment 3's pasted images are much harder for the net than the test set (the accuracies
 #   printed there); its finding uses only the images the net classifies correctly, and the table
 #   beside it shows the drop over all of them too.
