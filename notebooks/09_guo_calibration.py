@@ -32,9 +32,10 @@
 # %% [markdown] slideshow={"slide_type": "notes"} tags=["presenter"]
 # **Presenter's note.**
 # *Before class:* `python -m lecture_utils.zoo list` must show `resnet_gap` and `lenet` (else
-# `zoo.load_model` trains them on first use: the README's zoo table gives 25 minutes for `lenet`
-# and 107 minutes for `resnet_gap` on a one-thread CPU); run the set-up and the cell that
-# computes the logits once, so CIFAR-10 is decoded into the cache.
+# `zoo.load_model` trains them on first use: the README's zoo table says where and how long each
+# was trained; `lenet` takes minutes on a CPU, `resnet_gap`'s recipe, trained on a GPU, takes hours
+# there); run the set-up and the cell that computes the logits once, so CIFAR-10 is decoded into
+# the cache.
 # *Run live:* the math cells (each has a tiny check), the simulated reliability diagrams
 # (calibrated vs. overconfident), the uncalibrated diagrams of the two zoo models, the calibration
 # table (seconds: the networks are not retrained), and the temperature slider: drag $T$ from
@@ -506,10 +507,15 @@ for name, net in nets.items():
 
 # %% [markdown]
 # Our zoo recipes are short (tens of epochs, the table above) and regularized (augmentation,
-# weight decay, a learning rate decayed to zero): they have no long phase like epochs 250 to 500
-# of Guo et al.'s Figure 3, in which the NLL climbs. The printout above says where each network's
-# test NLL is lowest and in which epochs, if any, the NLL rose while the error fell: isolated
-# epochs there are a wobble of the curves, not a phase. To look for the disconnect on a CPU we remove the regularization instead: LeNet,
+# weight decay, a learning rate decayed to zero): neither curve has a long phase like epochs 250
+# to 500 of Guo et al.'s Figure 3, in which the NLL climbs. The printout above says where each
+# network's test NLL is lowest and in which epochs, if any, the NLL rose while the error fell:
+# isolated epochs there are a wobble of the curves, not a phase. The ResNet shows a milder form
+# of the disconnect: its test NLL is lowest about halfway through its training (the printout) and
+# then wobbles around that level, while its test error keeps falling to the last epoch (the
+# figure), so the accuracy gained in the second half brings no better NLL. No finding below tests
+# this (one training run, no interval). To look for the disconnect itself on a CPU we remove the
+# regularization instead: LeNet,
 # trained here on a small subset (2,000 images in the laptop profile) with **no augmentation and
 # no weight decay**, measured after every epoch on our test split.
 #
