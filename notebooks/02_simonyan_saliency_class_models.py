@@ -430,9 +430,9 @@ for r, name in enumerate(photo_names):
         ax.axis("off")
 
 # %% [markdown]
-# A hard test for a 32-pixel CIFAR-10 net: only the cat photo holds a CIFAR-10 class, yet the net's
-# top-1 guess is "cat" for all four photos (guesses and probabilities in the titles), so three of
-# the maps explain a wrong class. In the cat photo the face fills the frame, so there is little
+# A hard test for a 32-pixel CIFAR-10 net: only the cat photo holds a CIFAR-10 class, yet the net
+# must pick one of its ten classes for every photo (its top-1 guesses and probabilities are in the
+# titles), so three of the maps explain a class that is not in the picture. In the cat photo the face fills the frame, so there is little
 # background for the box to exclude, and GrabCut's box covers only part of the face. Four photos
 # are illustrations, not evidence; the benchmark below measures. With ImageNet weights (the
 # optional part below) the same code runs on VGG16 at 224 pixels, the paper's setting.
@@ -626,7 +626,7 @@ else:
 # Checked by asserts above, whatever the run: for a linear model the class model is
 # $w_c / (2\lambda)$ and the saliency map is the weight row's largest magnitude; the derivatives
 # of $P_c$ and $\log P_c$; the largest $\lambda$ gives a smaller class model than $\lambda = 0$
-# (the $\lambda$ table shows $\|I\|_2$ falling at every step of $\lambda$); gradient, deconvnet and
+# (the assert compares the two ends; the $\lambda$ table shows the steps between); gradient, deconvnet and
 # guided backpropagation pass the signal identically at every layer except the ReLUs. The findings
 # of the experiments, each with its control, interval and verdict, printed from this run:
 
@@ -647,7 +647,7 @@ log.summary()
 #   *can* be won by lowering the others, is an identity (checked above); whether it *is* won that
 #   way is the verdict above. In this run both ascents won most of their lead by raising the
 #   target's score (the last column of the table in "Score or probability?"), and both reached
-#   the margin within a few steps (its "median steps" column): the test covers the first steps
+#   the margin early, well inside the step limit (its "median steps" column): the test covers the first steps
 #   of an Adam ascent from the mean image, up to the margin; what happens beyond it, or under the
 #   paper's plain gradient steps, it does not measure.
 # * **GrabCut against a centred box.** Our canvases paste large objects near the centre, where
@@ -657,7 +657,8 @@ log.summary()
 #   network.
 #
 # The class models' pictures are judged by eye (compare the $\lambda$ grid). An "inconclusive"
-# verdict, where there is one, means the interval is too wide at this profile to decide.
+# verdict, where there is one, means the interval is too wide at this profile to decide (or, for
+# score or probability, that fewer than 3 classes reached the margin under both objectives).
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercises
