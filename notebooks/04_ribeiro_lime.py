@@ -32,14 +32,15 @@
 
 # %% [markdown] slideshow={"slide_type": "notes"} tags=["presenter"]
 # **Presenter's note.**
-# *Before class:* run the notebook once on the lecture laptop (the saved `laptop` run took under
-# 3 minutes on one CPU thread): the newsgroups data and the ResNet checkpoint load from disk,
+# *Before class:* run the notebook once on the lecture laptop (the saved `laptop` run took about
+# 3½ minutes on one CPU thread): the newsgroups data and the ResNet checkpoint load from disk,
 # nothing is trained but the two small text classifiers (seconds).
 # *Run live:* the proximity-kernel cell, one text explanation (in the saved run its six words all
 # come from the quoted reply, such as *portal*, *hq* and *videocart* of an e-mail address), and
 # one image explanation; each takes seconds.
-# *Takes longest:* the explanations of 80 posts for SP-LIME (55 s in the saved run, as its progress
-# bar prints) and the sample-size study (28 s): show their committed outputs if time is short.
+# *Takes longest:* the explanations of 80 posts for SP-LIME and the sample-size study (about a
+# minute each in the saved run, as their progress bars print): show their committed outputs if
+# time is short.
 # *Show, don't run:* the speed comparison with the `lime` package (benchmarks/results/lime_shap.md).
 # *Exercises:* do the proximity kernel together (its check shows a typical wrong sigma); leave
 # K-LASSO and SP-LIME for home.
@@ -527,8 +528,10 @@ log.effect("SP-LIME's picks expose the header reliance better than random picks"
 # The paper explains Google's Inception network on ImageNet (its Fig. 4: the top three classes of
 # one image, "electric guitar", "acoustic guitar", "Labrador"). We explain the course's ResNet
 # (`resnet_gap` from the zoo) on CIFAR-10 test images that it classifies correctly but where its
-# runner-up classes also get a fair share of the probability (like the paper's image): for each of
-# its top three classes, the superpixels with the largest positive weights.
+# runner-up class (the second most probable) also gets a fair share of the probability, as in the
+# paper's image: for each of its top three classes, the superpixels with the largest positive
+# weights. (The paper's three classes all compete; here the third gets almost none, as the panel
+# titles show.)
 
 # %%
 net = zoo.load_model("resnet_gap", device=device)
@@ -573,9 +576,9 @@ fig.suptitle("LIME on CIFAR-10: the 5 superpixels with the largest positive weig
 # explanation together with its class probability: a class with $p \approx 0$ changes little when
 # superpixels come and go, and its "explanation" then fits mostly noise. How well does the linear
 # explanation fit the model near each image? The weighted $R^2$ of each fit, in the table below:
-# in this run the third class of images 12, 99 and 180 (p = 0.04, 0.00 and 0.01) gets $R^2$ of
-# 0.22 to 0.27, the top two classes 0.56 to 0.84; on image 110, whose third class has p = 0.23,
-# its fit reaches 0.64.
+# in this run every image's third class has p of 0.01 or less (the panel titles) and the lowest
+# $R^2$ of its row; even the top two classes' fits stay well below 1, so the linear explanation
+# captures only part of how the model's answer changes near these images.
 #
 # Whether the superpixels LIME picks lie on the object cannot be tested here: CIFAR-10 images have
 # no object masks (notebook 12 measures it for LIME on canvases with known boxes, as notebooks 05
@@ -625,8 +628,9 @@ for row, name in zip(axes, photo_names):
 # A CIFAR-10 network has ten classes and has only seen 32 × 32 images, so on photos its top class may
 # be wrong (there is no "coffee" class); LIME then shows *which* regions produce the wrong answer,
 # which is exactly what a user deciding whether to trust a prediction needs. In this run the cat
-# photo is called a cat (p = 1.00), the coffee cup an automobile (p = 1.00) and the rocket a ship
-# (p = 0.99): two wrong answers, each with the superpixels that push toward it highlighted.
+# photo is called a cat, the coffee cup an automobile and the rocket a ship, each with p close to 1
+# (the panel titles): two confident wrong answers, each with the superpixels that push toward it
+# highlighted.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## How much do explanations depend on the samples?
@@ -665,10 +669,10 @@ stability.style.format("{:.2f}")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # With few samples the top superpixels change from seed to seed; more samples make them agree:
-# here the mean Jaccard index of the five seeds' top-5 sets rises from 0.22 at 50 samples to 0.77
-# at 200 and 1.00 (the same five superpixels for every seed) at 1,000 and 3,000. Agreement is not
-# exactness: the fit itself is only approximately linear (its weighted $R^2$ for this image's top
-# class is 0.63, in the table above). The perturbed images are built by indexing and scored in
+# in the table, the mean Jaccard index of the five seeds' top-5 sets rises with the number of
+# samples, to 1.00 (the same five superpixels for every seed) at 1,000 and 3,000. Agreement is not
+# exactness: the fit itself is only approximately linear (this image is the first row of the
+# $R^2$ table above, whose top-class fit is far from 1). The perturbed images are built by indexing and scored in
 # batches (`batching.batch_size_for` picks the size: 16 CIFAR images per forward pass on a CPU,
 # more on a GPU). The benchmark
 # (`benchmarks/lime_shap.py`) measures this implementation against the `lime` package on the same
