@@ -37,15 +37,14 @@
 
 # %% [markdown] slideshow={"slide_type": "notes"} tags=["presenter"]
 # **Presenter's note.**
-# *Before class:* run the notebook once (about a minute in the `laptop` profile on one CPU thread);
+# *Before class:* run the notebook once (under a minute in the `laptop` profile on one CPU thread);
 # it loads the ResNet-GAP and digits-MLP checkpoints, trains no network, and fits one logistic
 # regression in about a second.
-# *Run live:* the exact Shapley values of a small game and the three properties (about ten seconds,
+# *Run live:* the exact Shapley values of a small game and the three properties (a few seconds,
 # most of it the missingness check's $2^M$ evaluations), then the Kernel SHAP convergence plot
 # against exact values.
 # *Takes longest:* the Deep SHAP comparison with exact values on CIFAR images (its progress bar
-# says how long), about a third of the run; the table of the CIFAR game's $2^M$ values and the
-# missingness check take most of the rest.
+# says how long), more than half of the saved run; every other cell takes a few seconds at most.
 # *Show, don't run:* the "8 versus 3" figure on digits, and read the verdict on the paper's
 # advantage of SHAP over LIME from "What we saw" (it is printed from the run, not typed).
 # *Exercises:* do the Shapley kernel weight together; leave Linear SHAP and the game for home.
@@ -374,9 +373,10 @@ ax.legend(fontsize="small");
 # once all $2^M$ coalitions are evaluated (checked above), permutation sampling only in the limit.
 # LIME's kernel and its unconstrained fit define another explanation, so its error can stop
 # falling above zero. The paper's Fig. 3 shows one feature; this is every feature at once. In this
-# run permutation sampling is ahead only at the smallest budgets, those below about $2M$ (the
-# figure's title gives $M$), and Kernel SHAP from there on; LIME's error falls slowly and stays
-# well above both. The table and the finding below give the numbers.
+# run the two estimators are close at the smallest budgets (their bands overlap and their medians
+# change order there), and from a few times $M$ evaluations on (the figure's title gives $M$)
+# Kernel SHAP leads, the gap widening on the log scale as the budget grows; LIME's error levels
+# off well above both. The table and the finding below give the numbers.
 
 # %%
 def evaluations_to_reach(name, level):
