@@ -406,9 +406,11 @@ def compare(claim, better, worse, paper, *, ignore=()):
                          unit="points", paper_value=paper)
         return
     seeds = f"{len(correct[better])} and {len(correct[worse])} training seeds"
-    log.effect(claim, measure=f"test accuracy, {better} minus {worse} ({seeds})",
+    log.effect(claim, measure=f"test accuracy on the first {len(y_cmp):,} test images, {better} minus "
+                              f"{worse} ({seeds})",
                effect=findings.bootstrap_difference_over_seeds(correct[better], correct[worse]),
-               control=f"{worse}, same training budget", unit="points", paper_value=paper)
+               control=f"{worse}, same epochs and width, {len(correct[worse])} seed(s)", unit="points",
+               paper_value=paper)
 
 
 compare("A learned strided convolution in place of max-pooling is more accurate (All-CNN-C vs Model C)",
