@@ -37,7 +37,8 @@
 # *Run live:* the math cells (the two CKA routes agree to 1e-10; the invariance table is the
 # slide's sentence in numbers), then the minibatch-CKA convergence plot.
 # *Takes long on a laptop:* the layer-by-layer CKA heat maps, the skip-connection lesions and the
-# linear probes (see the timing table); show their committed outputs and talk over the heat maps:
+# linear probes (the notebook's laptop time is in `benchmarks/results/budget.md`); show their
+# committed outputs and talk over the heat maps:
 # set them beside the paper's Figs. 1 and 2 and let the class say what differs.
 # *Show, don't run:* the effective receptive fields, the attention distances and "What we saw":
 # it prints, finding by finding, what this run can say with a small ViT trained on CIFAR-10 only

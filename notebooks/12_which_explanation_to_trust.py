@@ -38,7 +38,7 @@
 # cell live (under a minute) and ask which lines stay near 1.
 # *Takes long on a laptop:* the benchmark cell (every method on every canvas, with the per-image
 # methods LIME, Kernel SHAP and occlusion) and the canvas sanity check; show their committed
-# outputs (see the timing table).
+# outputs (the notebook's laptop time is in `benchmarks/results/budget.md`).
 # *Show, don't run:* the explorers of the other notebooks (Grad-CAM layer, LIME, temperature,
 # dissection) are collected at the end for students; show one.
 # *Exercises:* do 1 (the area under a curve) together; 3 (independent randomization) is a good
