@@ -138,16 +138,17 @@ def bootstrap_difference_over_seeds(a, b, *, n_resamples: int = 2000, level: flo
     the same items: ``a`` [S_a, n], ``b`` [S_b, n] (one row per training seed, e.g. 1 where the
     image is classified correctly). A two-level bootstrap: each resample draws the items once for
     both arms (paired) and, for each arm on its own, S_a and S_b seeds with replacement, so the
-    interval covers the test sample and the training seeds. With one seed per arm it reduces to
+    interval covers the test sample and the training seeds. With one seed per arm it is
     ``bootstrap_difference(paired=True)``."""
     def rows(x):
         m = np.asarray(x.detach().cpu() if hasattr(x, "detach") else x, dtype=np.float64)
-        m = m.reshape(1, -1) if m.ndim == 1 else m
-        _as_array(m)      # the same checks: not empty, finite
-        return m
+        return _as_array(m).reshape(m.shape if m.ndim == 2 else (1, -1))   # checked: finite
     a, b = rows(a), rows(b)
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"both arms need the same items: {a.shape[1]} vs {b.shape[1]} per seed.")
+    if len(a) == len(b) == 1:
+        return bootstrap_difference(a[0], b[0], paired=True, n_resamples=n_resamples,
+                                    level=level, seed=seed, what=what)
     rng = np.random.default_rng(seed)
     n = a.shape[1]
     diffs = np.empty(n_resamples)
