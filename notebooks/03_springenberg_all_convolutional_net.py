@@ -267,7 +267,7 @@ for name, label in [("model_c", "model_c"), ("strided_cnn_c", "strided_cnn_c"),
 VARIANTS = [v for v in ("model_c", "strided_cnn_c", "convpool_cnn_c", "all_cnn_c") if v in nets]
 # every training seed of each checkpoint (the zoo trains several seeds of the same recipe)
 seed_nets = {label: [net] + [zoo.load_model(net.zoo_info["name"], device=device, seed=s)
-                             for s in zoo.seeds_of(net.zoo_info)[1:]]
+                             for s in zoo.seeds_of(net.zoo_info) if s != net.zoo_info["recipe"]["seed"]]
              for label, net in nets.items()}
 
 # %% tags=["hide-input"]
