@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import threading
 import time
@@ -129,9 +128,8 @@ def main(argv=None) -> int:
                  f"on {args.scenes:,} scenes", m))
     assert all(torch.isfinite(r.iou).all() for r in res.values())
 
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else \
-        f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
-    print(f"device: {name} | torch {torch.__version__} | scale: {args.scale}\n")
+    print(f"device: {config.device_name(device, detail=True)} | torch {torch.__version__} | "
+          f"scale: {args.scale}\n")
     gpu = device.type == "cuda"
     print("| step | seconds (wall) | CPU seconds of the process | peak memory (MiB) |")
     print("|---|---:|---:|---:|")

@@ -18,6 +18,7 @@ decoded data and trained checkpoints go.
 from __future__ import annotations
 
 import os
+import platform
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -133,9 +134,19 @@ def seed_everything(seed: int = 0, deterministic: bool = False) -> int:
     return seed
 
 
+def device_name(device: torch.device | str | None = None, *, detail: bool = False) -> str:
+    """The device in words: the GPU's name ("NVIDIA H200"), or ``cpu`` (with ``detail``: the
+    processor and the number of threads torch uses, "cpu (x86_64, 2 threads)")."""
+    dev = torch.device(device) if device is not None else get_device()
+    if dev.type == "cuda":
+        return torch.cuda.get_device_name(dev)
+    if detail and dev.type == "cpu":
+        n = torch.get_num_threads()
+        return f"cpu ({platform.processor() or platform.machine()}, {n} thread{'s' * (n != 1)})"
+    return dev.type
+
+
 def describe() -> str:
     """One line for the top of every notebook: device, profile and versions."""
-    dev = get_device()
-    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else dev.type
-    return (f"device: {name} | profile: {get_profile().name} | torch {torch.__version__} | "
-            f"threads: {torch.get_num_threads()}")
+    return (f"device: {device_name()} | profile: {get_profile().name} | "
+            f"torch {torch.__version__} | threads: {torch.get_num_threads()}")

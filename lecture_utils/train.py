@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .config import get_device, seed_everything
+from .config import device_name, get_device, seed_everything
 from .data import DeviceLoader, center_crop
 from .hooks import eval_mode
 from .io import atomic_write
@@ -31,7 +31,8 @@ from .precision import autocast, grad_scaler, precision_for
 @dataclass
 class History:
     """Per-epoch records. ``test_loss`` is the plain NLL (no label smoothing); ``seconds`` is the
-    cumulative training time, evaluation excluded."""
+    cumulative training time, evaluation excluded; ``device`` the device each epoch ran on (a run
+    resumed elsewhere keeps both)."""
 
     epoch: list = field(default_factory=list)
     train_loss: list = field(default_factory=list)
@@ -39,6 +40,23 @@ class History:
     test_loss: list = field(default_factory=list)
     test_acc: list = field(default_factory=list)
     seconds: list = field(default_factory=list)
+    device: list = field(default_factory=list)
+
+    def device_summary(self) -> str:
+        """Where the epochs ran: ``"NVIDIA H200"``, or for a resumed run ``"NVIDIA H200 (epochs
+        1-93), then cpu (x86_64, 2 threads) (epochs 94-100)"``. Epochs of a history written
+        before devices were recorded count as ``"unrecorded"``."""
+        names = ["unrecorded"] * (len(self.epoch) - len(self.device)) + list(self.device)
+        runs = []                                   # [name, first epoch, last epoch]
+        for epoch, name in zip(self.epoch, names):
+            if runs and runs[-1][0] == name:
+                runs[-1][2] = epoch
+            else:
+                runs.append([name, epoch, epoch])
+        if len(runs) <= 1:
+            return runs[0][0] if runs else "unrecorded"
+        return ", then ".join(f"{n} (epoch{'s' * (a != b)} {a}{f'-{b}' * (a != b)})"
+                              for n, a, b in runs)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -195,6 +213,7 @@ def fit(model: nn.Module, train, test=None, *, epochs: int = 10, lr: float = 0.1
             history.train_loss.append(loss_sum.item() / seen)
             history.train_acc.append(correct.item() / seen)
             history.seconds.append(elapsed)
+            history.device.append(device_name(device, detail=True))
             if test is not None:
                 res = evaluate(model, *test, tta=tta, crop=crop)
                 history.test_loss.append(res["loss"])

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import warnings
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
@@ -341,13 +340,6 @@ def _initial_model(recipe: Recipe, prof: str) -> tuple[Recipe, nn.Module]:
     return recipe, model
 
 
-def _device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return (f"{device.type} ({platform.processor() or platform.machine()}, "
-            f"{torch.get_num_threads()} threads)")
-
-
 def _record(name, prof, recipe, model, path, sha, history, test, device, snapshots) -> dict:
     """The manifest/cache record of a trained model, measured on what was saved (fp16)."""
     res = evaluate(model, *test, crop=recipe.crop)
@@ -357,7 +349,7 @@ def _record(name, prof, recipe, model, path, sha, history, test, device, snapsho
             "bytes": path.stat().st_size, "test_accuracy": round(res["acc"], 4),
             "test_nll": round(res["loss"], 4),
             "test_accuracy_tta": round(res_tta["acc"], 4),
-            "train_seconds": round(history.seconds[-1], 1), "device": _device_name(device),
+            "train_seconds": round(history.seconds[-1], 1), "device": history.device_summary(),
             "precision": precision_for(device).name,
             "data": (f"{recipe.dataset} ({data_mod.cifar10_source()} CIFAR-10)"
                      if recipe.dataset in ("cifar10", "canvas64") else recipe.dataset),

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from lecture_utils import data, models, train
+from lecture_utils import config, data, models, train
 
 
 def test_lr_schedule_warms_up_and_decays():
@@ -69,3 +69,24 @@ def test_interrupted_fit_resumes_to_the_same_weights(cifar_test, tmp_path):
     assert hist.epoch == [1, 2] and not state.exists()
     for k, v in straight.state_dict().items():
         assert torch.allclose(v.float(), resumed.state_dict()[k].float(), atol=1e-6), k
+
+
+def test_history_records_the_device_of_each_epoch():
+    """A resumed run keeps where each epoch ran; the manifest's ``device`` is the summary."""
+    h = train.History(epoch=[1, 2, 3, 4], device=["NVIDIA H200"] * 3 + ["cpu (x86_64, 2 threads)"])
+    assert h.device_summary() == ("NVIDIA H200 (epochs 1-3), then cpu (x86_64, 2 threads) "
+                                  "(epoch 4)")
+    assert train.History(epoch=[1, 2], device=["cpu"] * 2).device_summary() == "cpu"
+    # a history written before devices were recorded, resumed on the CPU
+    old = train.History(epoch=[1, 2, 3], device=["cpu"])
+    assert old.device_summary() == "unrecorded (epochs 1-2), then cpu (epoch 3)"
+    assert train.History().device_summary() == "unrecorded"
+    assert train.History.from_dict({"epoch": [1], "seconds": [1.0]}).device == []
+
+
+def test_fit_records_the_device(cifar_test):
+    x, y = data.subset(*cifar_test, 128)
+    hist = train.fit(models.lenet(), (x, y), epochs=2, batch_size=64, progress=False,
+                     device="cpu")
+    assert hist.device == [config.device_name("cpu", detail=True)] * 2
+    assert hist.device_summary().startswith("cpu (")
