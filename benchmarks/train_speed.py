@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -30,7 +31,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from lecture_utils import config, models, precision, train, zoo
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import busy_note, machine_line, median_seconds  # noqa: E402
+from common import busy_note, cpu_snapshot, machine_line  # noqa: E402
 
 
 def forward_flops_per_image(recipe: zoo.Recipe) -> float:
@@ -41,17 +42,22 @@ def forward_flops_per_image(recipe: zoo.Recipe) -> float:
     return counter.get_total_flops() / 8
 
 
-def step_images_per_second(recipe: zoo.Recipe, policy: precision.Precision, device,
-                           batch: int = 256, repeats: int = 5) -> float:
-    """Images per second of one training step (forward, backward, SGD) at ``policy``."""
-    torch.manual_seed(0)
-    model = models.build(recipe.arch, **recipe.arch_kwargs).to(device)
-    model = model.to(memory_format=torch.channels_last).train()
-    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True)
+def step_images_per_second(recipe: zoo.Recipe, policies, device, batch: int = 256,
+                           rounds: int = 7) -> list[float]:
+    """Images per second of one training step (forward, backward, SGD) under each policy of
+    ``policies``; the policies take turns, step by step, so that a change in the machine's load
+    touches every arm alike. Each arm: the median over ``rounds`` steps after two untimed ones."""
     x = torch.rand(batch, 3, 32, 32, device=device).contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, 10, (batch,), device=device)
+    arms = []
+    for policy in policies:
+        torch.manual_seed(0)
+        model = models.build(recipe.arch, **recipe.arch_kwargs).to(device)
+        model = model.to(memory_format=torch.channels_last).train()
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True)
+        arms.append((policy, model, opt))
 
-    def step():
+    def step(policy, model, opt):
         with precision.autocast(device, policy):
             loss = F.cross_entropy(model(x).float(), y)
         opt.zero_grad(set_to_none=True)
@@ -59,7 +65,15 @@ def step_images_per_second(recipe: zoo.Recipe, policy: precision.Precision, devi
         opt.step()
         if device.type == "cuda":
             torch.cuda.synchronize(device)
-    return batch / median_seconds(step, repeats=repeats, warmup=2)
+
+    times = [[] for _ in arms]
+    for r in range(rounds + 2):
+        for i, arm in enumerate(arms):
+            start = time.perf_counter()
+            step(*arm)
+            if r >= 2:
+                times[i].append(time.perf_counter() - start)
+    return [batch / statistics.median(t) for t in times]
 
 
 def throughput(device) -> None:
@@ -70,11 +84,11 @@ def throughput(device) -> None:
     print("|---|---|---|---|")
     for name in names:
         recipe = zoo.RECIPES[name]["laptop"]
-        fast = step_images_per_second(recipe, policy, device)
-        slow = step_images_per_second(recipe, fp32, device)
+        since = cpu_snapshot()
+        fast, slow = step_images_per_second(recipe, [policy, fp32], device)
         arch = ", ".join(f"{k}={v}" for k, v in recipe.arch_kwargs.items())
-        print(f"| {name} ({arch}) | {fast:,.0f} | {slow:,.0f} | {fast / slow:.2f}x{busy_note()} |",
-              flush=True)
+        print(f"| {name} ({arch}) | {fast:,.0f} | {slow:,.0f} | {fast / slow:.2f}x"
+              f"{busy_note(since)} |", flush=True)
 
 
 def curves() -> None:
@@ -101,7 +115,7 @@ def recipes(names, profile: str, seeds: int, device) -> None:
         recipe = zoo.RECIPES[name][profile]
         (x, y), test = zoo.dataset_for(recipe)
         flops = 3 * forward_flops_per_image(recipe) * len(y) * recipe.epochs
-        rows = []
+        rows, since = [], cpu_snapshot()
         for seed in range(seeds):
             model = models.build(recipe.arch, **recipe.arch_kwargs)
             hist = train.fit(model, (x, y), None, device=device, progress=False,
@@ -112,7 +126,7 @@ def recipes(names, profile: str, seeds: int, device) -> None:
         secs, accs, ttas = zip(*rows)
         print(f"| {name} | {recipe.epochs} | {statistics.mean(secs):.1f} | "
               f"{statistics.mean(accs):.2%} / {min(accs):.2%} | {statistics.mean(ttas):.2%} | "
-              f"{flops / statistics.mean(secs) / 1e12:.3f}{busy_note()} |", flush=True)
+              f"{flops / statistics.mean(secs) / 1e12:.3f}{busy_note(since)} |", flush=True)
 
 
 def main():

@@ -362,6 +362,21 @@ def random_crop(x: torch.Tensor, size: int, pad: int = 0, generator=None) -> tor
     return crop_at(x, size, dy.to(x.device), dx.to(x.device), pad)
 
 
+def cutout_at(x: torch.Tensor, size: int, cy: torch.Tensor, cx: torch.Tensor,
+              fill=CIFAR10_MEAN) -> torch.Tensor:
+    """Cutout (DeVries & Taylor, 2017): every image of x [N,C,H,W] with the ``size`` x ``size``
+    square centred at (cy[n], cx[n]) (int64 [N]; the square may reach past the border, as in the
+    paper) set to ``fill``: the dataset mean, which is the paper's zero after normalisation."""
+    h, w = x.shape[-2:]
+    lo = size // 2
+    ys, xs = torch.arange(h, device=x.device), torch.arange(w, device=x.device)
+    in_y = (ys[None] >= (cy - lo)[:, None]) & (ys[None] < (cy - lo + size)[:, None])   # [N, H]
+    in_x = (xs[None] >= (cx - lo)[:, None]) & (xs[None] < (cx - lo + size)[:, None])   # [N, W]
+    hole = (in_y[:, :, None] & in_x[:, None, :])[:, None]                              # [N,1,H,W]
+    value = torch.as_tensor(fill, dtype=x.dtype, device=x.device).view(1, -1, 1, 1)
+    return torch.where(hole, value, x)
+
+
 def flip_where(x: torch.Tensor, flip: torch.Tensor) -> torch.Tensor:
     """Images of x [N,C,H,W] flipped left-right where ``flip`` (bool [N], on x's device)."""
     return torch.where(flip[:, None, None, None], x.flip(-1), x)
@@ -381,12 +396,13 @@ class DeviceLoader:
     """Minibatches of a uint8 image tensor held on the device, augmented on the device.
 
     Yields ``(x float [B,3,S,S] in [0,1], y int64 [B])``. With ``augment=True``: random crop of
-    size ``crop`` (default: the image size) from the image padded by ``pad`` pixels, and a random
-    left-right flip; with ``augment=False`` and a ``crop``, the centre crop.
+    size ``crop`` (default: the image size) from the image padded by ``pad`` pixels, a random
+    left-right flip and, with ``cutout > 0``, a ``cutout`` x ``cutout`` square at a random place
+    set to the mean (``cutout_at``); with ``augment=False`` and a ``crop``, the centre crop.
     """
 
     def __init__(self, images, labels, batch_size=512, shuffle=True, augment=False, pad=4,
-                 crop=None, drop_last=False, device=None, seed=0):
+                 crop=None, drop_last=False, device=None, seed=0, cutout=0):
         if images.dtype != torch.uint8 or images.dim() != 4:
             raise ValueError(f"DeviceLoader wants uint8 images [N,C,H,W], got {images.dtype} "
                              f"{tuple(images.shape)}; use data.load_cifar10().")
@@ -396,6 +412,10 @@ class DeviceLoader:
         self.labels = labels.to(device)
         self.batch_size, self.shuffle, self.augment = batch_size, shuffle, augment
         self.pad, self.crop, self.drop_last = pad, crop or images.shape[-1], drop_last
+        if cutout < 0 or cutout > self.crop:
+            raise ValueError(f"cutout must be a square side between 0 (off) and the crop "
+                             f"({self.crop}), not {cutout}.")
+        self.cutout = int(cutout)
         # The epoch's randomness (order, crop offsets, flips) is drawn at once on the CPU and sent
         # with one copy per epoch: no host-device synchronisation per step, and the same batches
         # on every device for a seed.
@@ -414,6 +434,9 @@ class DeviceLoader:
             draws["dy"] = torch.randint(0, span_h, (n,), generator=g)
             draws["dx"] = torch.randint(0, span_w, (n,), generator=g)
             draws["flip"] = torch.rand(n, generator=g) < 0.5
+            if self.cutout:     # drawn only when used: other recipes' batches stay as they were
+                draws["cy"] = torch.randint(0, self.crop, (n,), generator=g)
+                draws["cx"] = torch.randint(0, self.crop, (n,), generator=g)
         device = self.images.device
         return {k: v.to(device, non_blocking=True) for k, v in draws.items()}
 
@@ -426,6 +449,8 @@ class DeviceLoader:
             if self.augment:
                 x = crop_at(x, self.crop, draws["dy"][part], draws["dx"][part], self.pad)
                 x = flip_where(x, draws["flip"][part])
+                if self.cutout:
+                    x = cutout_at(x, self.cutout, draws["cy"][part], draws["cx"][part])
             elif self.crop != x.shape[-1]:
                 x = center_crop(x, self.crop)
             yield x, self.labels[idx]

@@ -156,12 +156,13 @@ def fit(model: nn.Module, train, test=None, *, epochs: int = 10, lr: float = 0.1
         optimizer: str = "sgd", weight_decay: float = 5e-4, momentum: float = 0.9,
         label_smoothing: float = 0.0, batch_size: int = 512, warmup: float = 0.2,
         schedule: str = "linear", augment: bool = True, crop: int | None = None,
-        tta: bool = False, device=None, seed: int = 0, progress: bool = True,
+        cutout: int = 0, tta: bool = False, device=None, seed: int = 0, progress: bool = True,
         callback=None, state_path: str | Path | None = None, resume: bool = False) -> History:
     """Train ``model`` on ``train = (uint8 images [N,3,H,W], labels [N])`` for ``epochs`` epochs.
 
     ``warmup`` is the fraction of steps with a linearly rising learning rate; ``schedule`` the decay
-    after it. ``crop`` trains on random crops of that size (centre crops when testing).
+    after it. ``crop`` trains on random crops of that size (centre crops when testing); ``cutout``
+    masks a random square of that side in every training image (``data.cutout_at``).
     ``callback(epoch, model, history)`` runs after each epoch (e.g. to save snapshots).
     ``state_path``: after every epoch the full training state (weights, optimizer, schedule,
     gradient scaler, random generators, history) is written there atomically; with ``resume=True``
@@ -173,7 +174,8 @@ def fit(model: nn.Module, train, test=None, *, epochs: int = 10, lr: float = 0.1
     seed_everything(seed)
     model.to(device).to(memory_format=torch.channels_last)
     loader = DeviceLoader(*train, batch_size=batch_size, shuffle=True, augment=augment, crop=crop,
-                          drop_last=len(train[1]) > batch_size, device=device, seed=seed)
+                          cutout=cutout, drop_last=len(train[1]) > batch_size, device=device,
+                          seed=seed)
     opt = make_optimizer(model, optimizer, lr, weight_decay, momentum)
     total = epochs * len(loader)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(total, int(warmup * total), schedule))

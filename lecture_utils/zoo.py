@@ -55,6 +55,7 @@ class Recipe:
     schedule: str = "linear"
     augment: bool = True
     crop: int | None = None
+    cutout: int = 0                   # side of the Cutout square (DeVries & Taylor), 0: none
     tta: bool = False
     train_subset: int | None = None
     dataset: str = "cifar10"
@@ -64,7 +65,7 @@ class Recipe:
 
     def fit_kwargs(self) -> dict:
         keep = ("epochs", "lr", "optimizer", "weight_decay", "label_smoothing", "batch_size",
-                "warmup", "schedule", "augment", "crop", "tta", "seed")
+                "warmup", "schedule", "augment", "crop", "cutout", "tta", "seed")
         return {k: getattr(self, k) for k in keep}
 
 
@@ -364,8 +365,10 @@ def _seed_entry(info: dict) -> dict:
 
 
 def _same_recipe(a: dict, b: dict) -> bool:
-    """Equal but for the seed (compared as JSON, where tuples are lists)."""
+    """Equal but for the seed (compared as JSON, where tuples are lists; a field the record
+    predates counts as its default)."""
     def strip(d):
+        d = asdict(_recipe_from({"recipe": d}))
         return json.loads(json.dumps({k: v for k, v in d.items() if k != "seed"}, sort_keys=True))
     return strip(a) == strip(b)
 

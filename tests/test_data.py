@@ -140,6 +140,29 @@ def test_device_loader_batches(cifar_test):
         data.DeviceLoader(x.float(), y)
 
 
+def test_cutout_masks_one_square_per_image_with_the_mean():
+    """Cutout: a size x size square centred at (cy, cx), clipped by the border, set to the fill."""
+    x = torch.rand(3, 3, 8, 8)
+    out = data.cutout_at(x, 4, torch.tensor([0, 4, 7]), torch.tensor([0, 4, 7]), fill=(-1, -1, -1))
+    hole = out == -1
+    assert hole.all(1).sum((1, 2)).tolist() == [4, 16, 9]      # corner 2x2, inside 4x4, edge 3x3
+    assert hole[1, :, 2:6, 2:6].all() and torch.equal(out[~hole], x[~hole])
+    mean = data.cutout_at(x, 2, torch.tensor([3] * 3), torch.tensor([3] * 3))
+    assert torch.allclose(mean[0, :, 3, 3], torch.tensor(data.CIFAR10_MEAN))
+
+
+def test_device_loader_cutout_changes_only_the_square(cifar_test):
+    """With cutout the crops and flips are the ones drawn without it (same seed): recipes without
+    cutout keep their batches, and the cutout images differ from them only inside one square."""
+    x, y = data.subset(*cifar_test, 64)
+    plain = next(iter(data.DeviceLoader(x, y, batch_size=64, augment=True, seed=3)))[0]
+    cut = next(iter(data.DeviceLoader(x, y, batch_size=64, augment=True, seed=3, cutout=8)))[0]
+    changed = (plain != cut).any(1)                             # [N, H, W]
+    assert changed.any() and (changed.sum((1, 2)) <= 64).all()
+    with pytest.raises(ValueError, match="cutout"):
+        data.DeviceLoader(x, y, augment=True, cutout=40)
+
+
 # ------------------------------------------------------------ untrusted files (issue 13, item 4)
 def _fake_batches(folder, payload=None):
     """A folder laid out like torchvision's cifar-10-batches-py, with small fake batches."""

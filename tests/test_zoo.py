@@ -159,6 +159,15 @@ def test_stale_temporary_checkpoints_are_cleaned(empty_zoo):
     assert not stale.exists()
 
 
+def test_a_record_older_than_a_recipe_field_counts_it_as_the_default():
+    """Seeds trained before a field (e.g. ``cutout``) existed still match the current recipe."""
+    from dataclasses import asdict
+    now = asdict(zoo.RECIPES["all_cnn_c"]["laptop"])
+    old = {k: v for k, v in now.items() if k != "cutout"}
+    assert zoo._same_recipe(old, now) and zoo._same_recipe(dict(now, seed=2), now)
+    assert not zoo._same_recipe(dict(now, cutout=8), now)
+
+
 def test_vit_noskip_has_the_vits_budget():
     """The no-skip ViT is the matched control of the ViT: same data, epochs and optimiser."""
     for prof in ("quick", "laptop", "full"):
