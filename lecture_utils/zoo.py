@@ -428,17 +428,23 @@ def train_model(name: str, profile: str | None = None, device=None, progress: bo
     if out_dir == MODELS_DIR and not main_seed:
         _check_seed_can_be_added(name, recipe)
     train, test = dataset_for(recipe)
-    snapshots = {}
+    state = cache_dir() / "models" / f"{name}-{prof}-seed{seed}.state.pt"
+    # The snapshots saved so far are listed beside the training state, so that a resumed run
+    # still records the ones it saved before the interruption.
+    saved = state.with_name(state.name.replace(".state.pt", ".snapshots.json"))
+    snapshots = (json.loads(saved.read_text())
+                 if resume and state.exists() and saved.exists() else {})
 
     def keep_snapshot(epoch, net, history):
         if main_seed and epoch in recipe.snapshots and epoch != recipe.epochs:
             path = out_dir / f"{stem}@epoch{epoch}.pt"
             snapshots[str(epoch)] = {"file": path.name, "sha256": _save_state(net, path),
                                      "test_accuracy": history.test_acc[-1]}
+            _write_json(saved, snapshots)
 
-    state = cache_dir() / "models" / f"{name}-{prof}-seed{seed}.state.pt"
     history = fit(model, train, test, device=device, progress=progress, callback=keep_snapshot,
                   state_path=state, resume=resume, **recipe.fit_kwargs())
+    saved.unlink(missing_ok=True)
     path = out_dir / f"{stem}.pt"
     sha = _save_state(model, path)
     model = _load_state(_build(recipe), path).to(device)   # evaluate what was saved (fp16)

@@ -124,6 +124,33 @@ def test_seeds_are_recorded_beside_the_main_model(empty_zoo):
     assert zoo.seeds_of(zoo.read_manifest()["models"]["lenet"]) == [0, 1]
 
 
+def test_a_resumed_run_records_the_snapshots_saved_before_the_interruption(empty_zoo,
+                                                                          monkeypatch):
+    """Snapshots at epochs 1 and 2 of 3; stopped during epoch 2, resumed: both recorded."""
+    from dataclasses import replace
+    recipe = replace(zoo.RECIPES["lenet"]["quick"], epochs=3, snapshots=(1, 2))
+    monkeypatch.setitem(zoo.RECIPES, "lenet", dict(zoo.RECIPES["lenet"], quick=recipe))
+    real_fit = zoo.fit
+
+    def stopped_after_two(*args, callback=None, **kw):
+        def cb(epoch, model, history):
+            callback(epoch, model, history)
+            if epoch == 2:
+                raise KeyboardInterrupt
+        return real_fit(*args, callback=cb, **kw)
+    monkeypatch.setattr(zoo, "fit", stopped_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        zoo.train_model("lenet", "quick", progress=False, out_dir=zoo.MODELS_DIR)
+    monkeypatch.setattr(zoo, "fit", real_fit)
+    _, info = zoo.train_model("lenet", "quick", progress=False, out_dir=zoo.MODELS_DIR,
+                              resume=True)
+    assert info["history"]["epoch"] == [1, 2, 3]    # resumed after epoch 1 (the last state kept)
+    assert sorted(info["snapshots"]) == ["1", "2"]
+    for epoch in (1, 2):
+        assert zoo.load_model("lenet", profile="quick", epoch=epoch) is not None
+    assert not list((empty_zoo / "cache" / "models").glob("*.snapshots.json"))
+
+
 def test_a_further_seed_needs_its_main_model_first(empty_zoo):
     with pytest.raises(zoo.ZooError, match="first"):
         zoo.train_model("lenet", "quick", progress=False, out_dir=zoo.MODELS_DIR, seed=2)
