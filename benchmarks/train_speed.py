@@ -47,17 +47,18 @@ def step_images_per_second(recipe: zoo.Recipe, policies, device, batch: int = 25
     """Images per second of one training step (forward, backward, SGD) under each policy of
     ``policies``; the policies take turns, step by step, so that a change in the machine's load
     touches every arm alike. Each arm: the median over ``rounds`` steps after two untimed ones."""
-    x = torch.rand(batch, 3, 32, 32, device=device).contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, 10, (batch,), device=device)
     arms = []
     for policy in policies:
         torch.manual_seed(0)
         model = models.build(recipe.arch, **recipe.arch_kwargs).to(device)
-        model = model.to(memory_format=torch.channels_last).train()
+        layout = train.training_memory_format(model, device)     # as ``train.fit`` does
+        model = model.to(memory_format=layout).train()
+        x = torch.rand(batch, 3, 32, 32, device=device).contiguous(memory_format=layout)
         opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True)
-        arms.append((policy, model, opt))
+        arms.append((policy, model, opt, x))
 
-    def step(policy, model, opt):
+    def step(policy, model, opt, x):
         with precision.autocast(device, policy):
             loss = F.cross_entropy(model(x).float(), y)
         opt.zero_grad(set_to_none=True)
@@ -79,8 +80,12 @@ def step_images_per_second(recipe: zoo.Recipe, policies, device, batch: int = 25
 def throughput(device) -> None:
     policy = precision.precision_for(device)
     fp32 = precision.Precision("fp32", None)
+    if policy.dtype is None:
+        # No native bf16 (or forced float32): measure what bf16 autocast would cost, to check
+        # that the policy is right to keep float32 here.
+        policy = precision.Precision("bf16", torch.bfloat16, reason="not native here")
     names = ["resnet_gap", "vgg", "all_cnn_c", "vit", "lenet"]
-    print(f"| model (laptop recipe) | {policy.name} (images/s) | float32 (images/s) | speed-up |")
+    print(f"| model (laptop recipe) | {policy} (images/s) | float32 (images/s) | speed-up |")
     print("|---|---|---|---|")
     for name in names:
         recipe = zoo.RECIPES[name]["laptop"]

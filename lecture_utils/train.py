@@ -1,7 +1,8 @@
 """One fast trainer for every network of the course.
 
 Speed-run habits (Keller Jordan's airbench, Page's DAWNBench ResNet): the data sit on the device
-as uint8 and are augmented there (``data.DeviceLoader``), channels-last memory layout, the course's
+as uint8 and are augmented there (``data.DeviceLoader``), channels-last memory layout
+(``training_memory_format`` says where not), the course's
 precision policy (``lecture_utils.precision``: bf16 autocast where the hardware has it, CPUs
 included, fp16 with a gradient scaler on older GPUs), SGD with Nesterov momentum (or AdamW), label
 smoothing, a linear warm-up then a linear or cosine decay of the learning rate per step, and
@@ -11,6 +12,7 @@ interrupted run can ``resume``.
 """
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -24,15 +26,15 @@ from tqdm.auto import tqdm
 from .config import device_name, get_device, seed_everything
 from .data import DeviceLoader, center_crop
 from .hooks import eval_mode
-from .io import atomic_write
+from .io import atomic_write, sha256_file
 from .precision import autocast, grad_scaler, precision_for
 
 
 @dataclass
 class History:
     """Per-epoch records. ``test_loss`` is the plain NLL (no label smoothing); ``seconds`` is the
-    cumulative training time, evaluation excluded; ``device`` the device each epoch ran on (a run
-    resumed elsewhere keeps both)."""
+    cumulative training time, evaluation excluded; ``device`` the device each epoch ran on and
+    ``precision`` its precision policy (a run resumed elsewhere keeps both)."""
 
     epoch: list = field(default_factory=list)
     train_loss: list = field(default_factory=list)
@@ -41,12 +43,21 @@ class History:
     test_acc: list = field(default_factory=list)
     seconds: list = field(default_factory=list)
     device: list = field(default_factory=list)
+    precision: list = field(default_factory=list)
 
     def device_summary(self) -> str:
         """Where the epochs ran: ``"NVIDIA H200"``, or for a resumed run ``"NVIDIA H200 (epochs
         1-93), then cpu (x86_64, 2 threads) (epochs 94-100)"``. Epochs of a history written
         before devices were recorded count as ``"unrecorded"``."""
-        names = ["unrecorded"] * (len(self.epoch) - len(self.device)) + list(self.device)
+        return self._summary(self.device)
+
+    def precision_summary(self) -> str:
+        """The precision of the epochs, as ``device_summary``: ``"bf16"``, or ``"bf16 (epochs
+        1-40), then fp32 (epochs 41-120)"`` for a run resumed on a CPU without native bf16."""
+        return self._summary(self.precision)
+
+    def _summary(self, values: list) -> str:
+        names = ["unrecorded"] * (len(self.epoch) - len(values)) + list(values)
         runs = []                                   # [name, first epoch, last epoch]
         for epoch, name in zip(self.epoch, names):
             if runs and runs[-1][0] == name:
@@ -64,6 +75,27 @@ class History:
     @classmethod
     def from_dict(cls, d: dict) -> "History":
         return cls(**{k: list(v) for k, v in d.items() if k in cls.__dataclass_fields__})
+
+
+def _strided_1x1_with_few_channels(model: nn.Module) -> list[str]:
+    """The 1x1 convolutions of ``model`` with a stride and fewer than 16 input channels."""
+    return [name for name, m in model.named_modules()
+            if isinstance(m, nn.Conv2d) and m.kernel_size == (1, 1) and max(m.stride) > 1
+            and m.in_channels < 16]
+
+
+def training_memory_format(model: nn.Module, device) -> torch.memory_format:
+    """The memory layout ``fit`` trains ``model`` in: channels-last (faster for convolutions: 25%
+    in float32 on the course's CPU, more under bf16), except on a CPU for a network with a strided
+    1x1 convolution of fewer than 16 input channels (a ResNet shortcut at width 4 or 8). There
+    oneDNN's channels-last weight gradient writes past its workspace when the input channels are
+    fewer than the kernel's channel block (8 with AVX2, 16 with AVX-512): the process crashes,
+    hangs, or gets wrong weight gradients (oneDNN issue 6035, open in the oneDNN that torch 2.14
+    ships; reproduced on this course's AVX2 CPU with ``Conv2d(4, 8, 1, stride=2)``). Such networks
+    are small; they train in the contiguous layout, which takes another kernel."""
+    if torch.device(device).type == "cpu" and _strided_1x1_with_few_channels(model):
+        return torch.contiguous_format
+    return torch.channels_last
 
 
 def _sync(device: torch.device) -> None:
@@ -130,19 +162,56 @@ def evaluate(model, images, labels, batch_size=1024, tta=False, crop=None) -> di
             "acc": (logits.argmax(1) == labels).float().mean().item()}
 
 
+class TrainingStateError(ValueError):
+    """A saved training state that cannot continue this run (another recipe or network, or a
+    file that does not match its checksum)."""
+
+
+def _state_record(path: Path) -> Path:
+    """The JSON beside a training state: its sha256, its epoch and the run's settings."""
+    return path.with_name(path.name.removesuffix(".pt") + ".json")
+
+
 def _save_training_state(path: Path, epoch, model, opt, sched, scaler, loader, history,
-                         elapsed) -> None:
-    """Everything needed to continue after ``epoch``: weights, optimizer, schedule, scaler, RNGs."""
+                         elapsed, run: dict) -> None:
+    """Everything needed to continue after ``epoch``: weights, optimizer, schedule, scaler, RNGs;
+    beside it (``_state_record``) its checksum and ``run``, the settings it must continue with."""
     state = {"epoch": epoch, "elapsed": elapsed, "model": model.state_dict(),
              "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
              "scaler": scaler.state_dict(), "loader_rng": loader.generator.get_state(),
-             "torch_rng": torch.get_rng_state(), "history": history.to_dict()}
+             "torch_rng": torch.get_rng_state(), "history": history.to_dict(), "run": run}
     atomic_write(path, lambda tmp: torch.save(state, tmp))
+    record = {"sha256": sha256_file(path), "epoch": epoch, "run": run}
+    atomic_write(_state_record(path), lambda tmp: tmp.write_text(json.dumps(record, indent=1)))
 
 
-def _load_training_state(path: Path, model, opt, sched, scaler, loader):
-    """Restore what ``_save_training_state`` wrote; returns ``(epoch, elapsed, history)``."""
+def _load_training_state(path: Path, model, opt, sched, scaler, loader, run: dict):
+    """Restore what ``_save_training_state`` wrote, after checking that it is the file that was
+    written (sha256) and that it belongs to this run (same settings, same network); returns
+    ``(epoch, elapsed, history)``."""
+    start_over = f"delete {path} (and {_state_record(path).name}) to train from the start"
+    try:
+        record = json.loads(_state_record(path).read_text())
+    except (OSError, ValueError) as err:
+        raise TrainingStateError(f"The training state {path} has no readable record beside it "
+                                 f"({type(err).__name__}); {start_over}.") from None
+    if sha256_file(path) != record.get("sha256"):
+        raise TrainingStateError(f"The training state {path} does not match its checksum (a "
+                                 f"partial copy, or written by an interrupted save); {start_over}.")
+    changed = {k: (record.get("run", {}).get(k), v) for k, v in run.items()
+               if record.get("run", {}).get(k) != v}
+    if changed:
+        diff = ", ".join(f"{k}: {a!r} then, {b!r} now" for k, (a, b) in changed.items())
+        raise TrainingStateError(f"The training state {path} was saved by a run with other "
+                                 f"settings ({diff}); resume with the settings it was saved with, "
+                                 f"or {start_over}.")
     state = torch.load(path, map_location="cpu", weights_only=True)
+    mine = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    saved = {k: tuple(v.shape) for k, v in state["model"].items()}
+    if mine != saved:
+        differ = sorted(set(mine) ^ set(saved)) or [k for k in mine if mine[k] != saved[k]]
+        raise TrainingStateError(f"The training state {path} holds another network (first "
+                                 f"difference: {differ[0]}); {start_over}.")
     model.load_state_dict(state["model"])
     opt.load_state_dict(state["optimizer"])
     sched.load_state_dict(state["scheduler"])
@@ -150,6 +219,11 @@ def _load_training_state(path: Path, model, opt, sched, scaler, loader):
     loader.generator.set_state(state["loader_rng"])
     torch.set_rng_state(state["torch_rng"])
     return state["epoch"], state["elapsed"], History.from_dict(state["history"])
+
+
+def _remove_training_state(path: Path) -> None:
+    path.unlink(missing_ok=True)
+    _state_record(path).unlink(missing_ok=True)
 
 
 def fit(model: nn.Module, train, test=None, *, epochs: int = 10, lr: float = 0.1,
@@ -167,12 +241,15 @@ def fit(model: nn.Module, train, test=None, *, epochs: int = 10, lr: float = 0.1
     ``state_path``: after every epoch the full training state (weights, optimizer, schedule,
     gradient scaler, random generators, history) is written there atomically; with ``resume=True``
     a state found there is loaded and training continues after its epoch, so an interrupted run
-    ends with the same weights as an uninterrupted one. The file is removed when training ends.
+    ends with the same weights as an uninterrupted one. A state whose checksum, settings or network
+    differ from this run's is refused (``TrainingStateError``, saying what differs). The state and
+    its record are removed when training ends.
     """
     device = torch.device(device) if device else get_device()
     precision = precision_for(device)
     seed_everything(seed)
-    model.to(device).to(memory_format=torch.channels_last)
+    layout = training_memory_format(model, device)
+    model.to(device).to(memory_format=layout)
     loader = DeviceLoader(*train, batch_size=batch_size, shuffle=True, augment=augment, crop=crop,
                           cutout=cutout, drop_last=len(train[1]) > batch_size, device=device,
                           seed=seed)
@@ -182,8 +259,14 @@ def fit(model: nn.Module, train, test=None, *, epochs: int = 10, lr: float = 0.1
     scaler = grad_scaler(device, precision)
     history, elapsed, start_epoch = History(), 0.0, 1
     state_path = Path(state_path) if state_path else None
+    # What a saved state must agree with to be continued (the network is checked on loading).
+    run = {"epochs": epochs, "lr": lr, "optimizer": optimizer, "weight_decay": weight_decay,
+           "momentum": momentum, "label_smoothing": label_smoothing, "batch_size": batch_size,
+           "warmup": warmup, "schedule": schedule, "augment": augment, "crop": crop,
+           "cutout": cutout, "tta": tta, "seed": seed, "train_images": len(train[1])}
     if resume and state_path is not None and state_path.exists():
-        done, elapsed, history = _load_training_state(state_path, model, opt, sched, scaler, loader)
+        done, elapsed, history = _load_training_state(state_path, model, opt, sched, scaler,
+                                                      loader, run)
         start_epoch = done + 1
     bar = tqdm(total=total, initial=(start_epoch - 1) * len(loader), unit="step", leave=True,
                desc=f"training {type(model).__name__} ({precision.name})", disable=not progress)
@@ -196,7 +279,7 @@ def fit(model: nn.Module, train, test=None, *, epochs: int = 10, lr: float = 0.1
             correct = torch.zeros((), device=device)
             seen = 0
             for x, y in loader:
-                x = x.contiguous(memory_format=torch.channels_last)
+                x = x.contiguous(memory_format=layout)
                 with autocast(device, precision):
                     logits = model(x)
                     loss = F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
@@ -216,6 +299,7 @@ def fit(model: nn.Module, train, test=None, *, epochs: int = 10, lr: float = 0.1
             history.train_acc.append(correct.item() / seen)
             history.seconds.append(elapsed)
             history.device.append(device_name(device, detail=True))
+            history.precision.append(precision.name)
             if test is not None:
                 res = evaluate(model, *test, tta=tta, crop=crop)
                 history.test_loss.append(res["loss"])
@@ -226,11 +310,11 @@ def fit(model: nn.Module, train, test=None, *, epochs: int = 10, lr: float = 0.1
                 callback(epoch, model, history)
             if state_path is not None and epoch < epochs:
                 _save_training_state(state_path, epoch, model, opt, sched, scaler, loader,
-                                     history, elapsed)
+                                     history, elapsed, run)
     finally:
         bar.close()
         model.to(memory_format=torch.contiguous_format)
         model.eval()
     if state_path is not None:
-        state_path.unlink(missing_ok=True)
+        _remove_training_state(state_path)
     return history

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from lecture_utils import config, data, models, train
+from lecture_utils import config, data, models, precision, train
 
 
 def test_lr_schedule_warms_up_and_decays():
@@ -71,6 +71,42 @@ def test_interrupted_fit_resumes_to_the_same_weights(cifar_test, tmp_path):
         assert torch.allclose(v.float(), resumed.state_dict()[k].float(), atol=1e-6), k
 
 
+def _stopped_run(x, y, state, **kw):
+    """A run of ``kw`` stopped during epoch 2: its state after epoch 1 is left at ``state``."""
+    def stop_in_second(epoch, model, history):
+        if epoch == 2:
+            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        train.fit(models.lenet(), (x, y), state_path=state, callback=stop_in_second, **kw)
+
+
+def test_a_saved_state_continues_only_its_own_run(cifar_test, tmp_path):
+    """Resuming with other settings, another network or a damaged file is refused, saying what
+    differs and what to do, before any weight is touched."""
+    x, y = data.subset(*cifar_test, 256)
+    kw = dict(epochs=2, lr=0.05, batch_size=64, progress=False, device="cpu")
+    state = tmp_path / "run.state.pt"
+    _stopped_run(x, y, state, **kw)
+    record = tmp_path / "run.state.json"
+    assert record.exists()
+    with pytest.raises(train.TrainingStateError, match=r"epochs: 2 then, 3 now.*delete"):
+        train.fit(models.lenet(), (x, y), state_path=state, resume=True, **dict(kw, epochs=3))
+    with pytest.raises(train.TrainingStateError, match="another network"):
+        train.fit(models.mlp(hidden=(8,)), (x, y), state_path=state, resume=True, **kw)
+    with pytest.raises(train.TrainingStateError, match="train_images"):
+        train.fit(models.lenet(), (x[:128], y[:128]), state_path=state, resume=True, **kw)
+    with open(state, "ab") as f:
+        f.write(b"0")
+    with pytest.raises(train.TrainingStateError, match="checksum"):
+        train.fit(models.lenet(), (x, y), state_path=state, resume=True, **kw)
+    record.unlink()
+    with pytest.raises(train.TrainingStateError, match="no readable record"):
+        train.fit(models.lenet(), (x, y), state_path=state, resume=True, **kw)
+    # without resume the old state is simply replaced by the new run's, then removed
+    train.fit(models.lenet(), (x, y), state_path=state, **kw)
+    assert not state.exists() and not record.exists()
+
+
 def test_history_records_the_device_of_each_epoch():
     """A resumed run keeps where each epoch ran; the manifest's ``device`` is the summary."""
     h = train.History(epoch=[1, 2, 3, 4], device=["NVIDIA H200"] * 3 + ["cpu (x86_64, 2 threads)"])
@@ -90,3 +126,55 @@ def test_fit_records_the_device(cifar_test):
                      device="cpu")
     assert hist.device == [config.device_name("cpu", detail=True)] * 2
     assert hist.device_summary().startswith("cpu (")
+    assert hist.precision == [precision.precision_for(torch.device("cpu")).name] * 2
+    assert hist.precision_summary() == hist.precision[0]
+
+
+def test_precision_summary_of_a_run_resumed_without_bf16():
+    h = train.History(epoch=[1, 2, 3], precision=["bf16", "bf16", "fp32"])
+    assert h.precision_summary() == "bf16 (epochs 1-2), then fp32 (epoch 3)"
+    assert train.History(epoch=[1, 2]).precision_summary() == "unrecorded"
+
+
+def test_small_strided_1x1_convolutions_train_in_the_contiguous_layout_on_a_cpu():
+    """oneDNN issue 6035: channels-last weight gradients of a strided 1x1 convolution with fewer
+    input channels than the kernel's block (8 with AVX2, 16 with AVX-512) crash, hang or are wrong.
+    The ResNet shortcut at width 4 has one (4 -> 8 channels, stride 2); at width 32 it has none."""
+    small, wide = models.resnet_gap(width=4, blocks=(1, 1, 1)), models.resnet_gap(width=32)
+    assert train._strided_1x1_with_few_channels(small)
+    assert train.training_memory_format(small, "cpu") == torch.contiguous_format
+    assert train.training_memory_format(wide, "cpu") == torch.channels_last
+    assert train.training_memory_format(models.lenet(), "cpu") == torch.channels_last
+
+
+def test_a_width_4_resnet_trains_in_float32_on_this_cpu(cifar_test, tmp_path):
+    """What crashed notebook 09's factor sweep on an AVX2-only CPU: training a width-4 ResNet in
+    float32. Run in a child process, so that a crash fails this test instead of the test run;
+    its weight gradients must match a float64 reference."""
+    import subprocess
+    import sys
+    import textwrap
+    code = textwrap.dedent("""
+        import torch, torch.nn.functional as F
+        from lecture_utils import models, train
+        torch.manual_seed(0)
+        net = models.resnet_gap(width=4, blocks=(1, 1, 1))
+        x, y = torch.rand(32, 3, 32, 32), torch.randint(0, 10, (32,))
+        ref = net.double()
+        F.cross_entropy(ref(x.double()), y).backward()
+        want = {k: p.grad.clone() for k, p in ref.named_parameters()}
+        net = net.float()
+        net.zero_grad()
+        layout = train.training_memory_format(net, "cpu")
+        net = net.to(memory_format=layout)
+        F.cross_entropy(net(x.contiguous(memory_format=layout)), y).backward()
+        for k, p in net.named_parameters():
+            scale = want[k].abs().max().item() + 1e-12
+            err = (p.grad.double() - want[k]).abs().max().item() / scale
+            assert err < 1e-3, (k, err)
+        print("ok")
+    """)
+    env = dict(__import__("os").environ, LECTURE_PRECISION="fp32", OMP_NUM_THREADS="1")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=300)
+    assert run.returncode == 0 and "ok" in run.stdout, (run.returncode, run.stderr[-2000:])
