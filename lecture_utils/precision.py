@@ -74,8 +74,11 @@ def precision_for(device) -> Precision:
         if choice == "fp16":
             raise ValueError("LECTURE_PRECISION=fp16 is for CUDA devices; "
                              "on a CPU use bf16 or fp32.")
-        if choice == "bf16" or _cpu_has_native_bf16():
+        if _cpu_has_native_bf16():
             return Precision("bf16", torch.bfloat16, reason="CPU with native bf16 (oneDNN)")
+        if choice == "bf16":
+            return Precision("bf16", torch.bfloat16,
+                             reason="LECTURE_PRECISION=bf16 on a CPU without native bf16 (slow)")
         return Precision("fp32", None, reason="this CPU has no native bf16")
     return Precision("fp32", None, reason=f"{device.type}: float32")
 

@@ -87,6 +87,8 @@ _Q = dict(epochs=1, train_subset=2000, batch_size=128)   # quick: only when no c
 # the device and the time of each): networks small enough for the notebooks to run on a laptop's
 # CPU, trained long enough for the papers' effects to show. Most were trained on a GPU; on the
 # course's 2-core CPU in bf16 the same recipe takes hours (benchmarks/results/train_speed.md).
+# A recipe whose next checkpoint is still being trained (over several sittings; `zoo list` shows
+# the unfinished runs of data/models/training/) differs from its manifest record until it lands.
 RECIPES: dict[str, dict[str, Recipe]] = {
     # ResNet with a GAP + linear head: CAM, Grad-CAM, calibration ("a modern network": batch norm,
     # little weight decay, no label smoothing, as Guo et al.'s ResNets), CKA against the ViT.
@@ -328,6 +330,29 @@ def _stem(name: str, prof: str, out_dir: Path, seed: int, recipe_seed: int) -> s
     return stem if seed == recipe_seed else f"{stem}@seed{seed}"
 
 
+def _state_dir(out_dir: Path) -> Path:
+    """Where a training keeps its state between epochs: beside the committed checkpoints when it
+    trains one (to be committed while unfinished, so a fresh clone resumes it), else the cache."""
+    return MODELS_DIR / "training" if out_dir == MODELS_DIR else cache_dir() / "models"
+
+
+def unfinished_trainings() -> list[dict]:
+    """The committed trainings stopped before their last epoch (``data/models/training/``): name,
+    profile, seed, the epoch reached and the recipe's epochs, from each state's record."""
+    runs = []
+    for record in sorted((MODELS_DIR / "training").glob("*-seed*.state.json")):
+        stem = record.name.removesuffix(".state.json")
+        rest, seed = stem.rsplit("-seed", 1)
+        name, prof = rest.rsplit("-", 1)
+        try:
+            info = json.loads(record.read_text())
+            runs.append({"name": name, "profile": prof, "seed": int(seed),
+                         "epoch": info["epoch"], "epochs": info["run"]["epochs"]})
+        except (ValueError, KeyError, TypeError):
+            warnings.warn(f"{record} is unreadable; that training cannot be resumed.")
+    return runs
+
+
 def _initial_model(recipe: Recipe, prof: str) -> tuple[Recipe, nn.Module]:
     """A fresh network for ``recipe``, or the checkpoint it fine-tunes (``init_from``), whose
     architecture it then keeps."""
@@ -351,7 +376,8 @@ def _record(name, prof, recipe, model, path, sha, history, test, device, snapsho
             "test_nll": round(res["loss"], 4),
             "test_accuracy_tta": round(res_tta["acc"], 4),
             "train_seconds": round(history.seconds[-1], 1), "device": history.device_summary(),
-            "precision": precision_for(device).name,
+            "precision": (history.precision_summary() if history.precision
+                          else precision_for(device).name),
             "data": (f"{recipe.dataset} ({data_mod.cifar10_source()} CIFAR-10)"
                      if recipe.dataset in ("cifar10", "canvas64") else recipe.dataset),
             "trained": str(date.today()), "torch": torch.__version__,
@@ -411,8 +437,11 @@ def train_model(name: str, profile: str | None = None, device=None, progress: bo
     cache) with an info record, and return ``(model, info)``.
 
     ``seed`` trains another seed of the same recipe (recorded under the main record's ``seeds``).
-    The training state is kept in the cache after every epoch; ``resume=True`` continues an
-    interrupted run from there (``python -m lecture_utils.zoo train NAME --resume``).
+    The training state is kept after every epoch; ``resume=True`` continues an interrupted run
+    from there (``python -m lecture_utils.zoo train NAME --resume``). A training for the
+    committed zoo (``out_dir`` = ``data/models``) keeps it in ``data/models/training/``, so that
+    it can be committed and resumed from a fresh clone (a training longer than one sitting);
+    any other in the cache.
     """
     if name not in RECIPES:
         raise ZooError(f"Unknown model {name!r}; the zoo has {sorted(RECIPES)}.")
@@ -428,22 +457,30 @@ def train_model(name: str, profile: str | None = None, device=None, progress: bo
     if out_dir == MODELS_DIR and not main_seed:
         _check_seed_can_be_added(name, recipe)
     train, test = dataset_for(recipe)
-    state = cache_dir() / "models" / f"{name}-{prof}-seed{seed}.state.pt"
-    # The snapshots saved so far are listed beside the training state, so that a resumed run
-    # still records the ones it saved before the interruption.
+    state = _state_dir(out_dir) / f"{name}-{prof}-seed{seed}.state.pt"
+    # The snapshots saved so far wait beside the training state, listed there, so that a resumed
+    # run still records the ones it saved before the interruption, and an unfinished training
+    # never overwrites the snapshots of the checkpoint it will replace.
     saved = state.with_name(state.name.replace(".state.pt", ".snapshots.json"))
     snapshots = (json.loads(saved.read_text())
                  if resume and state.exists() and saved.exists() else {})
 
     def keep_snapshot(epoch, net, history):
         if main_seed and epoch in recipe.snapshots and epoch != recipe.epochs:
-            path = out_dir / f"{stem}@epoch{epoch}.pt"
+            path = state.parent / f"{stem}@epoch{epoch}.pt"
             snapshots[str(epoch)] = {"file": path.name, "sha256": _save_state(net, path),
                                      "test_accuracy": history.test_acc[-1]}
             _write_json(saved, snapshots)
 
     history = fit(model, train, test, device=device, progress=progress, callback=keep_snapshot,
                   state_path=state, resume=resume, **recipe.fit_kwargs())
+    for snap in snapshots.values():                # finished: they join the checkpoint
+        waiting = state.parent / snap["file"]
+        if waiting.parent != out_dir:
+            if sha256_file(waiting) != snap["sha256"]:
+                raise ZooError(f"The snapshot {waiting} does not match the checksum recorded "
+                               f"when it was saved; retrain {name!r} without --resume.")
+            os.replace(waiting, out_dir / snap["file"])
     saved.unlink(missing_ok=True)
     path = out_dir / f"{stem}.pt"
     sha = _save_state(model, path)
@@ -577,7 +614,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m lecture_utils.zoo", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
-    sub.add_parser("list", help="the zoo's models and what is committed")
+    sub.add_parser("list", help="the zoo's models, what is committed and what is being trained")
     t = sub.add_parser("train", help="train models with a profile's recipe")
     t.add_argument("names", nargs="+")
     t.add_argument("--profile", default=None, choices=PROFILES)
@@ -597,6 +634,10 @@ def main(argv=None):
             print(f"{name:18s}" + (f" committed ({m['profile']}): test acc "
                                    f"{m['test_accuracy']:.4f}, {m['train_seconds']:.0f} s on "
                                    f"{m['device']}" if m else " -"))
+        for run in unfinished_trainings():
+            print(f"unfinished: {run['name']}, epoch {run['epoch']} of {run['epochs']} (seed "
+                  f"{run['seed']}); continue with `python -m lecture_utils.zoo train "
+                  f"{run['name']} --profile {run['profile']} --commit --resume`")
     elif args.cmd == "train":
         for name in args.names:
             for seed in args.seeds or [None]:

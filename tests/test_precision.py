@@ -11,6 +11,9 @@ def test_cpu_follows_native_bf16(monkeypatch):
     assert precision.precision_for("cpu").dtype == torch.bfloat16
     monkeypatch.setattr(precision, "_cpu_has_native_bf16", lambda: False)
     assert precision.precision_for("cpu").dtype is None
+    monkeypatch.setenv("LECTURE_PRECISION", "bf16")     # asked for: given, and said to be slow
+    forced = precision.precision_for("cpu")
+    assert forced.dtype == torch.bfloat16 and "without native bf16" in forced.reason
 
 
 @pytest.mark.parametrize("capability, name, scaler",

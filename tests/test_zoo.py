@@ -142,13 +142,25 @@ def test_a_resumed_run_records_the_snapshots_saved_before_the_interruption(empty
     with pytest.raises(KeyboardInterrupt):
         zoo.train_model("lenet", "quick", progress=False, out_dir=zoo.MODELS_DIR)
     monkeypatch.setattr(zoo, "fit", real_fit)
+    # A committed training keeps its state beside the checkpoints (to be committed unfinished),
+    # so it resumes from a fresh clone, whose cache is empty.
+    training = zoo.MODELS_DIR / "training"
+    assert sorted(p.name for p in training.iterdir()) == [
+        "lenet-quick-seed0.snapshots.json", "lenet-quick-seed0.state.json",
+        "lenet-quick-seed0.state.pt", "lenet@epoch1.pt", "lenet@epoch2.pt"]
+    assert not (zoo.MODELS_DIR / "lenet@epoch1.pt").exists()   # not beside the committed ones yet
+    assert zoo.unfinished_trainings() == [{"name": "lenet", "profile": "quick", "seed": 0,
+                                           "epoch": 1, "epochs": 3}]
+    assert not (empty_zoo / "cache" / "models").exists() or not list(
+        (empty_zoo / "cache" / "models").glob("*.state.*"))
     _, info = zoo.train_model("lenet", "quick", progress=False, out_dir=zoo.MODELS_DIR,
                               resume=True)
     assert info["history"]["epoch"] == [1, 2, 3]    # resumed after epoch 1 (the last state kept)
     assert sorted(info["snapshots"]) == ["1", "2"]
     for epoch in (1, 2):
         assert zoo.load_model("lenet", profile="quick", epoch=epoch) is not None
-    assert not list((empty_zoo / "cache" / "models").glob("*.snapshots.json"))
+    assert list(training.iterdir()) == []           # nothing of the run is left behind
+    assert zoo.unfinished_trainings() == []
 
 
 def test_a_further_seed_needs_its_main_model_first(empty_zoo):
