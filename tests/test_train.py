@@ -151,6 +151,7 @@ def test_a_width_4_resnet_trains_in_float32_on_this_cpu(cifar_test, tmp_path):
     """What crashed notebook 09's factor sweep on an AVX2-only CPU: training a width-4 ResNet in
     float32. Run in a child process, so that a crash fails this test instead of the test run;
     its weight gradients must match a float64 reference."""
+    import os
     import subprocess
     import sys
     import textwrap
@@ -174,7 +175,7 @@ def test_a_width_4_resnet_trains_in_float32_on_this_cpu(cifar_test, tmp_path):
             assert err < 1e-3, (k, err)
         print("ok")
     """)
-    env = dict(__import__("os").environ, LECTURE_PRECISION="fp32", OMP_NUM_THREADS="1")
+    env = dict(os.environ, LECTURE_PRECISION="fp32", OMP_NUM_THREADS="1")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                          timeout=300)
     assert run.returncode == 0 and "ok" in run.stdout, (run.returncode, run.stderr[-2000:])
