@@ -2,6 +2,7 @@
 
     python benchmarks/train_speed.py throughput      # bf16 vs float32 on this device
     python benchmarks/train_speed.py curves          # accuracy per minute, from the zoo's manifest
+    python benchmarks/train_speed.py allocator       # a CPU: glibc's malloc vs keeping freed memory
     python benchmarks/train_speed.py recipes --profile full --seeds 3 resnet_gap all_cnn_c  # a GPU
 
 ``throughput``: training images per second of one optimizer step (batch 256, channels-last) of each
@@ -9,6 +10,9 @@ zoo architecture at its laptop width, under the course's precision policy (bf16 
 hardware has it) and in float32, interleaved in one run so that both see the same machine.
 ``curves``: for each committed checkpoint, the test accuracy reached after each epoch against the
 minutes of training it took (from the manifest's learning curves): accuracy per minute of training.
+``allocator``: a CPU training step with glibc's default malloc, which returns every large freed
+tensor to the kernel, against ``config.keep_freed_memory`` (what ``train.fit`` does): images per
+second and page faults per step, each measured in its own process.
 ``recipes``: trains a profile's recipe from scratch with several seeds and prints seconds, accuracy
 and achieved TFLOP/s (training FLOPs = 3 x forward FLOPs counted by torch.utils.flop_counter).
 
@@ -19,7 +23,10 @@ reaches 90.9% (with test-time augmentation) in 583 s.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -47,6 +54,8 @@ def step_images_per_second(recipe: zoo.Recipe, policies, device, batch: int = 25
     """Images per second of one training step (forward, backward, SGD) under each policy of
     ``policies``; the policies take turns, step by step, so that a change in the machine's load
     touches every arm alike. Each arm: the median over ``rounds`` steps after two untimed ones."""
+    if device.type == "cpu":
+        config.keep_freed_memory()                                # as ``train.fit`` does
     y = torch.randint(0, 10, (batch,), device=device)
     arms = []
     for policy in policies:
@@ -96,6 +105,41 @@ def throughput(device) -> None:
               f"{busy_note(since)} |", flush=True)
 
 
+def _steps_in_child(name: str, keep: bool) -> tuple[float, float]:
+    """Images per second and page faults per training step of ``name``'s laptop recipe (its own
+    batch size, the precision policy), measured in a fresh process with the allocator setting
+    ``keep`` (``config.keep_freed_memory``), which a process cannot undo once made."""
+    code = ("import json, resource, torch; from lecture_utils import config, precision, zoo; "
+            "import train_speed as ts; r = zoo.RECIPES[%r]['laptop']; d = torch.device('cpu'); "
+            "f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt; "
+            "ips = ts.step_images_per_second(r, [precision.precision_for(d)], d, r.batch_size)[0]; "
+            "f1 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt; "
+            "print(json.dumps([ips, (f1 - f0) / 9, config.keep_freed_memory()]))" % name)
+    env = dict(os.environ, LECTURE_KEEP_FREED_MEMORY="1" if keep else "0",
+               PYTHONPATH=os.pathsep.join([str(Path(__file__).parent),
+                                           os.environ.get("PYTHONPATH", "")]))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout
+    ips, faults, kept = json.loads(out.strip().splitlines()[-1])
+    if kept != keep:
+        raise SystemExit(f"the allocator setting could not be {'made' if keep else 'left off'} "
+                         "here (it needs Linux with glibc)")
+    return ips, faults
+
+
+def allocator() -> None:
+    """A CPU training step with glibc's default allocator against ``config.keep_freed_memory``."""
+    print("| model (laptop recipe, its batch) | default malloc (images/s, page faults/step) | "
+          "freed memory kept (images/s, page faults/step) | speed-up |")
+    print("|---|---|---|---|")
+    for name in ["resnet_gap", "vgg", "all_cnn_c", "vit", "lenet"]:
+        since = cpu_snapshot()
+        (slow, f_slow), (fast, f_fast) = (_steps_in_child(name, keep) for keep in (False, True))
+        print(f"| {name} (batch {zoo.RECIPES[name]['laptop'].batch_size}) | {slow:,.0f}, "
+              f"{f_slow:,.0f} | {fast:,.0f}, {f_fast:,.0f} | {fast / slow:.2f}x"
+              f"{busy_note(since)} |", flush=True)
+
+
 def curves() -> None:
     print("| model | device, precision | test accuracy after 1/4, 1/2, 3/4, all of training "
           "(minutes) | accuracy per minute at the end |")
@@ -140,6 +184,7 @@ def main():
     sub = p.add_subparsers(dest="cmd", required=True)
     sub.add_parser("throughput")
     sub.add_parser("curves")
+    sub.add_parser("allocator", help="CPU: glibc's default malloc vs config.keep_freed_memory")
     r = sub.add_parser("recipes")
     r.add_argument("names", nargs="+", choices=sorted(zoo.RECIPES))
     r.add_argument("--profile", default=None, choices=config.PROFILES)
@@ -152,6 +197,8 @@ def main():
         throughput(device)
     elif args.cmd == "curves":
         curves()
+    elif args.cmd == "allocator":
+        allocator()
     else:
         recipes(args.names, config.get_profile(args.profile).name, args.seeds, device)
 

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .config import device_name, get_device, seed_everything
+from .config import device_name, get_device, keep_freed_memory, seed_everything
 from .data import DeviceLoader, center_crop
 from .hooks import eval_mode
 from .io import atomic_write, sha256_file
@@ -139,6 +139,8 @@ def predict_logits(model: nn.Module, images: torch.Tensor, batch_size: int = 102
     of the image and its mirror image. The forward passes follow the precision policy
     (``lecture_utils.precision``); the logits come back in float32."""
     device = torch.device(device) if device else next(model.parameters()).device
+    if device.type == "cpu":
+        keep_freed_memory()
     out = []
     with eval_mode(model):   # restored even if a batch fails
         for i in range(0, len(images), batch_size):
@@ -215,7 +217,8 @@ def _load_training_state(path: Path, model, opt, sched, scaler, loader, run: dic
     model.load_state_dict(state["model"])
     opt.load_state_dict(state["optimizer"])
     sched.load_state_dict(state["scheduler"])
-    scaler.load_state_dict(state["scaler"])
+    if state["scaler"]:             # empty when saved without a scaler (bf16 or float32)
+        scaler.load_state_dict(state["scaler"])   # (an fp16 GPU's scaler then starts afresh)
     loader.generator.set_state(state["loader_rng"])
     torch.set_rng_state(state["torch_rng"])
     return state["epoch"], state["elapsed"], History.from_dict(state["history"])
@@ -247,6 +250,8 @@ def fit(model: nn.Module, train, test=None, *, epochs: int = 10, lr: float = 0.1
     """
     device = torch.device(device) if device else get_device()
     precision = precision_for(device)
+    if device.type == "cpu":
+        keep_freed_memory()
     seed_everything(seed)
     layout = training_memory_format(model, device)
     model.to(device).to(memory_format=layout)

@@ -1,3 +1,9 @@
+import json
+import os
+import platform
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -49,3 +55,39 @@ def test_paths_from_environment(tmp_path, monkeypatch):
     assert config.data_dir() == tmp_path / "d"
     assert config.cache_dir() == tmp_path / "c" and (tmp_path / "c").is_dir()
     assert "profile" in config.describe()
+
+
+_FAULTS = """
+import json, resource, torch
+from lecture_utils import config
+def faults():
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(8):
+        torch.empty(16 * 2**20).fill_(1.0)       # 64 MiB: above glibc's mmap threshold
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+plain = faults()
+kept = config.keep_freed_memory()
+faults()                                         # the heap grows to its working size once
+print(json.dumps([plain, kept, faults(), config.keep_freed_memory()]))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc",
+                    reason="the allocator setting is for Linux with glibc")
+@pytest.mark.parametrize("setting", ["1", "0"])
+def test_keep_freed_memory_reuses_large_blocks(setting):
+    """Each 64 MiB tensor costs 16,384 page faults (4 KiB pages) with glibc's default malloc; once
+    freed memory is kept, the heap grows to a working size once and then serves them without
+    faults. ``LECTURE_KEEP_FREED_MEMORY=0`` leaves malloc as it was. (In a child process: the
+    setting lasts for the process.)"""
+    env = dict(os.environ, LECTURE_KEEP_FREED_MEMORY=setting)
+    out = subprocess.run([sys.executable, "-c", _FAULTS], env=env, capture_output=True, text=True,
+                         check=True).stdout
+    plain, kept, after, again = json.loads(out.strip().splitlines()[-1])
+    pages = 16 * 2**20 * 4 // 4096
+    assert plain >= 8 * pages * 0.9                   # every tensor faulted in afresh
+    assert kept is again is (setting == "1")           # applied once, reported each call
+    if kept:
+        assert after <= pages                         # reused: no tensor faulted in again
+    else:
+        assert after >= 8 * pages * 0.9

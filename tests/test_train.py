@@ -107,6 +107,21 @@ def test_a_saved_state_continues_only_its_own_run(cifar_test, tmp_path):
     assert not state.exists() and not record.exists()
 
 
+def test_a_state_saved_without_a_scaler_resumes_where_fp16_needs_one(cifar_test, tmp_path,
+                                                                     monkeypatch):
+    """A run begun on a CPU (no gradient scaler) continues on an fp16 GPU (a T4), whose scaler
+    starts afresh: here a CPU scaler stands in for it."""
+    x, y = data.subset(*cifar_test, 256)
+    kw = dict(epochs=2, lr=0.05, batch_size=64, progress=False, device="cpu")
+    state = tmp_path / "run.state.pt"
+    _stopped_run(x, y, state, **kw)
+    assert torch.load(state, weights_only=True)["scaler"] == {}
+    monkeypatch.setattr(train, "grad_scaler",
+                        lambda device, precision=None: torch.amp.GradScaler("cpu", enabled=True))
+    hist = train.fit(models.lenet(), (x, y), state_path=state, resume=True, **kw)
+    assert hist.epoch == [1, 2]
+
+
 def test_history_records_the_device_of_each_epoch():
     """A resumed run keeps where each epoch ran; the manifest's ``device`` is the summary."""
     h = train.History(epoch=[1, 2, 3, 4], device=["NVIDIA H200"] * 3 + ["cpu (x86_64, 2 threads)"])
