@@ -82,11 +82,8 @@ def execute(ipynb: Path, profile: str, timeout: int = 3600) -> float:
                    resources={"metadata": {"path": str(ipynb.parent)}}).execute()
     seconds = time.perf_counter() - start
     static_outputs(nb)
-    import torch
-    device = os.environ.get("LECTURE_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and torch.cuda.is_available():
-        device = torch.cuda.get_device_name()
-    nb.metadata[STAMP] = {"profile": profile, "device": device, "seconds": round(seconds, 1),
+    from lecture_utils.config import device_name   # the device the kernel chose, in words
+    nb.metadata[STAMP] = {"profile": profile, "device": device_name(), "seconds": round(seconds, 1),
                           "executed": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                           "source_sha256": source_hash(nb)}
     write_pair(nb, ipynb)
