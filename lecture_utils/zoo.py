@@ -353,6 +353,14 @@ def unfinished_trainings() -> list[dict]:
     return runs
 
 
+def resume_command(run: dict) -> str:
+    """The command that continues an unfinished committed training (``unfinished_trainings``)."""
+    seeds = ("" if run["seed"] == RECIPES[run["name"]][run["profile"]].seed
+             else f" --seeds {run['seed']}")
+    return (f"python -m lecture_utils.zoo train {run['name']} --profile {run['profile']}"
+            f"{seeds} --commit --resume")
+
+
 def _initial_model(recipe: Recipe, prof: str) -> tuple[Recipe, nn.Module]:
     """A fresh network for ``recipe``, or the checkpoint it fine-tunes (``init_from``), whose
     architecture it then keeps."""
@@ -390,13 +398,24 @@ def _seed_entry(info: dict) -> dict:
     return {k: info[k] for k in keep if k in info} | {"seed": info["recipe"]["seed"]}
 
 
-def _same_recipe(a: dict, b: dict) -> bool:
-    """Equal but for the seed (compared as JSON, where tuples are lists; a field the record
-    predates counts as its default)."""
-    def strip(d):
+def recipe_differences(a: dict, b: dict, ignore=()) -> dict:
+    """``{field: (a's, b's)}`` for each setting in which two recipes (``zoo_info["recipe"]``)
+    differ, the architecture's keyword arguments (``width``, ``variant``, ...) as fields of their
+    own; the seed and the fields named in ``ignore`` are not compared. Empty: the same training
+    budget. A field a record predates counts as its default; tuples compare equal to lists."""
+    def flat(d):
         d = asdict(_recipe_from({"recipe": d}))
-        return json.loads(json.dumps({k: v for k, v in d.items() if k != "seed"}, sort_keys=True))
-    return strip(a) == strip(b)
+        d.update(d.pop("arch_kwargs"))
+        return json.loads(json.dumps(d))
+    fa, fb = flat(a), flat(b)
+    skip = {"seed", *ignore}
+    return {k: (fa.get(k), fb.get(k)) for k in sorted(set(fa) | set(fb))
+            if k not in skip and fa.get(k) != fb.get(k)}
+
+
+def _same_recipe(a: dict, b: dict) -> bool:
+    """Equal but for the seed."""
+    return not recipe_differences(a, b)
 
 
 def _check_seed_can_be_added(name: str, recipe: Recipe) -> None:
@@ -636,8 +655,7 @@ def main(argv=None):
                                    f"{m['device']}" if m else " -"))
         for run in unfinished_trainings():
             print(f"unfinished: {run['name']}, epoch {run['epoch']} of {run['epochs']} (seed "
-                  f"{run['seed']}); continue with `python -m lecture_utils.zoo train "
-                  f"{run['name']} --profile {run['profile']} --commit --resume`")
+                  f"{run['seed']}); continue with `{resume_command(run)}`")
     elif args.cmd == "train":
         for name in args.names:
             for seed in args.seeds or [None]:

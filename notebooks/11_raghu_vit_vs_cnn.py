@@ -653,19 +653,14 @@ if vit_noskip is not None:
           f"{vit.zoo_info['recipe'].get('train_subset') or 50_000:,})")
 
 
-def budget(recipe):
-    """A recipe without the skip setting: what must match for a fair comparison."""
-    return dict(recipe, arch_kwargs={k: v for k, v in recipe["arch_kwargs"].items() if k != "skip"})
-
-
 claim_noskip = "a ViT trained without skip connections is less accurate"
 if vit_noskip is None:
     log.inconclusive(claim_noskip, reason="vit_noskip is not trained (python -m lecture_utils.zoo "
                      "train vit_noskip)", control="-")
 else:
-    differ = {k: (v, budget(vit_noskip.zoo_info["recipe"]).get(k))
-              for k, v in budget(vit.zoo_info["recipe"]).items()
-              if budget(vit_noskip.zoo_info["recipe"]).get(k) != v}
+    # every setting of the two recipes (epochs, data, optimiser, ...) but the skips (and the seed)
+    differ = zoo.recipe_differences(vit.zoo_info["recipe"], vit_noskip.zoo_info["recipe"],
+                                    ignore=("skip",))
     gap = findings.bootstrap_difference(correct(vit), correct(vit_noskip), paired=True)
     control = "the same ViT architecture with both residual paths cut in every block, trained"
     if differ:

@@ -151,6 +151,10 @@ def test_a_resumed_run_records_the_snapshots_saved_before_the_interruption(empty
     assert not (zoo.MODELS_DIR / "lenet@epoch1.pt").exists()   # not beside the committed ones yet
     assert zoo.unfinished_trainings() == [{"name": "lenet", "profile": "quick", "seed": 0,
                                            "epoch": 1, "epochs": 3}]
+    assert zoo.resume_command(zoo.unfinished_trainings()[0]) == (
+        "python -m lecture_utils.zoo train lenet --profile quick --commit --resume")
+    assert zoo.resume_command({"name": "lenet", "profile": "quick", "seed": 3}) == (
+        "python -m lecture_utils.zoo train lenet --profile quick --seeds 3 --commit --resume")
     assert not (empty_zoo / "cache" / "models").exists() or not list(
         (empty_zoo / "cache" / "models").glob("*.state.*"))
     _, info = zoo.train_model("lenet", "quick", progress=False, out_dir=zoo.MODELS_DIR,
@@ -205,6 +209,21 @@ def test_a_record_older_than_a_recipe_field_counts_it_as_the_default():
     old = {k: v for k, v in now.items() if k != "cutout"}
     assert zoo._same_recipe(old, now) and zoo._same_recipe(dict(now, seed=2), now)
     assert not zoo._same_recipe(dict(now, cutout=8), now)
+
+
+def test_recipe_differences_name_every_setting_that_differs():
+    from dataclasses import asdict
+    a = asdict(zoo.RECIPES["all_cnn_c"]["laptop"])
+    assert zoo.recipe_differences(a, asdict(zoo.RECIPES["model_c"]["laptop"])) == {
+        "variant": ("all_cnn_c", "model_c")}
+    assert zoo.recipe_differences(a, asdict(zoo.RECIPES["model_c"]["laptop"]),
+                                  ignore=("variant",)) == {}
+    assert zoo.recipe_differences(a, dict(a, seed=3)) == {}
+    changed = dict(a, cutout=16, lr=0.1, arch_kwargs=dict(a["arch_kwargs"], width=1.0))
+    assert zoo.recipe_differences(a, changed) == {"cutout": (0, 16), "lr": (0.2, 0.1),
+                                                  "width": (0.5, 1.0)}
+    assert zoo.recipe_differences(a, asdict(zoo.RECIPES["all_cnn_c_noaug"]["laptop"])) == {
+        "augment": (True, False)}
 
 
 def test_vit_noskip_has_the_vits_budget():
