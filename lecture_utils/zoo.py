@@ -98,8 +98,8 @@ RECIPES: dict[str, dict[str, Recipe]] = {
                           dict(arch_kwargs={"width": 32}),
                           dict()),
     # VGG-style net with max-pooling: deconvnet (switches), Grad-CAM without GAP, dissection.
-    "vgg": _scaled(Recipe("vgg", {"width": 64}, epochs=80, lr=0.2, batch_size=512,
-                          label_smoothing=0.1, snapshots=(1, 2, 5)),
+    "vgg": _scaled(Recipe("vgg", {"width": 64}, epochs=200, lr=0.2, batch_size=512,
+                          label_smoothing=0.1, cutout=16, snapshots=(1, 2, 5)),
                    dict(_Q, arch_kwargs={"width": 8}, snapshots=()),
                    dict(arch_kwargs={"width": 32}),
                    dict()),
