@@ -20,8 +20,8 @@ from __future__ import annotations
 import ctypes
 import os
 import platform
-import sys
 import random
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -126,6 +126,17 @@ def cache_dir() -> Path:
     return path
 
 
+def env_flag(name: str, default: bool = False) -> bool:
+    """A yes/no environment variable: ``1``/``true``/``yes`` or ``0``/``false``/``no`` (any case);
+    ``default`` when it is unset or says neither."""
+    value = os.environ.get(name, "").strip().lower()
+    if value in ("1", "true", "yes"):
+        return True
+    if value in ("0", "false", "no"):
+        return False
+    return default
+
+
 _MALLOC_KEPT: bool | None = None
 
 
@@ -145,9 +156,8 @@ def keep_freed_memory() -> bool:
     global _MALLOC_KEPT
     if _MALLOC_KEPT is None:
         _MALLOC_KEPT = False
-        wanted = os.environ.get("LECTURE_KEEP_FREED_MEMORY", "1").strip().lower() not in (
-            "0", "false", "no")
-        if wanted and sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc":
+        glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+        if glibc and env_flag("LECTURE_KEEP_FREED_MEMORY", default=True):
             try:
                 libc = ctypes.CDLL("libc.so.6")
                 m_trim_threshold, m_mmap_max = -1, -4          # <malloc.h>

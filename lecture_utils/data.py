@@ -17,7 +17,6 @@ Datasets are looked for in ``config.data_dir()`` (never written to) and cached i
 from __future__ import annotations
 
 import io
-import os
 import pickle
 import tarfile
 import warnings
@@ -27,7 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .config import cache_dir, data_dir
+from .config import cache_dir, data_dir, env_flag
 from .io import load_arrays, remove_stale_tmp, save_arrays, sha256_file
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
@@ -52,7 +51,7 @@ class ChecksumError(ValueError):
 
 
 def offline() -> bool:
-    return os.environ.get("LECTURE_OFFLINE", "").strip().lower() in ("1", "true", "yes")
+    return env_flag("LECTURE_OFFLINE")
 
 
 def verify_sha256(path: Path, expected: str) -> None:

@@ -30,7 +30,7 @@ from torch import nn
 
 from . import data as data_mod
 from . import models
-from .config import PROFILES, REPO_ROOT, cache_dir, get_device, get_profile
+from .config import PROFILES, REPO_ROOT, cache_dir, env_flag, get_device, get_profile
 from .io import atomic_write, remove_stale_tmp, sha256_file
 from .precision import precision_for
 from .train import History, evaluate, fit
@@ -526,7 +526,7 @@ def _read_cached_info(path: Path) -> dict | None:
 def _train_requested(train: bool | None) -> bool:
     if train is not None:
         return bool(train)
-    return os.environ.get("LECTURE_TRAIN", "").strip().lower() in ("1", "true", "yes")
+    return env_flag("LECTURE_TRAIN")
 
 
 def load_model(name: str, profile: str | None = None, device=None, epoch: int | None = None,

@@ -57,6 +57,18 @@ def test_paths_from_environment(tmp_path, monkeypatch):
     assert "profile" in config.describe()
 
 
+def test_env_flag(monkeypatch):
+    for value, want in [("1", True), ("Yes", True), (" true ", True), ("0", False), ("no", False),
+                        ("FALSE", False)]:
+        monkeypatch.setenv("LECTURE_X", value)
+        assert config.env_flag("LECTURE_X") is want and config.env_flag("LECTURE_X", True) is want
+    for value in ("", "maybe"):
+        monkeypatch.setenv("LECTURE_X", value)
+        assert config.env_flag("LECTURE_X") is False and config.env_flag("LECTURE_X", True) is True
+    monkeypatch.delenv("LECTURE_X")
+    assert config.env_flag("LECTURE_X") is False
+
+
 _FAULTS = """
 import json, resource, torch
 from lecture_utils import config
