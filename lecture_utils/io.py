@@ -20,14 +20,20 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp_path)`` and rename the result onto ``path`` only once it is complete."""
+def atomic_write(path: str | os.PathLike, write: Callable[[Path], None],
+                 before_replace: Callable[[Path], None] | None = None) -> Path:
+    """Call ``write(tmp_path)`` and rename the result onto ``path`` only once it is complete.
+
+    ``before_replace(tmp_path)`` runs between the two, on the complete file (e.g. to record its
+    checksum elsewhere before it takes the name; an exception there leaves ``path`` as it was)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
         write(Path(tmp))
+        if before_replace is not None:
+            before_replace(Path(tmp))
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)        # mkstemp makes files private; use the usual mode

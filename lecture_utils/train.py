@@ -177,14 +177,23 @@ def _state_record(path: Path) -> Path:
 def _save_training_state(path: Path, epoch, model, opt, sched, scaler, loader, history,
                          elapsed, run: dict) -> None:
     """Everything needed to continue after ``epoch``: weights, optimizer, schedule, scaler, RNGs;
-    beside it (``_state_record``) its checksum and ``run``, the settings it must continue with."""
+    beside it (``_state_record``) its checksum and ``run``, the settings it must continue with.
+
+    Two files cannot be renamed at once, so the record names the checksums of both the new state
+    and the one it replaces, and is written once the new state is complete but before it takes
+    the name: a save interrupted at any moment (a timeout, a kill) leaves a pair that resumes,
+    from this epoch or from the one before."""
     state = {"epoch": epoch, "elapsed": elapsed, "model": model.state_dict(),
              "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
              "scaler": scaler.state_dict(), "loader_rng": loader.generator.get_state(),
              "torch_rng": torch.get_rng_state(), "history": history.to_dict(), "run": run}
-    atomic_write(path, lambda tmp: torch.save(state, tmp))
-    record = {"sha256": sha256_file(path), "epoch": epoch, "run": run}
-    atomic_write(_state_record(path), lambda tmp: tmp.write_text(json.dumps(record, indent=1)))
+    previous = sha256_file(path) if path.exists() else None
+
+    def record(tmp: Path) -> None:
+        rec = {"sha256": sha256_file(tmp), "previous_sha256": previous, "epoch": epoch,
+               "run": run}
+        atomic_write(_state_record(path), lambda t: t.write_text(json.dumps(rec, indent=1)))
+    atomic_write(path, lambda tmp: torch.save(state, tmp), before_replace=record)
 
 
 def _load_training_state(path: Path, model, opt, sched, scaler, loader, run: dict):
@@ -197,17 +206,24 @@ def _load_training_state(path: Path, model, opt, sched, scaler, loader, run: dic
     except (OSError, ValueError) as err:
         raise TrainingStateError(f"The training state {path} has no readable record beside it "
                                  f"({type(err).__name__}); {start_over}.") from None
-    if sha256_file(path) != record.get("sha256"):
+    actual = sha256_file(path)
+    if actual not in (record.get("sha256"), record.get("previous_sha256")):
         raise TrainingStateError(f"The training state {path} does not match its checksum (a "
                                  f"partial copy, or written by an interrupted save); {start_over}.")
-    changed = {k: (record.get("run", {}).get(k), v) for k, v in run.items()
-               if record.get("run", {}).get(k) != v}
-    if changed:
-        diff = ", ".join(f"{k}: {a!r} then, {b!r} now" for k, (a, b) in changed.items())
-        raise TrainingStateError(f"The training state {path} was saved by a run with other "
-                                 f"settings ({diff}); resume with the settings it was saved with, "
-                                 f"or {start_over}.")
+
+    def check_settings(saved: dict) -> None:
+        changed = {k: (saved.get(k), v) for k, v in run.items() if saved.get(k) != v}
+        if changed:
+            diff = ", ".join(f"{k}: {a!r} then, {b!r} now" for k, (a, b) in changed.items())
+            raise TrainingStateError(f"The training state {path} was saved by a run with other "
+                                     f"settings ({diff}); resume with the settings it was saved "
+                                     f"with, or {start_over}.")
+    check_settings(record.get("run", {}))
     state = torch.load(path, map_location="cpu", weights_only=True)
+    check_settings(state.get("run", {}))        # the file's own (the previous may be another run's)
+    if actual != record.get("sha256"):          # the last save stopped before its rename
+        print(f"Note: the save after epoch {record.get('epoch')} was interrupted; continuing "
+              f"from the state after epoch {state['epoch']}.")
     mine = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     saved = {k: tuple(v.shape) for k, v in state["model"].items()}
     if mine != saved:

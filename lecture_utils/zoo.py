@@ -659,8 +659,13 @@ def main(argv=None):
     elif args.cmd == "train":
         for name in args.names:
             for seed in args.seeds or [None]:
-                _, info = train_model(name, args.profile, seed=seed, resume=args.resume,
-                                      out_dir=MODELS_DIR if args.commit else None)
+                try:
+                    _, info = train_model(name, args.profile, seed=seed, resume=args.resume,
+                                          out_dir=MODELS_DIR if args.commit else None)
+                except KeyboardInterrupt:          # Ctrl-C, or a time limit's SIGINT
+                    print(f"\nStopped: {name} keeps the state of its last finished epoch; "
+                          "run the same command with --resume to continue it.", flush=True)
+                    raise SystemExit(130) from None
                 print(f"{name} (seed {seed if seed is not None else 'default'}): test accuracy "
                       f"{info['test_accuracy']:.4f} in {info['train_seconds']:.0f} s on "
                       f"{info['device']}", flush=True)

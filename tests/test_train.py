@@ -1,3 +1,5 @@
+import json
+
 import pytest
 import torch
 
@@ -105,6 +107,42 @@ def test_a_saved_state_continues_only_its_own_run(cifar_test, tmp_path):
     # without resume the old state is simply replaced by the new run's, then removed
     train.fit(models.lenet(), (x, y), state_path=state, **kw)
     assert not state.exists() and not record.exists()
+
+
+def test_a_save_interrupted_before_its_rename_still_resumes(cifar_test, tmp_path, capsys):
+    """The record is written before the new state takes its name: a kill in between leaves the
+    previous epoch's state under a record of the next, which resumes from the previous epoch
+    (and a previous state of another run is still refused)."""
+    x, y = data.subset(*cifar_test, 256)
+    kw = dict(epochs=3, lr=0.05, batch_size=64, progress=False, device="cpu")
+    state, record = tmp_path / "run.state.pt", tmp_path / "run.state.json"
+
+    def stop_in(n):
+        def callback(epoch, model, history):
+            if epoch == n:
+                raise KeyboardInterrupt
+        return callback
+    with pytest.raises(KeyboardInterrupt):
+        train.fit(models.lenet(), (x, y), state_path=state, callback=stop_in(2), **kw)
+    after_1 = state.read_bytes()
+    with pytest.raises(KeyboardInterrupt):
+        train.fit(models.lenet(), (x, y), state_path=state, resume=True, callback=stop_in(3),
+                  **kw)
+    assert json.loads(record.read_text())["epoch"] == 2
+    state.write_bytes(after_1)                  # the rename of epoch 2's state never happened
+    hist = train.fit(models.lenet(), (x, y), state_path=state, resume=True, **kw)
+    assert hist.epoch == [1, 2, 3] and "continuing from the state after epoch 1" in \
+        capsys.readouterr().out
+    # a new run (other settings, no resume) interrupted the same way over the old run's state
+    with pytest.raises(KeyboardInterrupt):
+        train.fit(models.lenet(), (x, y), state_path=state, callback=stop_in(2), **kw)
+    old_run = state.read_bytes()
+    with pytest.raises(KeyboardInterrupt):
+        train.fit(models.lenet(), (x, y), state_path=state, callback=stop_in(2),
+                  **dict(kw, lr=0.1))
+    state.write_bytes(old_run)
+    with pytest.raises(train.TrainingStateError, match=r"lr: 0.05 then, 0.1 now"):
+        train.fit(models.lenet(), (x, y), state_path=state, resume=True, **dict(kw, lr=0.1))
 
 
 def test_a_state_saved_without_a_scaler_resumes_where_fp16_needs_one(cifar_test, tmp_path,

@@ -1,6 +1,7 @@
 """The zoo: committed checkpoints reach their manifest accuracy; bad files are reported and
 rebuilt."""
 import json
+import subprocess
 
 import pytest
 import torch
@@ -83,6 +84,22 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         atomic_write(target, broken)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_write_runs_before_replace_on_the_complete_file(tmp_path):
+    """``before_replace`` sees the finished temporary file; failing there keeps the old file."""
+    target = tmp_path / "ckpt.pt"
+    target.write_bytes(b"old")
+    seen = []
+    atomic_write(target, lambda tmp: tmp.write_bytes(b"new"),
+                 before_replace=lambda tmp: seen.append((tmp.read_bytes(), target.read_bytes())))
+    assert seen == [(b"new", b"old")] and target.read_bytes() == b"new"
+
+    def refuse(tmp):
+        raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(target, lambda tmp: tmp.write_bytes(b"newer"), before_replace=refuse)
+    assert target.read_bytes() == b"new" and list(tmp_path.iterdir()) == [target]
 
 
 def test_manifest_entries_are_complete():
@@ -255,3 +272,21 @@ def test_default_profile_follows_the_gpu(monkeypatch):
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (9, 0))
     assert config.default_profile_name(torch.device("cuda")) == "full"       # H100
     assert config.default_profile_name(torch.device("cpu")) == "laptop"
+
+
+def test_a_stopped_training_says_how_to_continue(monkeypatch, capsys):
+    """Ctrl-C (or a time limit's SIGINT) ends `zoo train` with a sentence, not a traceback."""
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(zoo, "train_model", interrupted)
+    with pytest.raises(SystemExit) as stop:
+        zoo.main(["train", "lenet", "--profile", "quick"])
+    assert stop.value.code == 130 and "--resume to continue" in capsys.readouterr().out
+
+
+def test_the_gpu_training_script_parses_and_explains_itself():
+    """tools/gpu_train.sh (a borrowed GPU's one command) is valid bash and prints its usage."""
+    script = zoo.REPO_ROOT / "tools" / "gpu_train.sh"
+    assert subprocess.run(["bash", "-n", script]).returncode == 0
+    usage = subprocess.run(["bash", script], capture_output=True, text=True)
+    assert usage.returncode == 2 and "tools/gpu_train.sh train SECONDS" in usage.stdout
