@@ -2,6 +2,7 @@
 rebuilt."""
 import json
 import subprocess
+import sys
 
 import pytest
 import torch
@@ -284,9 +285,28 @@ def test_a_stopped_training_says_how_to_continue(monkeypatch, capsys):
     assert stop.value.code == 130 and "--resume to continue" in capsys.readouterr().out
 
 
-def test_the_gpu_training_script_parses_and_explains_itself():
-    """tools/gpu_train.sh (a borrowed GPU's one command) is valid bash and prints its usage."""
-    script = zoo.REPO_ROOT / "tools" / "gpu_train.sh"
+def test_the_gpu_session_script_parses_and_explains_itself():
+    """tools/gpu_session.sh (a borrowed GPU's one command) is valid bash and prints its usage."""
+    script = zoo.REPO_ROOT / "tools" / "gpu_session.sh"
     assert subprocess.run(["bash", "-n", script]).returncode == 0
     usage = subprocess.run(["bash", script], capture_output=True, text=True)
-    assert usage.returncode == 2 and "tools/gpu_train.sh train SECONDS" in usage.stdout
+    assert usage.returncode == 2 and "gpu_session.sh train SECONDS" in usage.stdout
+
+
+def test_notebooks_run_as_scripts_report_status_time_and_output(tmp_path):
+    """tools/run_as_script.py (notebooks where there is no Jupyter): each script's status, its
+    time and its printout; one that fails or outlives the limit says so, the others still run."""
+    for name, code in {"01_fine.py": "print('the finding: reproduced')",
+                       "02_broken.py": "raise ValueError('a bad input')",
+                       "03_slow.py": "import time\ntime.sleep(60)"}.items():
+        (tmp_path / name).write_text(code)
+    run = subprocess.run([sys.executable, zoo.REPO_ROOT / "tools" / "run_as_script.py",
+                          tmp_path / "report", *sorted(tmp_path.glob("0*.py")), "--limit", "20"],
+                         capture_output=True, text=True)
+    assert run.returncode == 1, run.stdout + run.stderr
+    records = {r["notebook"]: r for r in json.loads((tmp_path / "report" / "report.json")
+                                                    .read_text())}
+    assert records["01_fine.py"]["status"] == "ok" and records["01_fine.py"]["seconds"] >= 0
+    assert records["02_broken.py"]["status"] == "ValueError: a bad input"
+    assert records["03_slow.py"]["status"] == "stopped at the 20 s limit"
+    assert "the finding: reproduced" in (tmp_path / "report" / "01_fine.log").read_text()

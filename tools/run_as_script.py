@@ -37,7 +37,8 @@ except BaseException as err:
     traceback.print_exc()
 import torch
 peak = torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else None
-print("\n@@report " + json.dumps({"status": status, "seconds": round(time.perf_counter() - start, 1),
+seconds = round(time.perf_counter() - start, 1)
+print("\n@@report " + json.dumps({"status": status, "seconds": seconds,
                                 "peak_gpu_gib": peak and round(peak, 2)}), flush=True)
 """
 
