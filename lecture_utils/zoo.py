@@ -346,9 +346,13 @@ def unfinished_trainings() -> list[dict]:
         name, prof = rest.rsplit("-", 1)
         try:
             info = json.loads(record.read_text())
+            epoch = info["epoch"]
+            state = record.with_name(f"{stem}.state.pt")
+            if info.get("previous_sha256") and sha256_file(state) == info["previous_sha256"]:
+                epoch -= 1                # that epoch's save stopped before its rename
             runs.append({"name": name, "profile": prof, "seed": int(seed),
-                         "epoch": info["epoch"], "epochs": info["run"]["epochs"]})
-        except (ValueError, KeyError, TypeError):
+                         "epoch": epoch, "epochs": info["run"]["epochs"]})
+        except (OSError, ValueError, KeyError, TypeError):
             warnings.warn(f"{record} is unreadable; that training cannot be resumed.")
     return runs
 

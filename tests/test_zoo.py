@@ -173,6 +173,13 @@ def test_a_resumed_run_records_the_snapshots_saved_before_the_interruption(empty
         "python -m lecture_utils.zoo train lenet --profile quick --commit --resume")
     assert zoo.resume_command({"name": "lenet", "profile": "quick", "seed": 3}) == (
         "python -m lecture_utils.zoo train lenet --profile quick --seeds 3 --commit --resume")
+    # a save of epoch 2 stopped between its record and its rename: still the state after epoch 1
+    record = training / "lenet-quick-seed0.state.json"
+    kept = record.read_text()
+    record.write_text(json.dumps(dict(json.loads(kept), epoch=2, sha256="0" * 64,
+                                      previous_sha256=sha256_file(record.with_suffix(".pt")))))
+    assert zoo.unfinished_trainings()[0]["epoch"] == 1
+    record.write_text(kept)
     assert not (empty_zoo / "cache" / "models").exists() or not list(
         (empty_zoo / "cache" / "models").glob("*.state.*"))
     _, info = zoo.train_model("lenet", "quick", progress=False, out_dir=zoo.MODELS_DIR,
