@@ -657,6 +657,10 @@ def main(argv=None):
             print(f"{name:18s}" + (f" committed ({m['profile']}): test acc "
                                    f"{m['test_accuracy']:.4f}, {m['train_seconds']:.0f} s on "
                                    f"{m['device']}" if m else " -"))
+            changed = m and recipe_differences(m["recipe"], asdict(RECIPES[name][m["profile"]]))
+            if changed:               # the next checkpoint's recipe (see unfinished below)
+                print(f"{'':18s} its recipe in RECIPES differs now: " + ", ".join(
+                    f"{k} {a} -> {b}" for k, (a, b) in changed.items()))
         for run in unfinished_trainings():
             print(f"unfinished: {run['name']}, epoch {run['epoch']} of {run['epochs']} (seed "
                   f"{run['seed']}); continue with `{resume_command(run)}`")

@@ -317,3 +317,20 @@ def test_notebooks_run_as_scripts_report_status_time_and_output(tmp_path):
     assert records["02_broken.py"]["status"] == "ValueError: a bad input"
     assert records["03_slow.py"]["status"] == "stopped at the 20 s limit"
     assert "the finding: reproduced" in (tmp_path / "report" / "01_fine.log").read_text()
+
+
+def test_zoo_list_says_when_a_recipe_differs_from_its_checkpoint(monkeypatch, capsys):
+    """A recipe changed for the next checkpoint (a training under way) is visible in `zoo list`."""
+    from dataclasses import asdict, replace
+    committed = zoo.read_manifest()["models"]["lenet"]
+    recipe = zoo._recipe_from(committed)
+    changed = replace(recipe, epochs=recipe.epochs + 1)
+    monkeypatch.setitem(zoo.RECIPES, "lenet",
+                        dict(zoo.RECIPES["lenet"], **{committed["profile"]: changed}))
+    zoo.main(["list"])
+    out = capsys.readouterr().out
+    assert f"differs now: epochs {recipe.epochs} -> {recipe.epochs + 1}" in out
+    assert out.count("differs now") == 1 + sum(
+        bool(zoo.recipe_differences(m["recipe"],
+                                    asdict(zoo.RECIPES[n][m["profile"]])))
+        for n, m in zoo.read_manifest()["models"].items() if n != "lenet")
