@@ -196,10 +196,11 @@ def _save_training_state(path: Path, epoch, model, opt, sched, scaler, loader, h
     atomic_write(path, lambda tmp: torch.save(state, tmp), before_replace=record)
 
 
-def _load_training_state(path: Path, model, opt, sched, scaler, loader, run: dict):
-    """Restore what ``_save_training_state`` wrote, after checking that it is the file that was
-    written (sha256) and that it belongs to this run (same settings, same network); returns
-    ``(epoch, elapsed, history)``."""
+def kept_state(path: Path) -> dict:
+    """The record beside the training state kept at ``path``, checked against the file: its
+    ``epoch`` is the epoch the file holds (one less than the record names when the last save
+    stopped before its rename; ``interrupted`` then says so). Raises ``TrainingStateError`` for a
+    missing record or a file that matches neither checksum."""
     start_over = f"delete {path} (and {_state_record(path).name}) to train from the start"
     try:
         record = json.loads(_state_record(path).read_text())
@@ -210,6 +211,16 @@ def _load_training_state(path: Path, model, opt, sched, scaler, loader, run: dic
     if actual not in (record.get("sha256"), record.get("previous_sha256")):
         raise TrainingStateError(f"The training state {path} does not match its checksum (a "
                                  f"partial copy, or written by an interrupted save); {start_over}.")
+    interrupted = actual != record.get("sha256")
+    return dict(record, epoch=record.get("epoch", 0) - interrupted, interrupted=interrupted)
+
+
+def _load_training_state(path: Path, model, opt, sched, scaler, loader, run: dict):
+    """Restore what ``_save_training_state`` wrote, after checking that it is the file that was
+    written (``kept_state``) and that it belongs to this run (same settings, same network);
+    returns ``(epoch, elapsed, history)``."""
+    start_over = f"delete {path} (and {_state_record(path).name}) to train from the start"
+    record = kept_state(path)
 
     def check_settings(saved: dict) -> None:
         changed = {k: (saved.get(k), v) for k, v in run.items() if saved.get(k) != v}
@@ -221,8 +232,8 @@ def _load_training_state(path: Path, model, opt, sched, scaler, loader, run: dic
     check_settings(record.get("run", {}))
     state = torch.load(path, map_location="cpu", weights_only=True)
     check_settings(state.get("run", {}))        # the file's own (the previous may be another run's)
-    if actual != record.get("sha256"):          # the last save stopped before its rename
-        print(f"Note: the save after epoch {record.get('epoch')} was interrupted; continuing "
+    if record["interrupted"]:                    # the last save stopped before its rename
+        print(f"Note: the save after epoch {record['epoch'] + 1} was interrupted; continuing "
               f"from the state after epoch {state['epoch']}.")
     mine = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     saved = {k: tuple(v.shape) for k, v in state["model"].items()}

@@ -33,7 +33,7 @@ from . import models
 from .config import PROFILES, REPO_ROOT, cache_dir, env_flag, get_device, get_profile
 from .io import atomic_write, remove_stale_tmp, sha256_file
 from .precision import precision_for
-from .train import History, evaluate, fit
+from .train import History, TrainingStateError, evaluate, fit, kept_state
 
 MODELS_DIR = REPO_ROOT / "data" / "models"
 MANIFEST = MODELS_DIR / "manifest.json"
@@ -345,15 +345,11 @@ def unfinished_trainings() -> list[dict]:
         rest, seed = stem.rsplit("-seed", 1)
         name, prof = rest.rsplit("-", 1)
         try:
-            info = json.loads(record.read_text())
-            epoch = info["epoch"]
-            state = record.with_name(f"{stem}.state.pt")
-            if info.get("previous_sha256") and sha256_file(state) == info["previous_sha256"]:
-                epoch -= 1                # that epoch's save stopped before its rename
+            info = kept_state(record.with_name(f"{stem}.state.pt"))
             runs.append({"name": name, "profile": prof, "seed": int(seed),
-                         "epoch": epoch, "epochs": info["run"]["epochs"]})
-        except (OSError, ValueError, KeyError, TypeError):
-            warnings.warn(f"{record} is unreadable; that training cannot be resumed.")
+                         "epoch": info["epoch"], "epochs": info["run"]["epochs"]})
+        except (TrainingStateError, OSError, ValueError, KeyError, TypeError) as err:
+            warnings.warn(f"{record} is unreadable ({err}); that training cannot be resumed.")
     return runs
 
 
