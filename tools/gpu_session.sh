@@ -21,6 +21,12 @@ if [ -x .venv/bin/python ]; then PY=${PYTHON:-.venv/bin/python}; else PY=${PYTHO
 PROFILE=${PROFILE:-laptop}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}    # several jobs share the CPU cores too
 
+# Decode CIFAR-10 into the cache once, before the jobs or notebooks start, not once in each of
+# them (the cache's writes are atomic, so train and notebooks may both call it at once).
+decode_cifar10_once() {
+    "$PY" -c "from lecture_utils import data; data.load_cifar10('train'); data.load_cifar10('test')"
+}
+
 case "${1:-}" in
 prepare)
     src=${LECTURE_DATA:-../shared/data}
@@ -47,8 +53,7 @@ train)
     mark=$(mktemp) && touch "$mark"
     mkdir -p "$OUT/logs"
     nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null || true
-    # Decode CIFAR-10 once into the cache before the jobs start, not once per job.
-    "$PY" -c "from lecture_utils import data; data.load_cifar10('train'); data.load_cifar10('test')"
+    decode_cifar10_once
     if [ $# -eq 0 ]; then
         mapfile -t cmds < <("$PY" -c "from lecture_utils import zoo
 for run in zoo.unfinished_trainings():
@@ -95,6 +100,7 @@ notebooks)
         export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
     fi
     [ $# -gt 0 ] || set -- notebooks/[0-9][0-9]_*.py
+    decode_cifar10_once
     status=0
     "$PY" tools/run_as_script.py "$OUT/notebooks" "$@" --limit "$limit" || status=$?
     tar -czf "$OUT/notebooks.tgz" -C "$OUT" notebooks && rm -r "$OUT/notebooks"
