@@ -92,8 +92,8 @@ _Q = dict(epochs=1, train_subset=2000, batch_size=128)   # quick: only when no c
 RECIPES: dict[str, dict[str, Recipe]] = {
     # ResNet with a GAP + linear head: CAM, Grad-CAM, calibration ("a modern network": batch norm,
     # little weight decay, no label smoothing, as Guo et al.'s ResNets), CKA against the ViT.
-    "resnet_gap": _scaled(Recipe("resnet_gap", {"width": 64}, epochs=80, lr=0.4,
-                                 weight_decay=2.5e-4, batch_size=512),
+    "resnet_gap": _scaled(Recipe("resnet_gap", {"width": 64}, epochs=160, lr=0.4,
+                                 weight_decay=2.5e-4, batch_size=512, cutout=16),
                           dict(_Q, arch_kwargs={"width": 8, "blocks": (1, 1, 1)}),
                           dict(arch_kwargs={"width": 32}),
                           dict()),
