@@ -221,13 +221,11 @@ fig = viz.plot_history(history, title="Learning curves of the first model")
 # flips, harder than the clean ones), scored by weights that are still changing, usually for the
 # better. The *test* accuracy is measured once, after the epoch, on clean images, by the weights
 # of that moment. So the two curves can cross either way without anything being wrong, and in this
-# run they do (the cell below prints it, epoch by epoch): training is higher after epochs 1, 3 and
-# 4, test after epochs 2 and 5. The widest gap is after epoch 1 (26.4% against 19.7%): the weights
-# at the end of epoch 1, taken just as the warm-up reaches the peak learning rate, score worse on
-# the test images than the epoch's running mean, with a test loss of 3.0 in the left panel. From
-# epoch 2 on the two accuracies stay within 3.3 points and the two losses stay close: a gap that
-# grows with every epoch, the sign of a network fitting its training images better than new ones,
-# does not appear in five epochs. A network this size, trained this briefly on part of the data,
+# run they do (the cell below prints it, epoch by epoch). The widest gap is after epoch 1 (26.3%
+# against 19.9%): the weights at the end of epoch 1, taken just as the warm-up reaches the peak
+# learning rate, score worse on the test images than the epoch's running mean. From epoch 2 on
+# the two accuracies stay within 3.5 points: a gap that grows with every epoch, the sign of a
+# network fitting its training images better than new ones, does not appear in five epochs. A network this size, trained this briefly on part of the data,
 # is far from what CIFAR-10 allows (compare the zoo's `resnet_gap` below, whose accuracy is printed
 # where it is loaded); that is
 # what the zoo is for.
@@ -290,7 +288,7 @@ fig = viz.plot_history(zoo.history_of(resnet), title="resnet_gap: learning curve
 # Nothing to change in the notebooks: `config.get_device()` picks CUDA, then Apple's MPS, then the
 # CPU, and the profile follows (`full` on a GPU). On every device the trainer uses channels-last
 # memory and bf16 autocast where the hardware computes bf16 natively, CPUs included (the training
-# cell above printed `(bf16)` on this CPU; older GPUs get fp16 with a gradient scaler): the habits
+# cell above printed the precision it used; older GPUs get fp16 with a gradient scaler): the habits
 # of the CIFAR-10 speed runs. To train the zoo's models at full scale on a GPU machine:
 #
 # ```bash
@@ -304,7 +302,7 @@ fig = viz.plot_history(zoo.history_of(resnet), title="resnet_gap: learning curve
 # * CIFAR-10 loaded offline from our JPEG-compressed copy (the data cell printed `copy: jpeg`),
 #   which by the airbench figures quoted above costs about three points of accuracy against
 #   published figures.
-# * The first model (5 epochs on 10,000 images) reached 60.6% on 2,000 test images; its training
+# * The first model (5 epochs on 10,000 images) reached 57.2% on 2,000 test images; its training
 #   and test accuracies stayed within a few points of each other after epoch 1. The zoo's
 #   `resnet_gap`, trained on all 50,000 images for the epochs its table row lists, reaches the
 #   accuracy printed where it is loaded; its learning curves show the gap the first model did not

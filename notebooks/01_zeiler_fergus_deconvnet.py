@@ -30,9 +30,9 @@
 # %% [markdown] slideshow={"slide_type": "notes"} tags=["presenter"]
 # **Presenter's note.**
 # *Before class:* `python -m lecture_utils.zoo list` must show `vgg` (with its epoch 1, 2 and 5
-# snapshots); a missing checkpoint is trained on first use. The committed one was trained on a
-# GPU for 80 epochs (the zoo's manifest records device and time); on a CPU that takes hours, so
-# train a missing one well before class.
+# snapshots); a missing checkpoint is trained on first use. The committed one was trained for 200
+# epochs on the course's 2-core CPU, over several sittings (the zoo's manifest records device and
+# time: hours on a CPU, minutes on a GPU), so train a missing one well before class.
 # *Run live:* the three small math cells (flipped kernel, switches, the three ReLU rules): they
 # print small arrays students can check by eye. Then one top-9 figure, and the occlusion figure.
 # *Takes long on a laptop:* the top-9 figures and the canvas occlusion table (see the timing
@@ -595,14 +595,14 @@ log.summary()
 #   ImageNet network. The settling epoch can only take the saved values (1, 2, 5 or the end of
 #   training): a unit still below the threshold at epoch 5 counts as settling at the end, however
 #   soon after epoch 5 it got there. With the end of training far beyond epoch 5 (the saved
-#   epochs printed in Experiment 2), that one gap decides the means: in this run a large share of
-#   `relu1_2`'s units passes the threshold by epoch 5, few of the other layers' units do, and the
-#   three higher layers' mean settling epochs all lie close to the end (the last column of
-#   Experiment 2's table). Their order there is not bottom-up (`relu4_2`'s mean is below
-#   `relu3_2`'s, and at every saved epoch before the end `relu4_2`'s units correlate more with
-#   their final selves), but the steps between them are too small for the interval of the strict
-#   order to exclude 0, hence "inconclusive". Snapshots between epoch 5 and the end would be
-#   needed to say more.
+#   epochs printed in Experiment 2), that one gap decides the means: in this run some of
+#   `relu1_2`'s units pass the threshold by epoch 5 (its mean settling epoch lies well before the
+#   end), none of `relu2_2`'s and `relu3_2`'s (their means are the end itself) and hardly any of
+#   `relu4_2`'s, so the three higher layers' means all lie at or next to the end (the last column
+#   of Experiment 2's table). Their order there is not strictly bottom-up (`relu2_2` and `relu3_2`
+#   tie, and `relu4_2`'s mean is a little below theirs), but the steps are too small for the
+#   interval of the strict order to exclude 0, hence "inconclusive". Snapshots between epoch 5 and
+#   the end would be needed to say more.
 # * Experiment 3's pasted images are much harder for the net than the test set (the accuracies
 #   printed there); its finding uses only the images the net classifies correctly, and the table
 #   beside it shows the drop over all of them too.

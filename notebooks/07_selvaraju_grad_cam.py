@@ -256,11 +256,12 @@ fig = viz.show_attributions(x_eval[:4], maps, titles=["relu3_2 (8x8)", "relu4_2 
 # $\alpha^c_k$ can sum to nothing positive, which ReLU turns into an empty map. At `relu4_2` a map
 # cell covers 8×8 pixels of a 32×32 image, coarse next to these objects; one stage earlier,
 # `relu3_2` has 8×8 cells of 4×4 pixels. In the figure above (four images the VGG classifies
-# correctly) neither layer simply covers the object: at `relu4_2` the largest values lie in the
-# corners and along the border, on all four images; at `relu3_2` the peak is on the first
-# airplane, at the tail end of the second and on the car's windscreen, but on the ship it is in a
-# corner of the image, in the sky, with a second spot on the water (the sky and the water may be
-# evidence the network uses for this class; this figure does not test that). Where the map lands is what the
+# correctly) neither layer simply covers the object: at `relu4_2` the largest values lie along the
+# border, around a dark centre where the object is, on all four images; at `relu3_2` the peak is
+# on the first airplane's body and on the middle of the ship (with weaker spots on the water and
+# in the sky), but on the second airplane it sits at the left edge of the image, at the plane's
+# tip, and on the car above its roof, on the background (the background may be evidence the
+# network uses for these classes; this figure does not test that). Where the map lands is what the
 # gradients at that layer say: look at the figure before reading a map as "the object". Which
 # layer localizes better is measured on the benchmark below, for the ResNet, not for this VGG.
 
@@ -307,7 +308,7 @@ pd.DataFrame(rows_b).T
 # four images; a row at or below its controls shows no pile-up. In this run's table only
 # `relu4_2` is above both controls in both columns; at `relu3_2` the mass share is below the band's
 # area and the maxima fall on border cells less often than at random, so a border peak seen in the
-# figure at that layer (the ship's) is not a pile-up; the ResNet is below both. A
+# figure at that layer (the second airplane's) is not a pile-up; the ResNet is below both. A
 # likely cause of the pile-up at `relu4_2`, which this notebook does not test:
 # at `relu4_2` the 32×32 image has shrunk to 4×4, 12 of the 16 cells lie on the border, and their
 # units see the zero padding of every convolution before them, a signal that is the same in every

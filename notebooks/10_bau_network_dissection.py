@@ -421,9 +421,9 @@ print(f"{effect_tr.shape[0]} units x {effect_tr.shape[1]} classes; largest singl
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Our "ski resort": the class whose most important unit costs it the most on the training images.
-# Compare the table's two accuracy columns (and the scatter plot after it): in this run one unit
-# costs the class much less on the training images, which the network fits closely, than on the
-# test images. On the class's few hundred training images a loss of a fraction of a percent is
+# Compare the table's two accuracy columns (and the scatter plot after it): the units are ranked
+# on the training images, which the network fits closely, so a unit's loss there and on the test
+# images need not agree. On the class's few hundred training images a loss of a fraction of a percent is
 # a handful of images, so where the train column shows equal losses the ranking is a tie.
 
 # %%
@@ -482,12 +482,12 @@ fig = viz.show_images(torch.cat(tiles), titles=titles, ncols=k_show, size=1.8,
 # Read each row against the unit's name: at 32 × 32 pixels, a unit whose bright region sits on the
 # part of the object its name says (the upper or lower half) in most of its top images fits its
 # label on these photographs too; one whose region sits on the background or the image's edge is
-# important for the class without detecting its object here. In this run's figure the two
-# "dog-bottom" units (first and third rows) light up the lower middle of the dog (chest, front
-# paws) in most of their top images (the third row's region sometimes spills onto green grass at
-# the lower-right edge), and the "dog-top" unit (second row) lights the upper right of the dog,
-# its ear and the side of its head, often spilling onto the background beside it: on these
-# photographs all three names roughly fit, the "dog-top" one least cleanly.
+# important for the class without detecting its object here. In this run's figure (class 'deer')
+# the "deer-top" unit (first row) lights a patch in the upper middle, at the height of the head
+# and antlers, often on the background beside or above them; the "fur" unit (second row) lights
+# the lower edge, mostly grass or ground, and the "brick" unit (third row) the bright sky or
+# background along the top edge. Only the first name roughly fits: the other two units matter to
+# the class through the scene around the deer, not through the deer.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ### Removing the top units against removing random units

@@ -540,10 +540,10 @@ print(log.effect(
 # edges one sees. Compare its row with its two factors' rows: if it follows Grad-CAM's, our
 # criterion, stated on the rank of $|E|$, cannot find the failure Adebayo et al. report (from
 # the visual similarity of the edges); the edges themselves are guided backprop's row. In this run
-# its mean |ρ| sits beside Grad-CAM's, below the gradient's and far below guided backprop's (the
-# line printed above the findings): on the rank of $|E|$ it changes with the weights more than
-# the gradient does, which is why its finding is not reproduced (the interval lies below 0) and
-# why the table below says it "passes".
+# its mean |ρ| sits beside the gradient's and Grad-CAM's and far below guided backprop's (the
+# line printed above the findings): on the rank of $|E|$ it changes with the weights about as
+# much as the gradient does, which is why its finding is inconclusive (the interval includes 0)
+# and why the table below says it "passes".
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Adebayo et al.'s Fig. 4 for our VGG (top) and for the canvas network of section 2 (bottom): mean
@@ -766,9 +766,9 @@ pd.Series({k: np.nan_to_num(sanity.spearman(before[k].abs(), after[k].abs())).me
 # in the data (the model looks at the background), a method that beats the random map at insertion
 # and is not tied to the object's outline, such as occlusion or Grad-CAM (deletion separates few
 # methods from the random order in this run, Grad-CAM among them: the table of differences in
-# section 1); not a method whose map survives the randomization of the
-# model (guided backprop, in Adebayo et al. and here, and here the deconvnet too), since such a map
-# looks like the image whatever the model learned.
+# section 1); not a method whose map survives the randomization of the model (guided backprop, in
+# Adebayo et al. and here; here the deconvnet also keeps more than the gradient, though it stays
+# under the 0.5 line), since such a map looks like the image whatever the model learned.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## References
