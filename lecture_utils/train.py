@@ -174,6 +174,11 @@ def _state_record(path: Path) -> Path:
     return path.with_name(path.name.removesuffix(".pt") + ".json")
 
 
+def _start_over(path: Path) -> str:
+    """What to do with a kept training state that cannot be resumed (the end of each error)."""
+    return f"delete {path} (and {_state_record(path).name}) to train from the start"
+
+
 def _save_training_state(path: Path, epoch, model, opt, sched, scaler, loader, history,
                          elapsed, run: dict) -> None:
     """Everything needed to continue after ``epoch``: weights, optimizer, schedule, scaler, RNGs;
@@ -201,7 +206,7 @@ def kept_state(path: Path) -> dict:
     ``epoch`` is the epoch the file holds (one less than the record names when the last save
     stopped before its rename; ``interrupted`` then says so). Raises ``TrainingStateError`` for a
     missing record or a file that matches neither checksum."""
-    start_over = f"delete {path} (and {_state_record(path).name}) to train from the start"
+    start_over = _start_over(path)
     try:
         record = json.loads(_state_record(path).read_text())
     except (OSError, ValueError) as err:
@@ -219,7 +224,7 @@ def _load_training_state(path: Path, model, opt, sched, scaler, loader, run: dic
     """Restore what ``_save_training_state`` wrote, after checking that it is the file that was
     written (``kept_state``) and that it belongs to this run (same settings, same network);
     returns ``(epoch, elapsed, history)``."""
-    start_over = f"delete {path} (and {_state_record(path).name}) to train from the start"
+    start_over = _start_over(path)
     record = kept_state(path)
 
     def check_settings(saved: dict) -> None:
