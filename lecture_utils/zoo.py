@@ -353,6 +353,32 @@ def unfinished_trainings() -> list[dict]:
     return runs
 
 
+def retraining_due() -> list[dict]:
+    """The committed models to train again that have not started (``unfinished_trainings`` lists
+    those that have), as ``{name, profile, seed, epoch: 0, epochs, why}``: a model whose recipe in
+    ``RECIPES`` differs from its record, and a fine-tuned one (``init_from``) whose parent's
+    checkpoint is no longer the one it was tuned from (``init_sha256``). A fine-tuned model waits
+    until its parent is done, so it is listed only when its parent is not listed itself."""
+    manifest = read_manifest()["models"]
+    busy = {run["name"] for run in unfinished_trainings()}
+    due = []
+    for name in RECIPES:                      # RECIPES' order: a parent before the models it tunes
+        info = manifest.get(name)
+        if not info or name in busy:
+            continue
+        recipe = asdict(RECIPES[name][info["profile"]])
+        why = ", ".join(f"{k} {a} -> {b}"
+                        for k, (a, b) in recipe_differences(info["recipe"], recipe).items())
+        parent = recipe["init_from"]
+        if not why and parent and parent in manifest and info.get("init_sha256") not in (
+                None, manifest[parent]["sha256"]):
+            why = f"{parent} was retrained since"
+        if why and not (parent and parent in busy | {d["name"] for d in due}):
+            due.append({"name": name, "profile": info["profile"], "seed": recipe["seed"],
+                        "epoch": 0, "epochs": recipe["epochs"], "why": why})
+    return due
+
+
 def resume_command(run: dict) -> str:
     """The command that continues an unfinished committed training (``unfinished_trainings``)."""
     seeds = ("" if run["seed"] == RECIPES[run["name"]][run["profile"]].seed
@@ -361,17 +387,17 @@ def resume_command(run: dict) -> str:
             f"{seeds} --commit --resume")
 
 
-def _initial_model(recipe: Recipe, prof: str) -> tuple[Recipe, nn.Module]:
+def _initial_model(recipe: Recipe, prof: str) -> tuple[Recipe, nn.Module, str | None]:
     """A fresh network for ``recipe``, or the checkpoint it fine-tunes (``init_from``), whose
-    architecture it then keeps."""
+    architecture it then keeps; with the sha256 of that checkpoint (None for a fresh one)."""
     if not recipe.init_from:
-        return recipe, _build(recipe)
+        return recipe, _build(recipe), None
     init = load_model(recipe.init_from, profile=prof)
     base = _recipe_from(init.zoo_info)
     recipe = replace(recipe, arch=base.arch, arch_kwargs=base.arch_kwargs)
     model = _build(recipe)
     model.load_state_dict(init.state_dict())
-    return recipe, model
+    return recipe, model, init.zoo_info["sha256"]
 
 
 def _record(name, prof, recipe, model, path, sha, history, test, device, snapshots) -> dict:
@@ -472,7 +498,7 @@ def train_model(name: str, profile: str | None = None, device=None, progress: bo
     device = torch.device(device) if device else get_device()
     out_dir = Path(out_dir) if out_dir else cache_dir() / "models"
     stem = _stem(name, prof, out_dir, seed, RECIPES[name][prof].seed)
-    recipe, model = _initial_model(recipe, prof)
+    recipe, model, init_sha = _initial_model(recipe, prof)
     if out_dir == MODELS_DIR and not main_seed:
         _check_seed_can_be_added(name, recipe)
     train, test = dataset_for(recipe)
@@ -505,6 +531,8 @@ def train_model(name: str, profile: str | None = None, device=None, progress: bo
     sha = _save_state(model, path)
     model = _load_state(_build(recipe), path).to(device)   # evaluate what was saved (fp16)
     info = _record(name, prof, recipe, model, path, sha, history, test, device, snapshots)
+    if init_sha:                   # which checkpoint it was tuned from (`retraining_due`)
+        info["init_sha256"] = init_sha
     info = _store(name, info, out_dir, stem, main_seed)
     model.eval()
     model.zoo_info = dict(info, source="trained now")
@@ -660,6 +688,9 @@ def main(argv=None):
         for run in unfinished_trainings():
             print(f"unfinished: {run['name']}, epoch {run['epoch']} of {run['epochs']} (seed "
                   f"{run['seed']}); continue with `{resume_command(run)}`")
+        for run in retraining_due():
+            print(f"to train again: {run['name']} ({run['why']}); not started; start with "
+                  f"`{resume_command(run)}`")
     elif args.cmd == "train":
         for name in args.names:
             for seed in args.seeds or [None]:

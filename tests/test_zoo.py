@@ -334,3 +334,49 @@ def test_zoo_list_says_when_a_recipe_differs_from_its_checkpoint(monkeypatch, ca
         bool(zoo.recipe_differences(m["recipe"],
                                     asdict(zoo.RECIPES[n][m["profile"]])))
         for n, m in zoo.read_manifest()["models"].items() if n != "lenet")
+
+
+def _record_for(name, **changes):
+    """A manifest record for zoo model ``name`` at the laptop recipe, ``changes`` to its fields."""
+    from dataclasses import asdict
+    return {"file": f"{name}.pt", "sha256": f"sha-of-{name}", "profile": "laptop",
+            "test_accuracy": 0.9, "recipe": asdict(zoo.RECIPES[name]["laptop"])} | changes
+
+
+def test_retraining_due_lists_changed_recipes_and_then_what_they_fine_tune(empty_zoo,
+                                                                             monkeypatch):
+    """A GPU session's default jobs: a model whose recipe changed starts; a fine-tuned model
+    follows once its parent is done, and only if the parent's checkpoint changed since."""
+    from dataclasses import asdict
+    longer = asdict(zoo.RECIPES["resnet_gap"]["laptop"]) | {"epochs": 1}
+    parent = _record_for("resnet_gap", recipe=longer)
+    canvas = _record_for("resnet_gap_canvas", init_sha256="sha-of-an-older-resnet_gap")
+    zoo._write_json(zoo.MANIFEST, {"models": {"resnet_gap": parent, "resnet_gap_canvas": canvas}})
+    due = zoo.retraining_due()
+    assert [(d["name"], d["epoch"]) for d in due] == [("resnet_gap", 0)]   # the canvas waits
+    assert "epochs 1 -> 160" in due[0]["why"]
+    assert zoo.resume_command(due[0]) == (
+        "python -m lecture_utils.zoo train resnet_gap --profile laptop --commit --resume")
+
+    parent = _record_for("resnet_gap")                       # the parent has been retrained
+    zoo._write_json(zoo.MANIFEST, {"models": {"resnet_gap": parent, "resnet_gap_canvas": canvas}})
+    assert [(d["name"], d["why"]) for d in zoo.retraining_due()] == [
+        ("resnet_gap_canvas", "resnet_gap was retrained since")]
+    canvas["init_sha256"] = parent["sha256"]                 # ... and the canvas after it
+    zoo._write_json(zoo.MANIFEST, {"models": {"resnet_gap": parent, "resnet_gap_canvas": canvas}})
+    assert zoo.retraining_due() == []
+
+    canvas["init_sha256"] = "sha-of-an-older-resnet_gap"     # the parent still training: wait
+    zoo._write_json(zoo.MANIFEST, {"models": {"resnet_gap": parent, "resnet_gap_canvas": canvas}})
+    monkeypatch.setattr(zoo, "unfinished_trainings", lambda: [{"name": "resnet_gap"}])
+    assert zoo.retraining_due() == []
+
+
+def test_a_fine_tuned_model_records_the_checkpoint_it_started_from(empty_zoo, monkeypatch):
+    """As resnet_gap_canvas does from resnet_gap (here a LeNet, to keep the test short)."""
+    from dataclasses import replace
+    tuned = replace(zoo.RECIPES["lenet"]["quick"], init_from="lenet", train_subset=256)
+    monkeypatch.setitem(zoo.RECIPES, "lenet_tuned", {"quick": tuned})
+    _, info = zoo.train_model("lenet_tuned", "quick", progress=False)
+    parent = zoo.load_model("lenet", profile="quick", progress=False)
+    assert info["init_sha256"] == parent.zoo_info["sha256"]

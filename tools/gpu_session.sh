@@ -10,7 +10,8 @@
 #
 # train: a JOB is a zoo model, optionally with seeds, "model_c:0,1,2" (one process trains its
 # seeds one after the other; the jobs run at the same time and share the GPU). Without jobs, every
-# unfinished committed training (`python -m lecture_utils.zoo list`) continues. Each uses the
+# unfinished committed training continues and every model due for retraining starts (its recipe
+# changed, or the model it fine-tunes did: `python -m lecture_utils.zoo list`). Each uses the
 # laptop recipe (PROFILE= to change it), as `zoo train JOB --commit --resume`; at the limit it
 # stops as after Ctrl-C, keeping the state of its last finished epoch.
 # notebooks: every notebook (or those named) at once, through tools/run_as_script.py, at the
@@ -56,7 +57,7 @@ train)
     decode_cifar10_once
     if [ $# -eq 0 ]; then
         mapfile -t cmds < <("$PY" -c "from lecture_utils import zoo
-for run in zoo.unfinished_trainings():
+for run in zoo.unfinished_trainings() + zoo.retraining_due():
     print(zoo.resume_command(run).removeprefix('python '))")
     else
         cmds=()
