@@ -399,11 +399,19 @@ ARCHITECTURES = {"vgg": vgg, "resnet_gap": resnet_gap, "model_c": model_c,
                  "lenet": lenet, "vit": vit}
 
 
-def build(arch: str, **kwargs) -> nn.Module:
-    """``build("resnet_gap", width=32)``: a fresh, randomly initialised network."""
+def build(arch: str, *, seed: int | None = None, **kwargs) -> nn.Module:
+    """``build("resnet_gap", width=32)``: a fresh, randomly initialised network.
+
+    ``seed`` makes the initial weights the same in every run, whatever the cells before drew from
+    the global random generator (a random-weights control, for instance), and leaves that
+    generator as it was; without it, the weights come from the global generator."""
     if arch not in ARCHITECTURES:
         raise ValueError(f"Unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}.")
-    return ARCHITECTURES[arch](**kwargs)
+    if seed is None:
+        return ARCHITECTURES[arch](**kwargs)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return ARCHITECTURES[arch](**kwargs)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -74,3 +74,20 @@ def test_unknown_architecture():
 def test_relus_not_inplace():
     net = nn.Sequential(nn.Linear(2, 2), nn.ReLU(inplace=True))
     assert not models.relus_not_inplace(net)[1].inplace
+
+
+def test_a_seeded_build_is_the_same_network_whatever_was_drawn_before():
+    """The random-weights control of notebooks 10 and 11 must not depend on the cells before it."""
+    kwargs = {"dim": 32, "depth": 2, "heads": 2}
+    torch.manual_seed(1)
+    a = models.build("vit", seed=0, **kwargs)
+    after_a = torch.rand(3)
+    torch.manual_seed(2)
+    torch.rand(100)                                   # earlier cells drew something else
+    b = models.build("vit", seed=0, **kwargs)
+    for (name, p), q in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(p, q), name
+    torch.manual_seed(1)                              # the global generator is left as it was
+    assert torch.equal(torch.rand(3), after_a)
+    c = models.build("vit", seed=1, **kwargs)
+    assert any(not torch.equal(p, q) for p, q in zip(a.parameters(), c.parameters()))
