@@ -75,8 +75,13 @@ class Interval:
     method: str = ""
     n: int = 0
 
+    @property
+    def one_run(self) -> bool:
+        """A single measurement (one seed, one training run): no interval to show."""
+        return self.n <= 1 and self.low == self.high == self.estimate
+
     def format(self, unit: str = "") -> str:
-        if self.n <= 1 and self.low == self.high == self.estimate:     # one run: no interval
+        if self.one_run:
             return f"{fmt(self.estimate, unit)} (one run, no interval)"
         return f"{fmt(self.estimate, unit)} [{fmt(self.low, unit)}, {fmt(self.high, unit)}]"
 

@@ -99,6 +99,7 @@ def test_log_prints_and_scorecard_reads_it_back(tmp_path, capsys):
                effect=findings.Interval(0.05, 0.02, 0.08, method="paired bootstrap"), unit="points",
                paper_value="+3 points")
     log.inconclusive("C transfers", reason="no C-sized data here")
+    log.inconclusive("D helps", reason="one seed", ours=findings.over_seeds([0.1]), unit="points")
     log.summary()
     text = capsys.readouterr().out
     assert "reproduced: A beats B" in text and "+5.0 points [+2.0 points, +8.0 points]" in text
@@ -111,10 +112,11 @@ def test_log_prints_and_scorecard_reads_it_back(tmp_path, capsys):
     sys.path.insert(0, str(ROOT / "tools"))
     import scorecard
     recs = scorecard.records(tmp_path)
-    assert [r["verdict"] for r in recs] == ["reproduced", "inconclusive"]
+    assert [r["verdict"] for r in recs] == ["reproduced", "inconclusive", "inconclusive"]
     table = scorecard.table(recs)
-    assert "2 findings: 1 reproduced, 0 not reproduced, 1 inconclusive" in table
+    assert "3 findings: 1 reproduced, 0 not reproduced, 2 inconclusive" in table
     assert "+5.0 pts [+2.0 pts, +8.0 pts]" in table
+    assert "+10.0 pts (one run, no interval)" in table      # not a zero-width "[x, x]"
 
 
 def test_readme_scorecard_is_the_committed_notebooks_findings():

@@ -16,6 +16,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from lecture_utils.findings import Interval  # noqa: E402  (light: no torch)
+
 MIME = "application/vnd.lecture-suite.findings+json"
 START, END = "<!-- scorecard:start -->", "<!-- scorecard:end -->"
 
@@ -61,8 +64,13 @@ def table(recs: list[dict]) -> str:
              "|---|---|---|---|---|---|---|"]
     for r in recs:
         o = r.get("ours")
-        ours = (f"{_fmt(o['estimate'], r['unit'])} [{_fmt(o['low'], r['unit'])}, "
-                f"{_fmt(o['high'], r['unit'])}]" if o else "-")
+        if not o:
+            ours = "-"
+        elif Interval(**o).one_run:
+            ours = f"{_fmt(o['estimate'], r['unit'])} (one run, no interval)"
+        else:
+            ours = (f"{_fmt(o['estimate'], r['unit'])} [{_fmt(o['low'], r['unit'])}, "
+                    f"{_fmt(o['high'], r['unit'])}]")
         nb = r["notebook_file"]
         lines.append(f"| {_cell(r['paper'])} | {_cell(r['claim'])} | "
                      f"{_cell(r.get('paper_value') or '-')} | {ours} | {_cell(r['control'])} | "
