@@ -354,7 +354,7 @@ def test_retraining_due_lists_changed_recipes_and_then_what_they_fine_tune(empty
     zoo._write_json(zoo.MANIFEST, {"models": {"resnet_gap": parent, "resnet_gap_canvas": canvas}})
     due = zoo.retraining_due()
     assert [(d["name"], d["epoch"]) for d in due] == [("resnet_gap", 0)]   # the canvas waits
-    assert "epochs 1 -> 160" in due[0]["why"]
+    assert f"epochs 1 -> {zoo.RECIPES['resnet_gap']['laptop'].epochs}" in due[0]["why"]
     assert zoo.resume_command(due[0]) == (
         "python -m lecture_utils.zoo train resnet_gap --profile laptop --commit --resume")
 
