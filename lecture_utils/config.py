@@ -22,6 +22,7 @@ import os
 import platform
 import random
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -166,6 +167,15 @@ def keep_freed_memory() -> bool:
             except (OSError, AttributeError):
                 pass
     return _MALLOC_KEPT
+
+
+@contextmanager
+def seeded(seed: int):
+    """Draw from torch's CPU generator seeded with ``seed`` inside the block, and give the global
+    generator back as it was afterwards (a fixed random network, whatever was drawn before)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
 
 
 def seed_everything(seed: int = 0, deterministic: bool = False) -> int:

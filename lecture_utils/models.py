@@ -19,6 +19,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
+from .config import seeded
 from .data import CIFAR10_MEAN, CIFAR10_STD
 
 __all__ = [
@@ -409,8 +410,7 @@ def build(arch: str, *, seed: int | None = None, **kwargs) -> nn.Module:
         raise ValueError(f"Unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}.")
     if seed is None:
         return ARCHITECTURES[arch](**kwargs)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed):
         return ARCHITECTURES[arch](**kwargs)
 
 

@@ -29,6 +29,7 @@ import torch
 from scipy import stats
 from torch import nn
 
+from .config import seeded
 from .maps import heatmap
 from .validate import check_layer
 
@@ -71,8 +72,7 @@ def reinitialise(module: nn.Module, seed: int = 0) -> int:
     """Reset every conv and linear layer inside ``module`` with PyTorch's default initialisation
     from a fixed seed (the global RNG is left untouched). Returns how many layers were reset."""
     n = 0
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed):
         for m in module.modules():
             if isinstance(m, REINITIALISED):
                 m.reset_parameters()
