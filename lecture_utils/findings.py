@@ -51,8 +51,8 @@ def fmt(value: float, unit: str = "") -> str:
         return "n/a"
     if unit == "%":
         return f"{100 * value:.1f}%"
-    if unit == "points":
-        return f"{100 * value:+.1f} points"
+    if unit == "points":                  # no "-0.0": a difference that rounds to zero is 0.0
+        return "0.0 points" if round(100 * value, 1) == 0 else f"{100 * value:+.1f} points"
     if unit:
         return f"{value:.3g} {unit}"
     return f"{value:.3g}"

@@ -288,6 +288,66 @@ def _variant_entry(info: dict, epoch: int | None, seed: int | None, where: str) 
     return info
 
 
+USES_ENV = "LECTURE_ZOO_USES"
+
+
+def _variant_key(info: dict, epoch: int | None, seed: int | None) -> str:
+    """``name``, ``name@epochE`` (a snapshot) or ``name@seedS`` (another seed)."""
+    if epoch is not None:
+        return f"{info['name']}@epoch{epoch}"
+    if seed is not None and seed != info["recipe"].get("seed", 0):
+        return f"{info['name']}@seed{seed}"
+    return info["name"]
+
+
+def _note_use(info: dict, epoch: int | None, seed: int | None) -> None:
+    """When ``LECTURE_ZOO_USES`` names a file, append the committed checkpoint just loaded to it
+    (one JSON line: key and sha256). ``tools/notebooks.py execute`` sets it, to stamp a notebook
+    with the checkpoints its outputs came from (``uses_are_current`` checks them later)."""
+    path = os.environ.get(USES_ENV)
+    if path:
+        entry = _variant_entry(info, epoch, seed, "data/models")
+        with open(path, "a") as fh:
+            fh.write(json.dumps({"model": _variant_key(info, epoch, seed),
+                                 "sha256": entry["sha256"]}) + "\n")
+
+
+def read_uses(path: Path) -> dict:
+    """The ``{key: sha256}`` of the committed checkpoints listed in a ``LECTURE_ZOO_USES`` file."""
+    path = Path(path)
+    if not path.exists():
+        return {}
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return {r["model"]: r["sha256"] for r in sorted(rows, key=lambda r: r["model"])}
+
+
+def committed_sha256(key: str) -> str | None:
+    """The sha256 that ``data/models/manifest.json`` lists now for ``name``, ``name@epochE`` or
+    ``name@seedS``; None when the manifest has no such checkpoint."""
+    name, _, variant = key.partition("@")
+    info = read_manifest()["models"].get(name)
+    if info is None:
+        return None
+    epoch = int(variant[5:]) if variant.startswith("epoch") else None
+    seed = int(variant[4:]) if variant.startswith("seed") else None
+    try:
+        return _variant_entry(info, epoch, seed, "data/models")["sha256"]
+    except ZooError:
+        return None
+
+
+def stale_uses(uses: dict) -> list[str]:
+    """The checkpoints of ``uses`` (``{key: sha256}``, as a notebook's stamp keeps them) that
+    ``data/models`` no longer holds: retrained since, or gone. Empty when all are current."""
+    out = []
+    for key, sha in sorted(uses.items()):
+        now = committed_sha256(key)
+        if now != sha:
+            out.append(f"{key} {sha[:12]} (data/models now holds "
+                       f"{now[:12] if now else 'none'})")
+    return out
+
+
 def _checked_load(info: dict, folder: Path, epoch: int | None, where: str,
                   seed: int | None = None):
     """Build the model of ``info`` and load its weights, or None after a reported mismatch."""
@@ -579,6 +639,7 @@ def load_model(name: str, profile: str | None = None, device=None, epoch: int | 
     if committed and PROFILES.index(committed["profile"]) >= prof.rank:
         model = _checked_load(committed, MODELS_DIR, epoch, "data/models", seed)
         if model is not None:
+            _note_use(committed, epoch, seed)
             model.zoo_info = dict(committed, source="committed checkpoint")
             return model.to(device).eval()
         committed = None                   # reported above; not a fallback either
@@ -595,6 +656,7 @@ def load_model(name: str, profile: str | None = None, device=None, epoch: int | 
     if committed and not _train_requested(train):
         model = _checked_load(committed, MODELS_DIR, epoch, "data/models", seed)
         if model is not None:
+            _note_use(committed, epoch, seed)
             print(f"Note: {name!r} has no {prof.name}-profile checkpoint here; using the committed "
                   f"{committed['profile']} checkpoint ({committed['test_accuracy']:.1%} test "
                   f"accuracy). To train the {prof.name} recipe once (cached afterwards): "

@@ -81,7 +81,11 @@ def test_check_penalty_and_projection_follows_the_values(capsys):
     out = checks.check_penalty_and_projection(strong, beyond, mean)
     assert out["low"] == pytest.approx(-0.2) and out["high"] == pytest.approx(1.3)
     assert out["outside"] == pytest.approx(2 / 96)
-    assert "outside [0, 1]" in capsys.readouterr().out
+    assert "2 of 96 pixel values outside [0, 1]" in capsys.readouterr().out
+    rare = inside.repeat(50, 1, 1, 1)                     # 1 value in 4,800: never "0.0%"
+    rare[0, 0, 0, 0] = 1.01
+    checks.check_penalty_and_projection(strong, rare, mean)
+    assert "1 of 4,800 pixel values outside" in capsys.readouterr().out
     clamped = beyond.clamp(0, 1)                                   # clamp=True by mistake
     with pytest.raises(CheckFailed, match="clamp=False"):
         checks.check_penalty_and_projection(strong, clamped, mean)

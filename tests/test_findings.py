@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_formatter_is_the_one_used_everywhere():
     assert findings.fmt(0.4434, "%") == "44.3%"
     assert findings.fmt(-0.034, "points") == "-3.4 points"
+    assert findings.fmt(-0.0004, "points") == findings.fmt(0.0004, "points") == "0.0 points"
     assert findings.fmt(0.12345) == "0.123"
     iv = findings.Interval(0.5, 0.4, 0.6)
     assert iv.format("%") == "50.0% [40.0%, 60.0%]"

@@ -49,3 +49,24 @@ def test_prose_takes_markdown_edits_and_refuses_code_edits(tmp_path):
     py.write_text(py.read_text().replace("import ", "import  ", 1))
     with pytest.raises(SystemExit, match="code cells differ"):
         nbtool.take_prose(ipynb)
+
+
+def test_a_notebook_run_on_a_retrained_checkpoint_is_stale(tmp_path):
+    """The stamp keeps the committed checkpoints the run loaded (`"zoo": {name: sha256}`): a
+    checkpoint retrained since, or a stamp without that record, asks for re-execution."""
+    import shutil
+
+    import nbformat
+    src = next(p for p in NOTEBOOKS if nbformat.read(p, 4).metadata[nbtool.STAMP].get("zoo"))
+    ipynb = tmp_path / src.name
+    shutil.copy2(src, ipynb)
+    shutil.copy2(src.with_suffix(".py"), ipynb.with_suffix(".py"))
+    nb = nbformat.read(ipynb, 4)
+    stamp = nb.metadata[nbtool.STAMP]
+    key = sorted(stamp["zoo"])[0]
+    stamp["zoo"][key] = "0" * 64
+    nbformat.write(nb, ipynb)
+    assert any(f"its outputs come from {key} 000000000000" in p for p in nbtool.problems(ipynb))
+    del stamp["zoo"]
+    nbformat.write(nb, ipynb)
+    assert any("no record of the zoo checkpoints" in p for p in nbtool.problems(ipynb))

@@ -380,3 +380,38 @@ def test_a_fine_tuned_model_records_the_checkpoint_it_started_from(empty_zoo, mo
     _, info = zoo.train_model("lenet_tuned", "quick", progress=False)
     parent = zoo.load_model("lenet", profile="quick", progress=False)
     assert info["init_sha256"] == parent.zoo_info["sha256"]
+
+
+
+def test_loads_are_listed_for_the_notebook_stamp_and_a_retrained_checkpoint_is_named(
+        empty_zoo, monkeypatch):
+    """With LECTURE_ZOO_USES set (as `tools/notebooks.py execute` does), every committed checkpoint
+    loaded is listed with its sha256; `stale_uses` names those data/models no longer holds."""
+    zoo.train_model("lenet", "quick", progress=False, out_dir=zoo.MODELS_DIR)
+    uses_file = empty_zoo / "uses.jsonl"
+    monkeypatch.setenv(zoo.USES_ENV, str(uses_file))
+    zoo.load_model("lenet", profile="quick")
+    zoo.load_model("lenet", profile="quick")             # twice: listed once
+    uses = zoo.read_uses(uses_file)
+    sha = zoo.read_manifest()["models"]["lenet"]["sha256"]
+    assert uses == {"lenet": sha} and zoo.stale_uses(uses) == []
+    retrained = {"lenet": "0" * 64, "lenet@seed1": "2" * 64, "resnet9000": "1" * 64}
+    assert zoo.stale_uses(retrained) == [
+        f"lenet 000000000000 (data/models now holds {sha[:12]})",
+        "lenet@seed1 222222222222 (data/models now holds none)",
+        "resnet9000 111111111111 (data/models now holds none)"]
+    monkeypatch.delenv(zoo.USES_ENV)
+    zoo.load_model("lenet", profile="quick")             # without the variable: nothing written
+    assert zoo.read_uses(uses_file) == uses
+
+
+def test_a_seed_or_a_snapshot_is_named_by_its_own_checksum():
+    models = zoo.read_manifest()["models"]
+    seeded = next(n for n, m in models.items() if m.get("seeds"))
+    snapped = next(n for n, m in models.items() if m.get("snapshots"))
+    seed, epoch = sorted(models[seeded]["seeds"])[0], sorted(models[snapped]["snapshots"])[0]
+    assert zoo.committed_sha256(f"{seeded}@seed{seed}") == models[seeded]["seeds"][seed]["sha256"]
+    assert (zoo.committed_sha256(f"{snapped}@epoch{epoch}")
+            == models[snapped]["snapshots"][epoch]["sha256"])
+    assert zoo.committed_sha256(seeded) == models[seeded]["sha256"]
+    assert zoo.committed_sha256(f"{seeded}@seed99") is None

@@ -8,7 +8,9 @@ Each notebook is a pair: ``X.ipynb`` (executed outputs, for readers) and ``X.py`
 script, for review). ``execute`` reads whichever side was edited last, runs it top to bottom in a
 kernel of this environment with ``LECTURE_PROFILE`` set, and writes both sides. It stamps the
 notebook's metadata (``lecture_suite``) with the profile, the device, the time it took and a hash of
-the cells' source, so a test can tell when outputs are older than the source.
+the cells' source, so a test can tell when outputs are older than the source, and with the zoo's
+committed checkpoints the kernel loaded (``"zoo": {name: sha256}``), so a test can tell when a
+model was retrained after the notebook ran (``zoo.stale_uses``).
 
 Widget outputs are saved as a static rendering of their final state (``course.static_widgets``):
 a progress bar keeps tqdm's last line ("100%|██████████| 195/195 [02:29<00:00]") as text and as
@@ -24,6 +26,7 @@ import hashlib
 import json
 import os
 import sys
+import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -75,17 +78,25 @@ def execute(ipynb: Path, profile: str, timeout: int = 3600) -> float:
     from nbclient import NotebookClient
     if profile not in READER_PROFILES:
         raise SystemExit(f"Notebooks are committed with laptop or full outputs, not {profile!r}.")
+    from lecture_utils import zoo
+    from lecture_utils.config import device_name   # the device the kernel chose, in words
     nb = read_newest(ipynb)
     os.environ["LECTURE_PROFILE"] = profile
-    start = time.perf_counter()
-    NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                   resources={"metadata": {"path": str(ipynb.parent)}}).execute()
-    seconds = time.perf_counter() - start
+    with tempfile.TemporaryDirectory() as tmp:     # the kernel lists the checkpoints it loads
+        uses = Path(tmp) / "zoo-uses.jsonl"
+        os.environ[zoo.USES_ENV] = str(uses)
+        try:
+            start = time.perf_counter()
+            NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                           resources={"metadata": {"path": str(ipynb.parent)}}).execute()
+            seconds = time.perf_counter() - start
+        finally:
+            os.environ.pop(zoo.USES_ENV, None)
+        used = zoo.read_uses(uses)
     static_outputs(nb)
-    from lecture_utils.config import device_name   # the device the kernel chose, in words
     nb.metadata[STAMP] = {"profile": profile, "device": device_name(), "seconds": round(seconds, 1),
                           "executed": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                          "source_sha256": source_hash(nb)}
+                          "source_sha256": source_hash(nb), "zoo": used}
     write_pair(nb, ipynb)
     return seconds
 
@@ -141,6 +152,12 @@ def problems(ipynb: Path) -> list[str]:
         if stamp.get("source_sha256") != source_hash(nb):
             out.append(f"{ipynb.name}: outputs are older than its source: "
                        f"run `make execute NB={ipynb}`")
+        from lecture_utils.zoo import stale_uses
+        if "zoo" not in stamp:
+            out.append(f"{ipynb.name}: its stamp has no record of the zoo checkpoints it used: "
+                       f"run `make execute NB={ipynb}`")
+        for use in stale_uses(stamp.get("zoo", {})):
+            out.append(f"{ipynb.name}: its outputs come from {use}: run `make execute NB={ipynb}`")
         if stamp.get("profile") not in READER_PROFILES:
             out.append(f"{ipynb.name} was executed with the {stamp.get('profile')!r} profile; "
                        "commit laptop or full outputs")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from lecture_utils.findings import Interval  # noqa: E402  (light: no torch)
+from lecture_utils.findings import Interval, fmt  # noqa: E402  (light: no torch)
 
 MIME = "application/vnd.lecture-suite.findings+json"
 START, END = "<!-- scorecard:start -->", "<!-- scorecard:end -->"
@@ -40,13 +40,8 @@ def records(folder: Path = ROOT / "notebooks", files=None) -> list[dict]:
 
 
 def _fmt(value, unit):
-    if value is None:
-        return "n/a"
-    if unit == "%":
-        return f"{100 * value:.1f}%"
-    if unit == "points":
-        return f"{100 * value:+.1f} pts"
-    return f"{value:.3g}" + (f" {unit}" if unit else "")
+    """``findings.fmt``, with "pts" for "points" to keep the table narrow."""
+    return fmt(value, unit).replace(" points", " pts")
 
 
 def _cell(text: str) -> str:

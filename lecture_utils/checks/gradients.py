@@ -107,7 +107,8 @@ def check_penalty_and_projection(strong, free, mean, *, weak=None) -> dict:
     strong, free = strong.reshape(-1, *strong.shape[-3:]), free.reshape(-1, *free.shape[-3:])
     deviation = float((strong - mean).abs().max())
     low, high = float(free.min()), float(free.max())
-    outside = float(((free < 0) | (free > 1)).float().mean())
+    n_outside = int(((free < 0) | (free > 1)).sum())
+    outside = n_outside / free.numel()
     on_bounds = float(((free == 0) | (free == 1)).float().mean())
     if deviation < 1e-6 and float((free - mean).abs().max()) < 1e-6:
         fail("check_penalty_and_projection: both runs are the mean image itself: no ascent step "
@@ -131,8 +132,9 @@ def check_penalty_and_projection(strong, free, mean, *, weak=None) -> dict:
     print(f"lambda = 10: max |I - mean| = {deviation:.3f}"
           + (f" (the default lambda: {weak_dev:.3f})" if weak is not None else ""))
     if outside > 0:
-        print(f"clamp=False: pixel range [{low:.2f}, {high:.2f}], {outside:.1%} of the pixels "
-              "outside [0, 1]: the projection is what keeps the class model a valid image")
+        print(f"clamp=False: pixel range [{low:.2f}, {high:.2f}], {n_outside:,} of "
+              f"{free.numel():,} pixel values outside [0, 1]: the "
+              "projection is what keeps the class model a valid image")
     else:
         print(f"clamp=False: pixel range [{low:.2f}, {high:.2f}], inside [0, 1]: at this step "
               "count and lambda the penalty alone kept the image valid; the projection changed "
