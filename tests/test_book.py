@@ -331,3 +331,12 @@ def test_links_in_a_summary_become_pages_on_the_index(tmp_path):
     book.build(paths, tmp_path / "site")
     index = (tmp_path / "site" / "index.html").read_text()
     assert 'href="01_alpha.html">notebook 01</a>' in index
+
+
+def test_the_stamp_names_the_zoo_checkpoints_by_model():
+    """A reader sees which trained models (and which version of each) produced the outputs."""
+    uses = {"vgg": "c2870913" + "0" * 56, "vgg@epoch1": "1" * 64, "vgg@epoch2": "2" * 64,
+            "model_c": "63b52382" + "0" * 56, "model_c@seed1": "3" * 64}
+    text = book.stamp_text({"profile": "laptop", "device": "cpu", "zoo": uses})
+    assert text.endswith("on the zoo's <code>vgg</code> (c2870913) with 2 snapshots, "
+                         "<code>model_c</code> (63b52382) with 1 other seed.")

@@ -70,7 +70,29 @@ def stamp_text(stamp: dict) -> str:
         parts.append(f" in {float(stamp['seconds']):.0f} s")
     if "executed" in stamp:
         parts.append(f" ({html.escape(str(stamp['executed']))})")
+    if stamp.get("zoo"):
+        parts.append(", on the zoo's " + zoo_text(stamp["zoo"]))
     return "".join(parts) + "."
+
+
+def zoo_text(uses: dict) -> str:
+    """The committed checkpoints a notebook ran on (its stamp's ``{key: sha256}``), by model:
+    "<code>vgg</code> (c2870913) and 3 snapshots", the digits the start of the model's sha256."""
+    models: dict[str, dict] = {}
+    for key, sha in uses.items():
+        name, _, variant = key.partition("@")
+        entry = models.setdefault(name, {"sha": "", "seed": 0, "epoch": 0})
+        if variant:
+            entry["seed" if variant.startswith("seed") else "epoch"] += 1
+        else:
+            entry["sha"] = sha[:8]
+    out = []
+    for name, e in models.items():
+        more = [f"{n} {'other seed' if kind == 'seed' else 'snapshot'}{'s' * (n > 1)}"
+                for kind, n in (("seed", e["seed"]), ("epoch", e["epoch"])) if n]
+        out.append(f"<code>{html.escape(name)}</code>" + (f" ({e['sha']})" if e["sha"] else "")
+                   + (" with " + " and ".join(more) if more else ""))
+    return ", ".join(out)
 
 
 def navigation(infos, i: int, bottom: bool = False) -> str:
