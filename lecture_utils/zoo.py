@@ -303,7 +303,7 @@ def _variant_key(info: dict, epoch: int | None, seed: int | None) -> str:
 def _note_use(info: dict, epoch: int | None, seed: int | None) -> None:
     """When ``LECTURE_ZOO_USES`` names a file, append the committed checkpoint just loaded to it
     (one JSON line: key and sha256). ``tools/notebooks.py execute`` sets it, to stamp a notebook
-    with the checkpoints its outputs came from (``uses_are_current`` checks them later)."""
+    with the checkpoints its outputs came from (``stale_uses`` checks them later)."""
     path = os.environ.get(USES_ENV)
     if path:
         entry = _variant_entry(info, epoch, seed, "data/models")

@@ -382,7 +382,6 @@ def test_a_fine_tuned_model_records_the_checkpoint_it_started_from(empty_zoo, mo
     assert info["init_sha256"] == parent.zoo_info["sha256"]
 
 
-
 def test_loads_are_listed_for_the_notebook_stamp_and_a_retrained_checkpoint_is_named(
         empty_zoo, monkeypatch):
     """With LECTURE_ZOO_USES set (as `tools/notebooks.py execute` does), every committed checkpoint

@@ -77,7 +77,7 @@ def stamp_text(stamp: dict) -> str:
 
 def zoo_text(uses: dict) -> str:
     """The committed checkpoints a notebook ran on (its stamp's ``{key: sha256}``), by model:
-    "<code>vgg</code> (c2870913) and 3 snapshots", the digits the start of the model's sha256."""
+    "<code>vgg</code> (c2870913) with 3 snapshots", the digits the start of the model's sha256."""
     models: dict[str, dict] = {}
     for key, sha in uses.items():
         name, _, variant = key.partition("@")
