@@ -321,11 +321,11 @@ def read_uses(path: Path) -> dict:
     return {r["model"]: r["sha256"] for r in sorted(rows, key=lambda r: r["model"])}
 
 
-def committed_sha256(key: str) -> str | None:
-    """The sha256 that ``data/models/manifest.json`` lists now for ``name``, ``name@epochE`` or
-    ``name@seedS``; None when the manifest has no such checkpoint."""
+def committed_sha256(key: str, manifest: dict | None = None) -> str | None:
+    """The sha256 that ``data/models/manifest.json`` (or ``manifest``, read from it) lists now for
+    ``name``, ``name@epochE`` or ``name@seedS``; None when it has no such checkpoint."""
     name, _, variant = key.partition("@")
-    info = read_manifest()["models"].get(name)
+    info = (manifest or read_manifest())["models"].get(name)
     if info is None:
         return None
     epoch = int(variant[5:]) if variant.startswith("epoch") else None
@@ -339,9 +339,9 @@ def committed_sha256(key: str) -> str | None:
 def stale_uses(uses: dict) -> list[str]:
     """The checkpoints of ``uses`` (``{key: sha256}``, as a notebook's stamp keeps them) that
     ``data/models`` no longer holds: retrained since, or gone. Empty when all are current."""
-    out = []
+    out, manifest = [], read_manifest()          # read once, not once per checkpoint
     for key, sha in sorted(uses.items()):
-        now = committed_sha256(key)
+        now = committed_sha256(key, manifest)
         if now != sha:
             out.append(f"{key} {sha[:12]} (data/models now holds "
                        f"{now[:12] if now else 'none'})")
