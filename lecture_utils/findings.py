@@ -36,7 +36,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 __all__ = ["Interval", "Finding", "Findings", "bootstrap", "bootstrap_difference", "over_seeds",
-           "proportion", "verdict_for", "no_effect_verdict", "fmt", "FINDINGS_MIME", "VERDICTS"]
+           "proportion", "verdict_for", "no_effect_verdict", "fmt", "ordering", "FINDINGS_MIME",
+           "VERDICTS"]
 
 FINDINGS_MIME = "application/vnd.lecture-suite.findings+json"
 VERDICTS = ("reproduced", "not reproduced", "inconclusive")
@@ -44,10 +45,14 @@ _T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8
         9: 2.262, 10: 2.228, 15: 2.131, 20: 2.086, 30: 2.042}
 
 
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 def fmt(value: float, unit: str = "") -> str:
     """The one number formatter of the findings: ``%`` (a fraction shown as a percentage),
     ``points`` (a difference of fractions, signed, in percentage points), or plain (3 digits)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if _missing(value):
         return "n/a"
     if unit == "%":
         return f"{100 * value:.1f}%"
@@ -56,6 +61,26 @@ def fmt(value: float, unit: str = "") -> str:
     if unit:
         return f"{value:.3g} {unit}"
     return f"{value:.3g}"
+
+
+def ordering(values: dict, *, missing: str = "never") -> str:
+    """``values`` (name -> number) from the smallest up, as one line of a "this run" sentence:
+    ``{"a": 17, "b": 7, "c": None, "d": 17}`` gives ``"b 7 < a 17 = d 17 < c never"``. A missing
+    value (None or NaN: "never reached") counts as larger than every number; ties keep the
+    order of ``values``. One seed's ranking, with no interval: say so beside it."""
+    if not values:
+        raise ValueError("ordering needs at least one value")
+    def key(value):
+        return (1, 0) if _missing(value) else (0, value)
+
+    def text(value):
+        return missing if _missing(value) else f"{value:g}"
+
+    items = sorted(values.items(), key=lambda item: key(item[1]))
+    line = f"{items[0][0]} {text(items[0][1])}"
+    for (_, before), (name, value) in zip(items, items[1:]):
+        line += f" {'=' if key(before) == key(value) else '<'} {name} {text(value)}"
+    return line
 
 
 def _magnitude(value: float, unit: str = "") -> str:

@@ -401,6 +401,8 @@ def order_statistic(key):
 
 print("mean settling epoch: " + ", ".join(f"{layer} {settled[layer].mean():.1f}" for layer in LAYERS)
       + f" (threshold 0.8; saved epochs {epochs})")
+print("units settled before the end of training: "
+      + ", ".join(f"{layer} {(settled[layer] < final_epoch).mean():.0%}" for layer in LAYERS))
 claims = ("Lower layers settle first: the deeper the layer, the later its units settle",
           "Each layer settles after the one below it (a strict bottom-up order)")
 if epochs[0] < final_epoch:
@@ -583,6 +585,11 @@ for name in ("vgg16", "alexnet"):
 # %% tags=["hide-input"]
 worst = max(max(r["max |flipped - transposed|"], r["max |flipped - backward|"]) for r in rows)
 print(f"flipped-kernel convolution vs transposed convolution vs backward pass: largest difference {worst:.1e}")
+means = [settled[layer].mean() for layer in LAYERS]
+print("settling: units settled before the end "
+      + ", ".join(f"{layer} {(settled[layer] < final_epoch).mean():.0%}" for layer in LAYERS)
+      + "; steps between adjacent layers' mean settling epochs "
+      + ", ".join(f"{a} → {b} {m_b - m_a:+.1f}" for a, b, m_a, m_b in zip(LAYERS, LAYERS[1:], means, means[1:])))
 log.summary()
 
 # %% [markdown]
@@ -595,14 +602,13 @@ log.summary()
 #   ImageNet network. The settling epoch can only take the saved values (1, 2, 5 or the end of
 #   training): a unit still below the threshold at epoch 5 counts as settling at the end, however
 #   soon after epoch 5 it got there. With the end of training far beyond epoch 5 (the saved
-#   epochs printed in Experiment 2), that one gap decides the means: in this run some of
-#   `relu1_2`'s units pass the threshold by epoch 5 (its mean settling epoch lies well before the
-#   end), none of `relu2_2`'s and `relu3_2`'s (their means are the end itself) and hardly any of
-#   `relu4_2`'s, so the three higher layers' means all lie at or next to the end (the last column
-#   of Experiment 2's table). Their order there is not strictly bottom-up (`relu2_2` and `relu3_2`
-#   tie, and `relu4_2`'s mean is a little below theirs), but the steps are too small for the
-#   interval of the strict order to exclude 0, hence "inconclusive". Snapshots between epoch 5 and
-#   the end would be needed to say more.
+#   epochs printed in Experiment 2), that one gap decides the means: a layer with few units
+#   settled before the end has its mean at or next to the end. The "settling" line above gives
+#   each layer's share of settled units and the steps between adjacent layers' means; the strict
+#   order's verdict rests on the smallest of those steps. Where several layers have (almost) no
+#   unit settled before the end, their means differ by a fraction of an epoch, and such a step,
+#   or its interval, cannot show an order. Snapshots between epoch 5 and the end would be needed
+#   to say more.
 # * Experiment 3's pasted images are much harder for the net than the test set (the accuracies
 #   printed there); its finding uses only the images the net classifies correctly, and the table
 #   beside it shows the drop over all of them too.

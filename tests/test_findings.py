@@ -145,3 +145,12 @@ def test_no_effect_is_an_equivalence_rule():
     f = log.no_effect("no gap", measure="gap", effect=inside, control="c", margin=0.05,
                       unit="points")
     assert f.verdict == "reproduced" and "within ±5.0 points" in f.criterion
+
+
+def test_ordering_puts_the_smallest_first_ties_as_equals_and_missing_values_last():
+    assert findings.ordering({"a": 17, "b": 7, "c": None, "d": 17}) == "b 7 < a 17 = d 17 < c never"
+    assert findings.ordering({"x": float("nan"), "y": 0.5}, missing="n/a") == "y 0.5 < x n/a"
+    assert findings.ordering({"only": 3}) == "only 3"
+    assert findings.ordering({"u": None, "v": None}) == "u never = v never"
+    with pytest.raises(ValueError, match="at least one"):
+        findings.ordering({})
