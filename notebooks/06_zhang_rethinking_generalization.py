@@ -408,17 +408,26 @@ pd.DataFrame({kind: {"final train acc (%)": 100 * r["train acc"],
                      "epochs to 99% train acc": G.epochs_to_fit(r["history"]),
                      "test acc (%)": 100 * r["test acc"]} for kind, r in curves.items()}).T.round(1)
 
+# %% tags=["hide-input"]
+fit = {kind: G.epochs_to_fit(r["history"]) for kind, r in curves.items()}
+ep = {kind: np.inf if e is None else e for kind, e in fit.items()}   # never = slower than any
+fastest = all(ep["true labels"] < e for kind, e in ep.items() if kind != "true labels")
+slowest = all(ep["random labels"] > e for kind, e in ep.items() if kind != "random labels")
+print("epochs to 99% train accuracy, fewest first (one seed): " + findings.ordering(fit))
+print(f"the paper's order: true labels fastest: {'yes' if fastest else 'no'}; "
+      f"random labels slowest: {'yes' if slowest else 'no'}")
+
 # %% [markdown]
 # In the paper all five reach zero training loss; true labels converge fastest and random labels
 # slowest (by a small constant factor), while random pixels and Gaussian images converge faster
 # than random labels (such inputs are further apart from each other than natural images of one
-# class). Compare with the table above: the final training accuracy (measured in eval mode after
-# training) and the epochs to 99% of this run. The "epochs to 99%" are one number per run, from one
-# seed, so the ordering they show carries no interval; "What we saw" reports it as such. On shuffled
-# and random pixels an image's colours still say something about its class, so their test accuracy
-# may lie above chance; on random labels and Gaussian images it should not, and the table shows
-# both. The ordering of the epochs is not the paper's in this run: random labels reach 99% no
-# later than true labels, random pixels take the longest and Gaussian images the fewest epochs.
+# class). Compare with the table and the two lines above: the final training accuracy (measured in
+# eval mode after training), the epochs to 99% of this run in order, and whether that order has
+# the paper's two ends. The "epochs to 99%" are one number per run, from one seed, so the
+# ordering carries no interval; "What we saw" reports it as such. On shuffled and random pixels an
+# image's colours still say something about its class, so their test accuracy may lie above
+# chance; on random labels and Gaussian images it should not (the table's last column; "What we
+# saw" tests random labels against chance, with an interval).
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ### (b) Convergence slowdown and (c) generalization error growth
@@ -462,18 +471,30 @@ pd.DataFrame({f"{net}, p = {p}": {"train acc (%)": 100 * sweep[net, p]["train ac
                                   "seconds": round(sweep[net, p]["history"].seconds[-1], 1)}
               for net in nets_bc for p in levels}).T.round(1)
 
+# %% tags=["hide-input"]
+for net in nets_bc:
+    fit = [G.epochs_to_fit(sweep[net, p]["history"]) for p in levels]
+    ep = [np.inf if e is None else e for e in fit]                   # never = slower than any
+    print(f"{net}: epochs to 99% at p = {', '.join(f'{p:g}' for p in levels)}: "
+          f"{', '.join('never' if e is None else str(e) for e in fit)}; "
+          f"p = 1 slower than p = 0: {'yes' if ep[-1] > ep[0] else 'no'}; "
+          f"never fewer as p grows: {'yes' if all(a <= b for a, b in zip(ep, ep[1:])) else 'no'}")
+    err = [1 - sweep[net, p]["test acc"] for p in levels]
+    print(f"{' ' * len(net)}  test error at the same p: {', '.join(f'{100 * e:.1f}%' for e in err)}; "
+          f"rises at every step: {'yes' if all(a < b for a, b in zip(err, err[1:])) else 'no'}")
+
 # %% [markdown]
 # A missing point in (b) means the run's accuracy during an epoch never reached 99% (the table
-# says where it ended, measured in eval mode). In this run (b) does not show the paper's slowdown
-# for every network: the MLP's epochs rise with $p$, the Inception's do not (it reaches 99% on
-# random labels no later than on true labels), and the AlexNet misses 99% at intermediate $p$.
+# says where it ended, measured in eval mode). The lines above say, for each network, whether
+# this run shows the paper's slowdown: more epochs on random labels than on true ones, and no
+# fewer epochs at any step up in $p$ (never reaching 99% counts as the slowest).
 # The paper's slowdown is measured on 50,000 images, where the structure of the true labels saves
 # far more work than on a few hundred; ours is one number per run and one seed, with no interval,
 # so "What we saw" marks the slowdown (the Inception, true against random labels) inconclusive.
 # For (c), a network that fits the noise *instead of* the signal has a test error that climbs
 # towards chance (90%) as $p$ grows while its training error stays low (the table's training
-# accuracies); the figure shows that climb for all three networks, and "What we saw" tests the two
-# ends, $p = 0$ against $p = 1$, on the same test images.
+# accuracies); the lines above say whether this run's test error rises at every step of $p$, and
+# "What we saw" tests the two ends, $p = 0$ against $p = 1$, on the same test images.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ### The role of explicit regularization
