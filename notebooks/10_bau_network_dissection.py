@@ -308,7 +308,7 @@ fig = explorers.unit_grid(acts42, t42, scenes.images, best_units, k=6, result=re
 # %%
 counts = dissection.detector_counts(results)
 config.seed_everything(0)
-random_vgg = models.vgg(width=vgg.conv1_1.out_channels).to(device).eval()
+random_vgg = models.build("vgg", seed=0, width=vgg.conv1_1.out_channels).to(device).eval()
 random_results = dissection.dissect(random_vgg, scenes, layers, progress=False)
 random_counts = dissection.detector_counts(random_results)
 counts.index = random_counts.index = [n.replace("relu", "conv") for n in counts.index]
@@ -469,25 +469,38 @@ k_show = P.choose(quick=4, laptop=6, full=6)
 cls_idx = torch.nonzero(y_va == target).flatten()
 cls_acts = layer_activations(vgg, x=x_va[cls_idx], layers=["relu4_2"])["relu4_2"]
 cls_t = dissection.unit_thresholds(cls_acts)
-tiles, titles = [], []
+tiles, titles, regions = [], [], {}
 for u in ranking[:3].tolist():
     top = dissection.top_images(cls_acts, u, k_show)
-    region = dissection.activation_regions(cls_acts[top][:, u:u + 1], cls_t[u:u + 1], 32)
-    tiles.append(dissection.highlight_region(x_va[cls_idx][top], region[:, 0]))
+    region = dissection.activation_regions(cls_acts[top][:, u:u + 1], cls_t[u:u + 1], 32)[:, 0]
+    regions[u] = region
+    tiles.append(dissection.highlight_region(x_va[cls_idx][top], region))
     titles += [f"unit {u} ({top_table.set_index('unit').concept[u]})"] + [""] * (len(top) - 1)
 fig = viz.show_images(torch.cat(tiles), titles=titles, ncols=k_show, size=1.8,
                       title=f"Top test images of class '{data.CIFAR10_CLASSES[target]}' per unit")
+
+# %% tags=["hide-input"]
+ring = torch.ones(32, 32, dtype=torch.bool)
+ring[4:-4, 4:-4] = False                       # the outer 4 pixels: mostly background in CIFAR-10
+for u, region in regions.items():
+    r = region.float()
+    area = r.sum((1, 2)).clamp_min(1)
+    print(f"unit {u} ({top_table.set_index('unit').concept[u]}): the region covers "
+          f"{r.mean():.0%} of an image; of it, {(r[:, :16].sum((1, 2)) / area).mean():.0%} lies in "
+          f"the upper half and {((r * ring).sum((1, 2)) / area).mean():.0%} on the outer 4-pixel ring")
+print(f"(a region spread evenly over the image: 50% in the upper half, {ring.float().mean():.0%} on "
+      "the ring)")
 
 # %% [markdown]
 # Read each row against the unit's name: at 32 × 32 pixels, a unit whose bright region sits on the
 # part of the object its name says (the upper or lower half) in most of its top images fits its
 # label on these photographs too; one whose region sits on the background or the image's edge is
-# important for the class without detecting its object here. In this run's figure (class 'deer')
-# the "deer-top" unit (first row) lights a patch in the upper middle, at the height of the head
-# and antlers, often on the background beside or above them; the "fur" unit (second row) lights
-# the lower edge, mostly grass or ground, and the "brick" unit (third row) the bright sky or
-# background along the top edge. Only the first name roughly fits: the other two units matter to
-# the class through the scene around the deer, not through the deer.
+# important for the class without detecting its object here. The lines above measure the two
+# positions a reader checks first, against an evenly spread region: the share of each unit's
+# region in the upper half (high for a "-top" part, low for a "-bottom" one) and on the outer
+# ring, where CIFAR-10's centred photographs show mostly background. Whether a region in the
+# middle lies on the object or on the background beside it, only the eye can tell: look at the
+# rows with these numbers in hand.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ### Removing the top units against removing random units
