@@ -70,6 +70,7 @@ def ordering(values: dict, *, missing: str = "never") -> str:
     order of ``values``. One seed's ranking, with no interval: say so beside it."""
     if not values:
         raise ValueError("ordering needs at least one value")
+
     def key(value):
         return (1, 0) if _missing(value) else (0, value)
 
